@@ -1,0 +1,133 @@
+package acceptgate
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+// conn is a tracked connection: closing it gives its slot back.
+type conn struct {
+	net.Conn
+	gate       *Listener
+	prev, next *conn // in gate.conns, guarded by gate.connsMu
+	closed     atomic.Bool
+}
+
+// Close closes the connection and, the first time, gives its slot back to the
+// Listener, admitting the next client if WithMaxConns held it back.
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	if c.closed.CompareAndSwap(false, true) {
+		c.gate.untrack(c)
+	}
+	return err
+}
+
+// NetConn returns the underlying connection, such as a *net.TCPConn.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// connList is an intrusive doubly linked list: adding and removing a
+// connection costs no allocation beyond the conn itself.
+type connList struct{ head *conn }
+
+func (cl *connList) add(c *conn) {
+	c.next = cl.head
+	if cl.head != nil {
+		cl.head.prev = c
+	}
+	cl.head = c
+}
+
+func (cl *connList) remove(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		cl.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// trackConn wraps c; its slot was taken by acquireSlot or tryAcquireSlot.
+func (l *Listener) trackConn(c net.Conn) net.Conn {
+	tc := &conn{Conn: c, gate: l}
+	l.connsMu.Lock()
+	l.conns.add(tc)
+	l.connsMu.Unlock()
+	return tc
+}
+
+func (l *Listener) untrack(c *conn) {
+	l.connsMu.Lock()
+	l.conns.remove(c)
+	l.connsMu.Unlock()
+	l.releaseSlot()
+}
+
+// closeTracked closes every tracked connection still open.
+func (l *Listener) closeTracked() {
+	l.connsMu.Lock()
+	var open []*conn
+	for c := l.conns.head; c != nil; c = c.next {
+		open = append(open, c)
+	}
+	l.connsMu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+}
+
+// tryAcquireSlot counts one more active connection if the limit allows it.
+func (l *Listener) tryAcquireSlot() bool {
+	if l.limit == 0 {
+		l.active.Add(1)
+		return true
+	}
+	for {
+		n := l.active.Load()
+		if n >= l.limit {
+			return false
+		}
+		if l.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// acquireSlot waits for a free slot. It returns false, without a slot, when
+// the state changed meanwhile and Accept must look at it again.
+func (l *Listener) acquireSlot() bool {
+	for {
+		if l.tryAcquireSlot() {
+			return true
+		}
+		l.mu.Lock()
+		changed := l.changed
+		l.waiters.Add(1)
+		l.mu.Unlock()
+		// Look again after registering: a release that came before it did
+		// not know to broadcast.
+		if l.tryAcquireSlot() {
+			l.waiters.Add(-1)
+			return true
+		}
+		if l.mode.Load() == int32(Accepting) {
+			<-changed
+		}
+		l.waiters.Add(-1)
+		if l.mode.Load() != int32(Accepting) {
+			return false
+		}
+	}
+}
+
+func (l *Listener) releaseSlot() {
+	l.active.Add(-1)
+	if l.waiters.Load() > 0 {
+		l.mu.Lock()
+		l.broadcast()
+		l.mu.Unlock()
+	}
+}

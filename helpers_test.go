@@ -1,0 +1,171 @@
+package acceptgate_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// patience bounds every wait in these tests; nothing waits for it to pass
+// unless something is broken.
+const patience = 10 * time.Second
+
+// network is a loopback network to run a test on.
+type network struct {
+	name    string // as passed to Listen
+	address func(t *testing.T) string
+}
+
+func loopbackNetworks(t *testing.T) []network {
+	nets := []network{
+		{"tcp4", func(*testing.T) string { return "127.0.0.1:0" }},
+		{"unix", func(t *testing.T) string { return filepath.Join(t.TempDir(), "gate.sock") }},
+	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		nets = append(nets, network{"tcp6", func(*testing.T) string { return "[::1]:0" }})
+	}
+	return nets
+}
+
+func listen(t *testing.T, nw, address string, opts ...acceptgate.Option) *acceptgate.Listener {
+	t.Helper()
+	l, err := acceptgate.Listen(context.Background(), nw, address, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func listenTCP(t *testing.T, opts ...acceptgate.Option) *acceptgate.Listener {
+	t.Helper()
+	return listen(t, "tcp4", "127.0.0.1:0", opts...)
+}
+
+func dial(t *testing.T, addr net.Addr) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// eventually waits until cond holds, failing the test after patience.
+func eventually(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: "+format, args...)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+type acceptResult struct {
+	c   net.Conn
+	err error
+}
+
+// acceptAsync calls Accept once in a goroutine that the test waits for.
+func acceptAsync(t *testing.T, l net.Listener) <-chan acceptResult {
+	t.Helper()
+	ch := make(chan acceptResult, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c, err := l.Accept()
+		ch <- acceptResult{c, err}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+		select {
+		case r := <-ch: // never received by the test
+			if r.c != nil {
+				r.c.Close()
+			}
+		default:
+		}
+	})
+	return ch
+}
+
+func receive(t *testing.T, ch <-chan acceptResult) acceptResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(patience):
+		t.Fatal("Accept did not return")
+		return acceptResult{}
+	}
+}
+
+// notYet asserts that nothing has arrived on ch.
+func notYet[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("%s: got %v too early", what, v)
+	default:
+	}
+}
+
+// serveEcho answers every line a client sends with "echo: " and the line,
+// until the listener is closed. The test waits for it and every handler.
+func serveEcho(t *testing.T, l net.Listener) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					t.Errorf("Accept: %v", err)
+				}
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					fmt.Fprintf(c, "echo: %s", line)
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+}
+
+// roundTrip sends one line and returns the answer.
+func roundTrip(c net.Conn, line string) (string, error) {
+	if err := c.SetDeadline(time.Now().Add(patience)); err != nil {
+		return "", err
+	}
+	if _, err := fmt.Fprintf(c, "%s\n", line); err != nil {
+		return "", err
+	}
+	return bufio.NewReader(c).ReadString('\n')
+}

@@ -1,0 +1,539 @@
+// Package acceptgate wraps a net.Listener so that a running server can stop
+// taking connections for a while without tearing itself down.
+//
+// A Listener is in one of four states:
+//
+//   - Accepting: Accept hands out connections as the wrapped listener does.
+//   - Paused: Accept blocks and takes nothing from the kernel. New clients
+//     complete the TCP handshake and wait in the kernel's accept queue (up to
+//     the listen backlog); Resume serves them in order.
+//   - Rejecting: the socket stops listening, so new clients are refused at
+//     once (ECONNREFUSED). Accept blocks, as when paused. Connections the
+//     kernel had already completed are taken out first and delivered.
+//   - Closed: the wrapped listener is closed for good and Accept returns an
+//     error wrapping net.ErrClosed.
+//
+// While paused or rejecting, Accept never returns an error of its own, so the
+// server's accept loop (http.Server.Serve, grpc.Server.Serve, a hand-written
+// loop) stays alive with its handlers and carries on after Resume.
+package acceptgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// State is the state of a Listener.
+type State int32
+
+// The states of a Listener. The zero value is Accepting.
+const (
+	Accepting State = iota // Accept hands out connections.
+	Paused                 // Accept blocks; clients wait in the kernel's accept queue.
+	Rejecting              // Accept blocks; the socket is not listening and clients are refused.
+	Closed                 // The listener is closed for good.
+)
+
+// String returns the state's name in lower case, such as "paused".
+func (s State) String() string {
+	switch s {
+	case Accepting:
+		return "accepting"
+	case Paused:
+		return "paused"
+	case Rejecting:
+		return "rejecting"
+	case Closed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// pendingFlag is or-ed into the mode word while connections taken out of the
+// kernel by Reject wait to be delivered. It keeps the Accept hot path to one
+// comparison: any mode other than plain Accepting goes the slow way.
+const pendingFlag = 1 << 8
+
+// ErrInvalidTransition is wrapped by the error a transition returns when the
+// Listener cannot make it, such as Resume after Close (which also wraps
+// net.ErrClosed).
+var ErrInvalidTransition = errors.New("invalid transition")
+
+// Listener is a net.Listener whose Accept can be paused, made to reject new
+// clients, and resumed. Its methods are safe for concurrent use by multiple
+// goroutines, concurrently with Accept.
+type Listener struct {
+	// mode holds the State, or-ed with pendingFlag. It is the one word the
+	// Accept hot path reads; it is only written with mu held.
+	mode atomic.Int32
+
+	// inflight counts the goroutines inside the wrapped listener's Accept, so
+	// that Pause can wait until none of them can take a connection any more.
+	// It is only kept when the socket can be woken (sock.wake != nil).
+	inflight atomic.Int32
+	idle     chan struct{} // a token when inflight drops to zero while not accepting
+
+	accepted atomic.Uint64
+	failed   atomic.Uint64 // inner Accept errors not passed on: our own wake-ups
+
+	// Connection tracking, on when an option needs it.
+	track   bool
+	limit   int64        // WithMaxConns; 0 means no limit
+	active  atomic.Int64 // tracked connections handed out and not yet closed
+	waiters atomic.Int32 // goroutines waiting for a slot or for active to drop
+	connsMu sync.Mutex
+	conns   connList
+
+	hook   func(from, to State)
+	logger *slog.Logger
+	cfg    config
+
+	mu      sync.Mutex // serializes transitions; guards the fields below
+	sock    atomic.Pointer[socket]
+	since   time.Time
+	changed chan struct{} // closed and replaced whenever a waiter may proceed
+	pending []net.Conn    // taken out of the kernel by Reject, not yet delivered
+
+	hookMu sync.Mutex // keeps hook calls in transition order
+}
+
+// Wrap returns a Listener that gates l. The Listener starts accepting. Wrap
+// takes ownership of l: close the returned Listener, not l.
+//
+// Pause is strict, and Reject keeps the socket, only when l is a
+// *net.TCPListener or *net.UnixListener (or has SetDeadline and SyscallConn
+// methods like theirs); see Pause and Reject for what happens otherwise.
+func Wrap(l net.Listener, opts ...Option) *Listener {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	g := &Listener{
+		idle:    make(chan struct{}, 1),
+		track:   cfg.track || cfg.maxConns > 0,
+		limit:   int64(cfg.maxConns),
+		hook:    cfg.hook,
+		logger:  cfg.logger,
+		cfg:     cfg,
+		since:   time.Now(),
+		changed: make(chan struct{}),
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	g.sock.Store(newSocket(l))
+	return g
+}
+
+// Listen announces on the local network address and returns a Listener
+// gating it. The network must be "tcp", "tcp4", "tcp6" or "unix". Options
+// such as WithReusePort and WithBacklog shape the socket.
+func Listen(ctx context.Context, network, address string, opts ...Option) (*Listener, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, fmt.Errorf("acceptgate: listen %s %s: %w", network, address, net.UnknownNetworkError(network))
+	}
+	ln, err := cfg.listen(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("acceptgate: %w", err)
+	}
+	return Wrap(ln, opts...), nil
+}
+
+// Accept waits for and returns the next connection to the listener.
+//
+// While the Listener is paused or rejecting, Accept blocks. It returns an
+// error wrapping net.ErrClosed once the Listener is closed. Errors of the
+// wrapped listener, temporary ones included, are passed on unchanged so that
+// a server's back-off logic keeps working.
+//
+// Without connection tracking the connection is the wrapped listener's own
+// (a *net.TCPConn from a TCP listener). With tracking it is wrapped; its
+// NetConn method returns the underlying connection.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		if l.mode.Load() != int32(Accepting) {
+			c, err := l.acceptSlow()
+			if c != nil || err != nil {
+				return c, err
+			}
+			continue
+		}
+		if l.track && !l.acquireSlot() {
+			continue
+		}
+		s := l.sock.Load()
+		c, err := l.acceptFrom(s)
+		if err != nil {
+			if l.track {
+				l.releaseSlot()
+			}
+			if err = l.acceptError(s, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		l.accepted.Add(1)
+		if l.track {
+			return l.trackConn(c), nil
+		}
+		return c, nil
+	}
+}
+
+// errGateChanged tells Accept to look at the state again.
+var errGateChanged = errors.New("acceptgate: state changed")
+
+func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
+	if s.wake == nil {
+		return s.ln.Accept()
+	}
+	// Announce ourselves before checking the state: a Pause that stores its
+	// state after this point will see inflight > 0 and wait for us.
+	l.inflight.Add(1)
+	if l.mode.Load() != int32(Accepting) {
+		l.leaveAccept()
+		return nil, errGateChanged
+	}
+	c, err := s.ln.Accept()
+	l.leaveAccept()
+	return c, err
+}
+
+func (l *Listener) leaveAccept() {
+	if l.inflight.Add(-1) == 0 && l.mode.Load() != int32(Accepting) {
+		select {
+		case l.idle <- struct{}{}:
+		default: // a token is there already
+		}
+	}
+}
+
+// acceptError decides what an error from the wrapped Accept means: nil when it
+// came from the gate's own doing (a wake-up, a closed socket being replaced)
+// and Accept should look at the state again, otherwise the error to return.
+func (l *Listener) acceptError(s *socket, err error) error {
+	if err == errGateChanged {
+		return nil
+	}
+	if State(l.mode.Load()&^pendingFlag) == Closed {
+		return l.closedError("accept")
+	}
+	if l.mode.Load() != int32(Accepting) || l.sock.Load() != s {
+		l.failed.Add(1)
+		return nil
+	}
+	if s.wake != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// A wake-up from a Pause that was resumed before this goroutine
+		// looked at the state again.
+		l.failed.Add(1)
+		return nil
+	}
+	return err
+}
+
+// acceptSlow handles every mode but plain Accepting: it delivers a pending
+// connection, reports the Listener closed, or waits for a change. It returns
+// (nil, nil) when Accept should look at the state again.
+func (l *Listener) acceptSlow() (net.Conn, error) {
+	l.mu.Lock()
+	mode := l.mode.Load()
+	if State(mode&^pendingFlag) == Closed {
+		l.mu.Unlock()
+		return nil, l.closedError("accept")
+	}
+	if len(l.pending) > 0 && (!l.track || l.tryAcquireSlot()) {
+		c := l.pending[0]
+		l.pending[0] = nil
+		l.pending = l.pending[1:]
+		if len(l.pending) == 0 {
+			l.pending = nil
+			l.mode.Store(mode &^ pendingFlag)
+		}
+		l.mu.Unlock()
+		l.accepted.Add(1)
+		if l.track {
+			return l.trackConn(c), nil
+		}
+		return c, nil
+	}
+	if mode == int32(Accepting) {
+		l.mu.Unlock()
+		return nil, nil
+	}
+	changed := l.changed
+	if len(l.pending) > 0 { // waiting for a slot: a released one must wake us
+		l.waiters.Add(1)
+		defer l.waiters.Add(-1)
+	}
+	l.mu.Unlock()
+	<-changed
+	return nil, nil
+}
+
+// broadcast wakes every goroutine waiting for a change. l.mu must be held.
+func (l *Listener) broadcast() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// Addr returns the listener's network address. After a Reject and Resume it is
+// the same address.
+func (l *Listener) Addr() net.Addr { return l.sock.Load().ln.Addr() }
+
+// SyscallConn returns a raw network connection to the socket the Listener
+// currently gates, for reading its options and accept queue (see package
+// backlog). It returns an error wrapping errors.ErrUnsupported if the wrapped
+// listener has no SyscallConn method. After Reject and Resume of a unix socket
+// the socket is a new one; call SyscallConn again.
+func (l *Listener) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := l.sock.Load().ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("acceptgate: %T has no SyscallConn: %w", l.sock.Load().ln, errors.ErrUnsupported)
+	}
+	return sc.SyscallConn()
+}
+
+// State returns the Listener's current state.
+func (l *Listener) State() State { return State(l.mode.Load() &^ pendingFlag) }
+
+// Stats is a snapshot of a Listener's counters.
+type Stats struct {
+	State    State
+	Since    time.Time // when State was entered
+	Accepted uint64    // connections Accept has returned
+	Active   int64     // tracked connections returned and not yet closed; 0 when untracked
+	Pending  int       // connections taken out of the kernel by Reject, not yet returned by Accept
+}
+
+// Stats returns a snapshot of the Listener's state and counters.
+func (l *Listener) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{
+		State:    l.State(),
+		Since:    l.since,
+		Accepted: l.accepted.Load(),
+		Active:   l.active.Load(),
+		Pending:  len(l.pending),
+	}
+}
+
+// Pause stops the Listener taking connections from the kernel. New clients
+// complete the handshake and wait in the kernel's accept queue until Resume.
+//
+// Once Pause returns, no connection is taken from the kernel: goroutines
+// blocked in the wrapped listener's Accept are woken through its SetDeadline
+// method, and Pause waits until they are out. A connection one of them took
+// before that is delivered, never dropped. If the wrapped listener has no
+// SetDeadline method, a goroutine already blocked in its Accept cannot be
+// woken and may still take one connection, which it delivers.
+//
+// Pause on a paused Listener does nothing. Pause from Rejecting listens again
+// first, as Resume does. Pause on a closed Listener returns an error wrapping
+// net.ErrClosed.
+func (l *Listener) Pause() error { return l.transition(Paused, "pause") }
+
+// Resume makes the Listener accept again, on the same address, from Paused or
+// Rejecting. Resume on an accepting Listener does nothing; on a closed one it
+// returns an error wrapping net.ErrClosed. If the socket cannot listen again
+// (its address was taken while rejecting), Resume returns an error saying so,
+// the Listener stays rejecting and a later Resume may try again.
+func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
+
+// Reject makes the socket stop listening, so that new clients are refused at
+// once, while Accept blocks as when paused. The connections the kernel had
+// already completed are taken out first and delivered by Accept.
+//
+// Reject returns an error wrapping errors.ErrUnsupported, and changes
+// nothing, when the wrapped listener exposes no socket to stop (a
+// tls.Listener, for one: wrap the TCP listener inside it instead, as in
+// tls.NewListener(acceptgate.Wrap(tcp), config)).
+func (l *Listener) Reject() error { return l.transition(Rejecting, "reject") }
+
+func (l *Listener) transition(to State, verb string) error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed {
+		l.mu.Unlock()
+		return fmt.Errorf("acceptgate: %s %s: %w: %w", verb, l.Addr(), ErrInvalidTransition, net.ErrClosed)
+	}
+	if from == to {
+		l.mu.Unlock()
+		return nil
+	}
+	if err := l.moveTo(from, to); err != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("acceptgate: %s %s: %w", verb, l.Addr(), err)
+	}
+	l.enter(from, to)
+	return nil
+}
+
+// moveTo does the socket work of a transition and stores the new mode; on
+// error it leaves the Listener as it was. l.mu must be held.
+func (l *Listener) moveTo(from, to State) error {
+	s := l.sock.Load()
+	if to == Rejecting && !s.canReject() {
+		return errReject
+	}
+	if from == Rejecting {
+		ns, err := s.relisten()
+		if err != nil {
+			return err
+		}
+		l.sock.Store(ns)
+		s = ns
+	}
+	if to == Accepting {
+		if s.wake != nil {
+			// Clear the wake-up deadline before anyone can see Accepting,
+			// or the next Accept would fail at once.
+			_ = s.wake(time.Time{})
+		}
+		l.setMode(Accepting)
+		return nil
+	}
+	if from == Accepting {
+		l.setMode(to)
+		l.stopAccepts(s)
+	} else {
+		l.setMode(to)
+	}
+	if to == Rejecting {
+		if err := l.reject(s); err != nil {
+			l.setMode(from)
+			if from == Accepting && s.wake != nil {
+				_ = s.wake(time.Time{})
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// setMode stores a state, keeping the pending flag. l.mu must be held.
+func (l *Listener) setMode(s State) {
+	m := int32(s)
+	if len(l.pending) > 0 {
+		m |= pendingFlag
+	}
+	l.mode.Store(m)
+}
+
+// stopAccepts wakes goroutines blocked in the wrapped Accept and waits until
+// none is left inside it. The netpoller does not notice the state change by
+// itself; a deadline in the past makes it return at once, and also makes any
+// later Accept on the socket fail before it takes a connection.
+func (l *Listener) stopAccepts(s *socket) {
+	if s.wake == nil {
+		return
+	}
+	_ = s.wake(time.Unix(1, 0))
+	for l.inflight.Load() > 0 {
+		<-l.idle
+	}
+}
+
+// enter records a completed transition, wakes waiters and reports it. It
+// releases l.mu, which must be held.
+func (l *Listener) enter(from, to State) {
+	l.since = time.Now()
+	l.broadcast()
+	addr := l.Addr()
+	l.hookMu.Lock()
+	l.mu.Unlock()
+	defer l.hookMu.Unlock()
+	l.logger.Info("acceptgate: state changed", "addr", addr.String(), "from", from.String(), "to", to.String())
+	if l.hook != nil {
+		l.callHook(from, to)
+	}
+}
+
+func (l *Listener) callHook(from, to State) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.logger.Error("acceptgate: state hook panicked", "from", from.String(), "to", to.String(), "panic", fmt.Sprint(v))
+		}
+	}()
+	l.hook(from, to)
+}
+
+// Close closes the wrapped listener. Goroutines blocked in Accept return an
+// error wrapping net.ErrClosed, as does any later call of Accept, Pause,
+// Reject, Resume or Close. Connections taken out of the kernel by Reject and
+// not yet delivered are closed; connections already returned by Accept are
+// not (see Shutdown).
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed {
+		l.mu.Unlock()
+		return l.closedError("close")
+	}
+	l.mode.Store(int32(Closed))
+	err := l.sock.Load().close()
+	for _, c := range l.pending {
+		c.Close()
+	}
+	l.pending = nil
+	l.enter(from, Closed)
+	if err != nil {
+		return fmt.Errorf("acceptgate: close %s: %w", l.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown closes the Listener, then waits until every tracked connection it
+// handed out is closed. If ctx is done first, Shutdown closes the connections
+// left and returns ctx.Err(). Without tracking (see WithTracking) there is
+// nothing to wait for and Shutdown only closes the Listener.
+//
+// With net/http, call the server's Shutdown first: it closes idle keep-alive
+// connections and waits for requests in flight. The gate's Shutdown then
+// closes what the server does not track, such as hijacked connections, and
+// does it also when the server's Shutdown gave up at its deadline.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	if !l.track {
+		return nil
+	}
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.waiters.Add(1)
+		l.mu.Unlock()
+		if l.active.Load() == 0 {
+			l.waiters.Add(-1)
+			return nil
+		}
+		select {
+		case <-changed:
+			l.waiters.Add(-1)
+		case <-ctx.Done():
+			l.waiters.Add(-1)
+			l.closeTracked()
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *Listener) closedError(op string) error {
+	a := l.Addr()
+	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: net.ErrClosed}
+}

@@ -1,0 +1,59 @@
+package acceptgate
+
+import (
+	"context"
+	"log/slog"
+	"net"
+)
+
+// An Option configures a Listener made by Wrap or Listen.
+type Option func(*config)
+
+type config struct {
+	track    bool
+	maxConns int
+	hook     func(from, to State)
+	logger   *slog.Logger
+}
+
+// WithMaxConns limits the Listener to n accepted connections open at once, as
+// golang.org/x/net/netutil.LimitListener does: while n are open, Accept takes
+// nothing more from the kernel and further clients wait in its accept queue;
+// closing one admits the next. It turns on connection tracking. n <= 0 means
+// no limit.
+func WithMaxConns(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxConns = n
+			c.track = true
+		}
+	}
+}
+
+// WithTracking makes the Listener keep count of the connections it hands out
+// until they are closed, for Stats().Active and Shutdown. Tracked connections
+// are wrapped; their NetConn method returns the underlying connection.
+func WithTracking() Option {
+	return func(c *config) { c.track = true }
+}
+
+// WithStateHook sets a function called after every state change, with the
+// state left and the state entered. Calls are made one at a time, in the
+// order of the changes, from the goroutine that made the change, before the
+// transition method returns. The hook may call State and Stats, but not
+// Pause, Reject, Resume, Close or Shutdown. A panic in the hook is recovered
+// and logged.
+func WithStateHook(hook func(from, to State)) Option {
+	return func(c *config) { c.hook = hook }
+}
+
+// WithLogger sets the logger that state changes are reported to, at level
+// Info. By default nothing is logged.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *config) { c.logger = logger }
+}
+
+func (c *config) listen(ctx context.Context, network, address string) (net.Listener, error) {
+	var lc net.ListenConfig
+	return lc.Listen(ctx, network, address)
+}
