@@ -1,0 +1,61 @@
+//go:build unix
+
+package control
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// HandleSignals pauses gates on SIGTTOU and resumes them on SIGTTIN, the
+// convention HAProxy follows, until stop is called. Each change is logged to
+// logger (nil means slog.Default()). stop returns once signals are no longer
+// handled; it is safe to call more than once.
+func HandleSignals(logger *slog.Logger, gates ...*acceptgate.Listener) (stop func(), err error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTTOU, syscall.SIGTTIN)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				apply(logger, sig, gates)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			wg.Wait()
+		})
+	}, nil
+}
+
+func apply(logger *slog.Logger, sig os.Signal, gates []*acceptgate.Listener) {
+	verb, transition := "resume", (*acceptgate.Listener).Resume
+	if sig == syscall.SIGTTOU {
+		verb, transition = "pause", (*acceptgate.Listener).Pause
+	}
+	for _, g := range gates {
+		if err := transition(g); err != nil {
+			logger.Error("acceptgate: signal refused", "signal", sig.String(), "action", verb, "addr", g.Addr().String(), "err", err)
+			continue
+		}
+		logger.Info("acceptgate: signal", "signal", sig.String(), "action", verb, "addr", g.Addr().String(), "state", g.State().String())
+	}
+}
