@@ -29,6 +29,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/acceptgate/acceptgate/backlog"
 )
 
 // State is the state of a Listener.
@@ -129,7 +131,7 @@ func Wrap(l net.Listener, opts ...Option) *Listener {
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
-	g.sock.Store(newSocket(l))
+	g.sock.Store(newSocket(l, cfg.socket))
 	return g
 }
 
@@ -317,19 +319,33 @@ type Stats struct {
 	Accepted uint64    // connections Accept has returned
 	Active   int64     // tracked connections returned and not yet closed; 0 when untracked
 	Pending  int       // connections taken out of the kernel by Reject, not yet returned by Accept
+	Queued   int       // connections waiting in the kernel's accept queue; -1 where unknown
+	Backlog  int       // the accept queue's limit; -1 where unknown
 }
 
 // Stats returns a snapshot of the Listener's state and counters.
+//
+// Queued and Backlog come from package backlog: on Linux for a listening TCP
+// socket, -1 elsewhere and while rejecting.
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return Stats{
+	st := Stats{
 		State:    l.State(),
 		Since:    l.since,
 		Accepted: l.accepted.Load(),
 		Active:   l.active.Load(),
 		Pending:  len(l.pending),
+		Queued:   -1,
+		Backlog:  -1,
 	}
+	s := l.sock.Load()
+	l.mu.Unlock()
+	if sc, ok := s.ln.(syscall.Conn); ok && !s.closed && st.State != Closed {
+		if q, err := backlog.Of(sc); err == nil {
+			st.Queued, st.Backlog = q.Len, q.Limit
+		}
+	}
+	return st
 }
 
 // Pause stops the Listener taking connections from the kernel. New clients
@@ -388,7 +404,7 @@ func (l *Listener) transition(to State, verb string) error {
 func (l *Listener) moveTo(from, to State) error {
 	s := l.sock.Load()
 	if to == Rejecting && !s.canReject() {
-		return errReject
+		return errNoSocket
 	}
 	if from == Rejecting {
 		ns, err := s.relisten()
@@ -421,6 +437,7 @@ func (l *Listener) moveTo(from, to State) error {
 			}
 			return err
 		}
+		l.setMode(to) // with the pending flag, if reject took anyone out
 	}
 	return nil
 }

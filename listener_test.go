@@ -292,6 +292,8 @@ func TestMaxConnsLeavesTheRestInTheKernelQueue(t *testing.T) {
 	client := dial(t, l.Addr())
 	if _, ok := kernelQueue(t, l); ok {
 		eventually(t, func() bool { n, _ := kernelQueue(t, l); return n == 1 }, "third client queued")
+		assert.Equal(t, 1, l.Stats().Queued, "Stats agrees with the kernel")
+		assert.Positive(t, l.Stats().Backlog)
 	}
 	notYet(t, third, "Accept beyond the limit")
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"net"
+
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // An Option configures a Listener made by Wrap or Listen.
 type Option func(*config)
 
 type config struct {
+	socket   listener.Config // for Listen, and to bind the address again
 	track    bool
 	maxConns int
 	hook     func(from, to State)
@@ -53,7 +56,26 @@ func WithLogger(logger *slog.Logger) Option {
 	return func(c *config) { c.logger = logger }
 }
 
+// WithReusePort makes Listen set SO_REUSEPORT, so that several sockets, in
+// this process or others, can listen on the address and share its clients:
+// one can Reject or Close while another takes over.
+func WithReusePort() Option {
+	return func(c *config) { c.socket.ReusePort = true }
+}
+
+// WithBacklog makes Listen ask for an accept queue of n connections instead
+// of the system maximum. Resume after Reject listens with it again.
+func WithBacklog(n int) Option {
+	return func(c *config) { c.socket.Backlog = n }
+}
+
+// WithSocketConfig makes Listen create the socket with cfg, for the options
+// that have no Option of their own (TCP_DEFER_ACCEPT, TCP_FASTOPEN). It
+// replaces what WithReusePort and WithBacklog set before it.
+func WithSocketConfig(cfg listener.Config) Option {
+	return func(c *config) { c.socket = cfg }
+}
+
 func (c *config) listen(ctx context.Context, network, address string) (net.Listener, error) {
-	var lc net.ListenConfig
-	return lc.Listen(ctx, network, address)
+	return c.socket.Listen(ctx, network, address)
 }

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
+
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // socket is the listener the gate currently takes connections from. Reject
@@ -15,24 +18,33 @@ type socket struct {
 	// wake sets the listener's deadline: a time in the past wakes goroutines
 	// blocked in Accept. nil when the listener has no SetDeadline.
 	wake func(time.Time) error
+	// cfg is what a new socket at the same address is made with.
+	cfg listener.Config
+	// closed is set on the socket that stands for a rejecting gate whose
+	// listener was closed, to be bound again on Resume.
+	closed bool
+	// parked holds a unix socket path while rejecting, so that clients are
+	// refused rather than told the path does not exist.
+	parked *parking
+	mode   os.FileMode // a unix socket file's permissions, kept across rebinds
 }
 
-func newSocket(ln net.Listener) *socket {
-	s := &socket{ln: ln}
+func newSocket(ln net.Listener, cfg listener.Config) *socket {
+	s := &socket{ln: ln, cfg: cfg}
 	if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
 		s.wake = d.SetDeadline
 	}
 	return s
 }
 
-var errReject = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)
+var errNoSocket = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)
 
-func (s *socket) canReject() bool { return false }
-
-func (s *socket) relisten() (*socket, error) { return nil, errReject }
-
-func (s *socket) close() error { return s.ln.Close() }
-
-// reject takes out what the kernel has queued and stops the socket listening.
-// l.mu must be held.
-func (l *Listener) reject(s *socket) error { return errReject }
+func (s *socket) close() error {
+	if s.parked != nil {
+		s.parked.close()
+	}
+	if s.closed {
+		return nil
+	}
+	return s.ln.Close()
+}

@@ -1,0 +1,65 @@
+// Package backlog reads and sizes the kernel's accept queue of a live
+// listener: how many completed connections wait for Accept, and how many fit.
+//
+// It works on anything with a SyscallConn method whose socket listens:
+// *net.TCPListener, *net.UnixListener and *acceptgate.Listener. Platforms and
+// socket kinds it cannot ask return errors wrapping errors.ErrUnsupported.
+package backlog
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Queue is a listener's accept queue as the kernel counts it.
+type Queue struct {
+	Len   int // connections completed and waiting for Accept
+	Limit int // the backlog: Linux queues up to Limit+1 before dropping SYNs
+}
+
+// ErrAboveMax is wrapped by the error Resize returns when the backlog asked
+// for is larger than the system maximum, which the kernel would silently use
+// instead.
+var ErrAboveMax = errors.New("backlog above the system maximum")
+
+// Of returns the accept queue of the listening socket behind l.
+func Of(l syscall.Conn) (Queue, error) {
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return Queue{}, fmt.Errorf("backlog: %w", err)
+	}
+	var q Queue
+	var qerr error
+	if err := rc.Control(func(fd uintptr) { q, qerr = queueOf(fd) }); err != nil {
+		return Queue{}, fmt.Errorf("backlog: %w", err)
+	}
+	if qerr != nil {
+		return Queue{}, fmt.Errorf("backlog: %w", qerr)
+	}
+	return q, nil
+}
+
+// Resize sets the length of l's accept queue by calling listen() again on its
+// socket. A size above SystemMax is refused with an error wrapping
+// ErrAboveMax, and nothing changes.
+func Resize(l syscall.Conn, size int) error {
+	if size <= 0 {
+		return fmt.Errorf("backlog: resize to %d: size must be positive", size)
+	}
+	if max, err := SystemMax(); err == nil && size > max {
+		return fmt.Errorf("backlog: resize to %d: %w (%d)", size, ErrAboveMax, max)
+	}
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("backlog: %w", err)
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = relisten(fd, size) }); err != nil {
+		return fmt.Errorf("backlog: %w", err)
+	}
+	if lerr != nil {
+		return fmt.Errorf("backlog: resize to %d: %w", size, lerr)
+	}
+	return nil
+}

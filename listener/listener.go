@@ -1,0 +1,115 @@
+// Package listener creates listening sockets with the options servers ask
+// for (SO_REUSEPORT, the listen backlog, TCP_DEFER_ACCEPT, TCP_FASTOPEN), and
+// stops and restarts them: taking out what the kernel has queued, making a
+// socket stop listening while its descriptor stays open, listening on it
+// again, and binding a new socket to a listener's exact address.
+//
+// Features a platform lacks return errors wrapping errors.ErrUnsupported.
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// Config holds the options of a listening socket. The zero value gives what
+// net.Listen gives.
+type Config struct {
+	// ReusePort sets SO_REUSEPORT, so that several sockets, in one process or
+	// several, can listen on the same address and share its clients.
+	ReusePort bool
+
+	// ReuseAddr sets SO_REUSEADDR. Go already sets it on every TCP listener
+	// on Unix systems; on Windows it is unsupported, as it would let another
+	// socket steal the port.
+	ReuseAddr bool
+
+	// Backlog is the length of the accept queue. Zero means the system
+	// maximum, which is what Go asks for. The kernel cuts a larger value to
+	// its maximum silently; package backlog tells the maximum.
+	Backlog int
+
+	// DeferAccept sets TCP_DEFER_ACCEPT (Linux): a client is queued only
+	// once it has sent data, or after this long.
+	DeferAccept time.Duration
+
+	// FastOpen sets the TCP_FASTOPEN queue length (Linux).
+	FastOpen int
+}
+
+// Listen announces on the local network address with c's options, like
+// net.ListenConfig.Listen. The network must be "tcp", "tcp4", "tcp6" or
+// "unix".
+func (c Config) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, &net.OpError{Op: "listen", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	lc := net.ListenConfig{Control: func(nw, _ string, rc syscall.RawConn) error {
+		var err error
+		if cerr := rc.Control(func(fd uintptr) { err = setOptions(fd, nw, c) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	ln, err := lc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if c.Backlog > 0 {
+		// net.Listen always asks for the system maximum; a second listen()
+		// on the same socket sets the length asked for.
+		if err := Relisten(ln, c.Backlog); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen %s %s: backlog %d: %w", network, address, c.Backlog, err)
+		}
+	}
+	return ln, nil
+}
+
+// Rebind listens anew on addr, the exact address (port included) of an
+// earlier listener, with c's options. For a unix socket it first removes a
+// stale socket file left at the path.
+func (c Config) Rebind(ctx context.Context, addr net.Addr) (net.Listener, error) {
+	if ua, ok := addr.(*net.UnixAddr); ok {
+		if err := removeStaleSocket(ua.Name); err != nil {
+			return nil, fmt.Errorf("rebind %s: %w", ua.Name, err)
+		}
+	}
+	ln, err := c.Listen(ctx, addr.Network(), addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("rebind: %w", err)
+	}
+	return ln, nil
+}
+
+var errUnsupported = fmt.Errorf("not on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+
+// rawConn returns the raw connection of a listener that has one.
+func rawConn(ln any) (syscall.RawConn, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T exposes no socket: %w", ln, errors.ErrUnsupported)
+	}
+	return sc.SyscallConn()
+}
+
+// control runs f on the socket's descriptor and returns f's error or
+// Control's.
+func control(ln any, f func(fd int) error) error {
+	rc, err := rawConn(ln)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}

@@ -1,0 +1,15 @@
+//go:build unix && !linux
+
+package listener
+
+import (
+	"fmt"
+	"net"
+)
+
+// StopListening makes ln's socket stop listening while its descriptor stays
+// open. Only Linux can listen again on such a socket; here it returns an
+// error wrapping errors.ErrUnsupported: close the listener and Rebind.
+func StopListening(ln net.Listener) error {
+	return fmt.Errorf("stop listening on %s: %w", ln.Addr(), errUnsupported)
+}

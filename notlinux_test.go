@@ -1,0 +1,5 @@
+//go:build !linux
+
+package acceptgate_test
+
+const onLinux = false

@@ -1,0 +1,256 @@
+//go:build unix
+
+package acceptgate_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// refused asserts that a dial to addr is refused at once.
+func refused(t *testing.T, addr net.Addr) {
+	t.Helper()
+	c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
+	if err == nil {
+		c.Close()
+		t.Fatalf("dial %s while rejecting: connected", addr)
+	}
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+}
+
+func TestRejectRefusesAtOnceAndResumeListensOnTheSameAddress(t *testing.T) {
+	for _, nw := range loopbackNetworks(t) {
+		t.Run(nw.name, func(t *testing.T) {
+			l := listen(t, nw.name, nw.address(t)) // port 0: the port must survive
+			addr := l.Addr().String()
+			ch := acceptAsync(t, l)
+			if nw.name != "unix" {
+				blockedInKernelAccept(t)
+			}
+			require.NoError(t, l.Reject())
+			assert.Equal(t, acceptgate.Rejecting, l.State())
+			refused(t, l.Addr())
+			notYet(t, ch, "Accept while rejecting")
+			require.NoError(t, l.Reject(), "a second Reject is a no-op")
+
+			require.NoError(t, l.Resume())
+			assert.Equal(t, addr, l.Addr().String())
+			client := dial(t, l.Addr())
+			r := receive(t, ch)
+			require.NoError(t, r.err)
+			defer r.c.Close()
+			got, err := roundTripTo(client, r.c)
+			require.NoError(t, err)
+			assert.Equal(t, "pong\n", got)
+		})
+	}
+}
+
+// roundTripTo has client send a line that server answers.
+func roundTripTo(client, server net.Conn) (string, error) {
+	go func() {
+		line, err := bufio.NewReader(server).ReadString('\n')
+		if err == nil && line == "ping\n" {
+			io.WriteString(server, "pong\n")
+		}
+	}()
+	return roundTrip(client, "ping")
+}
+
+// TestRejectDeliversClientsAlreadyQueued queues clients with a pause, then
+// rejects: every client that saw its connect succeed is served, none reset.
+func TestRejectDeliversClientsAlreadyQueued(t *testing.T) {
+	for _, nw := range loopbackNetworks(t) {
+		t.Run(nw.name, func(t *testing.T) {
+			l := listen(t, nw.name, nw.address(t))
+			require.NoError(t, l.Pause())
+			const clients = 6
+			conns := make([]net.Conn, clients)
+			for i := range conns {
+				conns[i] = dial(t, l.Addr())
+				fmt.Fprintf(conns[i], "%d\n", i)
+				if _, ok := kernelQueue(t, l); ok {
+					eventually(t, func() bool { n, _ := kernelQueue(t, l); return n == i+1 }, "client %d queued", i)
+				}
+			}
+			require.NoError(t, l.Reject())
+			refused(t, l.Addr())
+			assert.Equal(t, clients, l.Stats().Pending)
+
+			for i := range clients {
+				r := receive(t, acceptAsync(t, l)) // while rejecting: the queued clients only
+				require.NoError(t, r.err)
+				c := r.c
+				line, err := bufio.NewReader(c).ReadString('\n')
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("%d\n", i), line, "delivered in the order they came")
+				fmt.Fprintf(c, "served %s", line)
+				c.Close()
+			}
+			for i, c := range conns {
+				got, err := io.ReadAll(c)
+				require.NoError(t, err, "client %d was reset", i)
+				assert.Equal(t, fmt.Sprintf("served %d\n", i), string(got))
+			}
+			assert.Equal(t, 0, l.Stats().Pending)
+			assert.EqualValues(t, clients, l.Stats().Accepted)
+		})
+	}
+}
+
+func TestPendingClientsAreServedFirstAfterResume(t *testing.T) {
+	l := listenTCP(t)
+	require.NoError(t, l.Pause())
+	first := dial(t, l.Addr())
+	eventually(t, func() bool { n, ok := kernelQueue(t, l); return !ok || n == 1 }, "client queued")
+	require.NoError(t, l.Reject())
+	require.NoError(t, l.Resume())
+	second := dial(t, l.Addr())
+	for _, want := range []net.Conn{first, second} {
+		r := receive(t, acceptAsync(t, l))
+		require.NoError(t, r.err)
+		c := r.c
+		assert.Equal(t, want.LocalAddr().String(), c.RemoteAddr().String())
+		c.Close()
+	}
+}
+
+func TestRejectKeepsTheDescriptorOnLinux(t *testing.T) {
+	if !onLinux {
+		t.Skip("the descriptor is kept on Linux only")
+	}
+	l := listenTCP(t)
+	before := fdOf(t, l)
+	require.NoError(t, l.Reject())
+	require.NoError(t, l.Resume())
+	assert.Equal(t, before, fdOf(t, l))
+	dial(t, l.Addr())
+}
+
+func fdOf(t *testing.T, l *acceptgate.Listener) uintptr {
+	t.Helper()
+	rc, err := l.SyscallConn()
+	require.NoError(t, err)
+	var fd uintptr
+	require.NoError(t, rc.Control(func(f uintptr) { fd = f }))
+	return fd
+}
+
+func TestResumeReportsATakenPortAndCanRetry(t *testing.T) {
+	l := listenTCP(t)
+	serveEcho(t, l)
+	require.NoError(t, l.Reject())
+
+	thief, err := net.Listen("tcp4", l.Addr().String())
+	require.NoError(t, err, "the port is free while rejecting")
+	err = l.Resume()
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.Contains(t, err.Error(), l.Addr().String())
+	assert.Equal(t, acceptgate.Rejecting, l.State())
+
+	require.NoError(t, thief.Close())
+	require.NoError(t, l.Resume())
+	c := dial(t, l.Addr())
+	got, err := roundTrip(c, "back")
+	require.NoError(t, err)
+	assert.Equal(t, "echo: back\n", got)
+}
+
+func TestResumeReportsATakenUnixPathAndCanRetry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gate.sock")
+	l := listen(t, "unix", path)
+	serveEcho(t, l)
+	require.NoError(t, l.Reject())
+
+	require.NoError(t, os.Remove(path))
+	thief, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	err = l.Resume()
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.Equal(t, acceptgate.Rejecting, l.State())
+
+	require.NoError(t, thief.Close())
+	require.NoError(t, l.Resume())
+	got, err := roundTrip(dial(t, l.Addr()), "back")
+	require.NoError(t, err)
+	assert.Equal(t, "echo: back\n", got)
+}
+
+func TestUnixRejectKeepsTheFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gate.sock")
+	l := listen(t, "unix", path)
+	require.NoError(t, os.Chmod(path, 0o600))
+	require.NoError(t, l.Reject())
+	fi, err := os.Stat(path)
+	require.NoError(t, err, "the path stays while rejecting")
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.NoError(t, l.Resume())
+	fi, err = os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+func TestCloseWhileRejecting(t *testing.T) {
+	for _, nw := range loopbackNetworks(t) {
+		t.Run(nw.name, func(t *testing.T) {
+			l := listen(t, nw.name, nw.address(t))
+			ch := acceptAsync(t, l)
+			require.NoError(t, l.Reject())
+			require.NoError(t, l.Close())
+			assert.ErrorIs(t, receive(t, ch).err, net.ErrClosed)
+			assert.ErrorIs(t, l.Resume(), net.ErrClosed)
+			if ua, ok := l.Addr().(*net.UnixAddr); ok {
+				_, err := os.Stat(ua.Name)
+				assert.ErrorIs(t, err, os.ErrNotExist, "Close removes the socket file")
+			}
+		})
+	}
+}
+
+func TestHTTPServerStaysUpWhileRejecting(t *testing.T) {
+	l := listenTCP(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	defer func() {
+		require.NoError(t, srv.Close())
+		assert.ErrorIs(t, <-served, http.ErrServerClosed)
+	}()
+	keepAlive := &http.Client{Transport: &http.Transport{}, Timeout: patience}
+	defer keepAlive.CloseIdleConnections()
+	url := "http://" + l.Addr().String() + "/"
+	get := func() string {
+		resp, err := keepAlive.Get(url)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "hello", get())
+	require.NoError(t, l.Reject())
+	refused(t, l.Addr())
+	assert.Equal(t, "hello", get(), "keep-alive connection while rejecting")
+	notYet(t, served, "Serve while rejecting")
+	require.NoError(t, l.Resume())
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
+	resp, err := fresh.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.True(t, strings.HasPrefix(l.Addr().String(), "127.0.0.1:"))
+}
