@@ -1,6 +1,7 @@
 // Command acceptgate runs a demo server behind an acceptgate Listener.
 //
-//	acceptgate serve [flags]   an HTTP server on 127.0.0.1:8080 behind a gate
+//	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
+//	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
 //	acceptgate --version
 //
 // Run "acceptgate help COMMAND" for a command's flags.
@@ -29,6 +30,7 @@ type command struct {
 
 var commands = []command{
 	{"serve", "run a demo HTTP server behind a gate", runServe},
+	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
 }
 
 func main() {

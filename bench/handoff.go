@@ -1,0 +1,241 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// HandoffConfig shapes a handoff run.
+type HandoffConfig struct {
+	Clients    int           // concurrent client loops; default 4
+	Conns      int           // connections in all; default 10000
+	Handoffs   int           // times traffic moves from one socket to the other; default 20
+	Leave      LeaveMode     // how the leaving socket goes
+	Timeout    time.Duration // per connection; default 5s
+	Address    string        // loopback address; default "127.0.0.1:0"
+	OnProgress func(done int)
+}
+
+// LeaveMode is how a socket leaves its SO_REUSEPORT group in a handoff.
+type LeaveMode int
+
+const (
+	LeaveReject LeaveMode = iota // Reject, then Resume before its next turn
+	LeaveClose                   // Close, and a new socket joins for its next turn
+)
+
+func (m LeaveMode) String() string {
+	if m == LeaveClose {
+		return "close"
+	}
+	return "reject"
+}
+
+// HandoffResult counts what the clients saw.
+type HandoffResult struct {
+	Conns    int // connections attempted
+	Served   int // connected, sent a request, read the answer
+	Refused  int // connect refused
+	Reset    int // connected, then reset or cut off before the answer
+	TimedOut int // connect or answer timed out
+	Handoffs int
+}
+
+// ResetsPer10k is the share of connections reset after a successful connect.
+func (r HandoffResult) ResetsPer10k() float64 {
+	if r.Conns == 0 {
+		return 0
+	}
+	return float64(r.Reset) * 10000 / float64(r.Conns)
+}
+
+// Handoff runs two gates on one address with SO_REUSEPORT, each serving a
+// one-line echo, while client loops connect, send a line and read the
+// answer. Every Conns/Handoffs connections, the socket taking traffic leaves
+// (by cfg.Leave) and the other carries on alone. Only loopback is dialled;
+// the run is bounded by Conns and each connection by Timeout.
+func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
+	cfg.defaults()
+	a, err := acceptgate.Listen(ctx, "tcp", cfg.Address, acceptgate.WithReusePort())
+	if err != nil {
+		return HandoffResult{}, err
+	}
+	addr := a.Addr().String()
+	b, err := acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+	if err != nil {
+		a.Close()
+		return HandoffResult{}, err
+	}
+	var servers sync.WaitGroup
+	gates := [2]*acceptgate.Listener{a, b}
+	for _, g := range gates {
+		serveLines(&servers, g)
+	}
+
+	var next, done atomic.Int64
+	var res HandoffResult
+	var mu sync.Mutex
+	var clients sync.WaitGroup
+	for range cfg.Clients {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for {
+				n := next.Add(1)
+				if n > int64(cfg.Conns) || ctx.Err() != nil {
+					return
+				}
+				outcome := oneClient(addr, n, cfg.Timeout)
+				mu.Lock()
+				res.count(outcome)
+				mu.Unlock()
+				if d := done.Add(1); cfg.OnProgress != nil && d%1000 == 0 {
+					cfg.OnProgress(int(d))
+				}
+			}
+		}()
+	}
+
+	// The driver: each turn, the socket in service leaves and the other
+	// stays. A left socket comes back (Resume, or a new socket) before the
+	// next turn, so that both share traffic again when the next one leaves.
+	step := cfg.Conns / (cfg.Handoffs + 1)
+	var driveErr error
+	for turn := 0; turn < cfg.Handoffs && driveErr == nil; turn++ {
+		for done.Load() < int64((turn+1)*step) && next.Load() <= int64(cfg.Conns) && ctx.Err() == nil {
+			time.Sleep(100 * time.Microsecond)
+		}
+		leaving := turn % 2
+		switch cfg.Leave {
+		case LeaveReject:
+			driveErr = gates[leaving].Reject()
+			if driveErr == nil {
+				driveErr = gates[leaving].Resume()
+			}
+		case LeaveClose:
+			driveErr = gates[leaving].Close()
+			var g *acceptgate.Listener
+			if driveErr == nil {
+				g, driveErr = acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+			}
+			if driveErr == nil {
+				gates[leaving] = g
+				serveLines(&servers, g)
+			}
+		}
+		res.Handoffs++
+	}
+	clients.Wait()
+	for _, g := range gates {
+		g.Close()
+	}
+	servers.Wait()
+	if driveErr != nil {
+		return res, fmt.Errorf("handoff %d: %w", res.Handoffs, driveErr)
+	}
+	return res, nil
+}
+
+func (cfg *HandoffConfig) defaults() {
+	if cfg.Clients <= 0 {
+		cfg.Clients = 4
+	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 10000
+	}
+	if cfg.Handoffs <= 0 {
+		cfg.Handoffs = 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:0"
+	}
+}
+
+type outcome int
+
+const (
+	served outcome = iota
+	refused
+	reset
+	timedOut
+)
+
+func (r *HandoffResult) count(o outcome) {
+	r.Conns++
+	switch o {
+	case served:
+		r.Served++
+	case refused:
+		r.Refused++
+	case reset:
+		r.Reset++
+	case timedOut:
+		r.TimedOut++
+	}
+}
+
+func oneClient(addr string, n int64, timeout time.Duration) outcome {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return timedOut
+		}
+		return refused
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	want := fmt.Sprintf("%d\n", n)
+	if _, err := io.WriteString(c, want); err != nil {
+		return reset
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	switch {
+	case err == nil && got == want:
+		return served
+	case isTimeout(err):
+		return timedOut
+	}
+	return reset
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// serveLines answers each connection's first line with the same line.
+func serveLines(wg *sync.WaitGroup, l net.Listener) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				line, err := bufio.NewReader(c).ReadString('\n')
+				if err == nil {
+					io.WriteString(c, line)
+				}
+			}()
+		}
+	}()
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/acceptgate/acceptgate/bench"
+)
+
+func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("handoff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	conns := fs.Int("conns", 20000, "connections per mode, in all")
+	handoffs := fs.Int("handoffs", 200, "times traffic moves between the two sockets, per mode")
+	clients := fs.Int("clients", 4, "concurrent client loops")
+	leave := fs.String("leave", "reject,close", "how the leaving socket goes: reject, close, or both")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: acceptgate handoff [flags]\n\nRuns two gates on one loopback port with SO_REUSEPORT under a loop of\nclients, moves traffic between them, and counts what the clients saw.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	type row struct {
+		Leave        string  `json:"leave"`
+		MigrateReq   string  `json:"tcp_migrate_req"`
+		ResetsPer10k float64 `json:"resets_per_10k"`
+		bench.HandoffResult
+	}
+	migrate := "unknown"
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req"); err == nil {
+		migrate = strings.TrimSpace(string(b))
+	}
+	var rows []row
+	for _, name := range strings.Split(*leave, ",") {
+		mode := bench.LeaveReject
+		switch name {
+		case "reject":
+		case "close":
+			mode = bench.LeaveClose
+		default:
+			return fmt.Errorf("handoff: -leave: unknown mode %q", name)
+		}
+		start := time.Now()
+		r, err := bench.Handoff(ctx, bench.HandoffConfig{
+			Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
+			OnProgress: func(done int) {
+				if done%10000 == 0 {
+					fmt.Fprintf(stderr, "handoff %s: %d/%d connections, %s\n", name, done, *conns, time.Since(start).Round(time.Millisecond))
+				}
+			},
+		})
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{name, migrate, r.ResetsPer10k(), r})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "leave\ttcp_migrate_req\tconns\thandoffs\tserved\trefused\treset\ttimed out\tresets/10k\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t\n", r.Leave, r.MigrateReq, r.Conns, r.Handoffs, r.Served, r.Refused, r.Reset, r.TimedOut, r.ResetsPer10k)
+	}
+	return tw.Flush()
+}
