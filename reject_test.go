@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
 )
 
 // refused asserts that a dial to addr is refused at once.
@@ -253,4 +254,36 @@ func TestHTTPServerStaysUpWhileRejecting(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.True(t, strings.HasPrefix(l.Addr().String(), "127.0.0.1:"))
+}
+
+func TestResumeKeepsTheBacklogAndOptions(t *testing.T) {
+	if !onLinux {
+		t.Skip("the backlog is read on Linux only")
+	}
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T) *acceptgate.Listener
+	}{
+		{"Listen", func(t *testing.T) *acceptgate.Listener {
+			return listen(t, "tcp4", "127.0.0.1:0", acceptgate.WithBacklog(7), acceptgate.WithReusePort())
+		}},
+		{"Wrap", func(t *testing.T) *acceptgate.Listener {
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			require.NoError(t, err)
+			l := acceptgate.Wrap(ln)
+			t.Cleanup(func() { l.Close() })
+			require.NoError(t, backlog.Resize(l, 7)) // chosen by the caller, not known to the gate
+			return l
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.make(t)
+			require.Equal(t, 7, l.Stats().Backlog)
+			require.NoError(t, l.Reject())
+			assert.Equal(t, -1, l.Stats().Backlog, "not listening")
+			require.NoError(t, l.Resume())
+			assert.Equal(t, 7, l.Stats().Backlog)
+			assert.Equal(t, 0, l.Stats().Queued)
+		})
+	}
 }
