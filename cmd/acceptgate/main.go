@@ -1,6 +1,7 @@
 // Command acceptgate runs a demo server behind an acceptgate Listener.
 //
 //	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
+//	acceptgate ctl [flags] status|pause|reject|resume [NAME]
 //	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
 //	acceptgate --version
 //
@@ -30,6 +31,7 @@ type command struct {
 
 var commands = []command{
 	{"serve", "run a demo HTTP server behind a gate", runServe},
+	{"ctl", "show and change gates through the admin API", runCtl},
 	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
 }
 
@@ -87,4 +89,20 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return version
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, which it returns.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -17,9 +17,13 @@ import (
 )
 
 type serveFlags struct {
-	addr     string
-	maxConns int
-	grace    time.Duration
+	addr      string
+	admin     string
+	token     string
+	backlog   int
+	reusePort bool
+	maxConns  int
+	grace     time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -27,10 +31,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`address` the demo HTTP server listens on")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:9090", "`address` or unix socket path of the admin API; empty for none")
+	fs.StringVar(&f.token, "token", os.Getenv("ACCEPTGATE_TOKEN"), "bearer `token` the admin API requires (default $ACCEPTGATE_TOKEN)")
+	fs.IntVar(&f.backlog, "backlog", 0, "accept queue length `N`; 0 means the system maximum")
+	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. SIGTTOU pauses it, SIGTTIN\nresumes it, SIGINT or SIGTERM shut it down gracefully.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. The admin API (acceptgate ctl)\nand SIGTTOU/SIGTTIN pause and resume it; SIGINT or SIGTERM shut it down\ngracefully: new clients refused, requests in flight finished, idle\nkeep-alive connections closed, all within --grace.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -43,21 +51,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Logger) error {
-	gate, err := acceptgate.Listen(ctx, "tcp", f.addr,
-		acceptgate.WithTracking(), acceptgate.WithMaxConns(f.maxConns), acceptgate.WithLogger(logger))
+	opts := []acceptgate.Option{acceptgate.WithTracking(), acceptgate.WithMaxConns(f.maxConns),
+		acceptgate.WithLogger(logger), acceptgate.WithBacklog(f.backlog)}
+	if f.reusePort {
+		opts = append(opts, acceptgate.WithReusePort())
+	}
+	gate, err := acceptgate.Listen(ctx, "tcp", f.addr, opts...)
 	if err != nil {
 		return err
 	}
 	defer gate.Close()
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	stopSignals, err := control.HandleSignals(logger, gate)
-	howTo := "Ctrl-C shuts it down"
-	if err == nil {
-		defer stopSignals()
-		howTo = fmt.Sprintf("pause: kill -TTOU %d   resume: kill -TTIN %d   stop: Ctrl-C", os.Getpid(), os.Getpid())
+	if f.admin != "" {
+		stopAdmin, where, err := startAdmin(ctx, f, gate, logger)
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
+		fmt.Fprintf(stdout, "pause: acceptgate ctl --admin %s pause http   resume: ... resume http   status: ... status\n", where)
 	}
-	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n%s\n", gate.Addr(), howTo)
+	if stopSignals, err := control.HandleSignals(logger, gate); err == nil {
+		defer stopSignals()
+		fmt.Fprintf(stdout, "or: kill -TTOU %d (pause), kill -TTIN %d (resume); Ctrl-C stops\n", os.Getpid(), os.Getpid())
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
@@ -67,6 +86,32 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	case <-ctx.Done():
 	}
 	return shutdown(srv, gate, f.grace, logger, served)
+}
+
+// startAdmin serves the admin API for gate; stop closes it.
+func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, logger *slog.Logger) (stop func(), where string, err error) {
+	h := control.NewHandler(control.WithToken(f.token), control.WithAPILogger(logger))
+	if err := h.Register("http", gate); err != nil {
+		return nil, "", err
+	}
+	ln, err := control.ListenAdmin(ctx, f.admin, h)
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	where = ln.Addr().String()
+	if ln.Addr().Network() == "tcp" {
+		where = "http://" + where
+	}
+	return func() {
+		srv.Close()
+		<-done
+	}, where, nil
 }
 
 // shutdown refuses new clients, lets requests in flight finish and closes

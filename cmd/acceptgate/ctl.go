@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/acceptgate/acceptgate/control"
+)
+
+func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	admin := fs.String("admin", "127.0.0.1:9090", "admin API: `URL`, host:port or unix socket path")
+	token := fs.String("token", os.Getenv("ACCEPTGATE_TOKEN"), "bearer `token` (default $ACCEPTGATE_TOKEN)")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]\n\nstatus shows every gate, or NAME; pause, reject and resume change NAME,\nor every gate when NAME is left out. Exits non-zero with the server's\nerror when it refuses.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		fs.Usage()
+		return fmt.Errorf("ctl: want an action and at most one name")
+	}
+	action, name := pos[0], ""
+	if len(pos) == 2 {
+		name = pos[1]
+	}
+	c, err := control.NewClient(*admin, *token)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+	var views []control.View
+	switch action {
+	case "status":
+		if name == "" {
+			views, err = c.List(ctx)
+		} else {
+			var v control.View
+			v, err = c.Get(ctx, name)
+			views = []control.View{v}
+		}
+	case "pause", "reject", "resume":
+		views, err = c.Change(ctx, action, name)
+	default:
+		return fmt.Errorf("ctl: unknown action %q (want status, pause, reject or resume)", action)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(views)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tSINCE\tACCEPTED\tACTIVE\tQUEUED\tBACKLOG")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", v.Name, v.Addr, v.State,
+			time.Since(v.Since).Round(time.Second), v.Accepted, v.Active, known(v.Queued), known(v.Backlog))
+	}
+	return tw.Flush()
+}
+
+func known(n int) string {
+	if n < 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,301 @@
+package control
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// maxBody bounds a request body; the API's bodies are a few fields.
+const maxBody = 4 << 10
+
+// View is what the API tells of one gate.
+type View struct {
+	Name     string    `json:"name"`
+	Addr     string    `json:"addr"`
+	State    string    `json:"state"`
+	Since    time.Time `json:"since"`
+	Accepted uint64    `json:"accepted"`
+	Active   int64     `json:"active"`
+	Pending  int       `json:"pending"`
+	Queued   int       `json:"queued"`  // -1 where the kernel cannot tell
+	Backlog  int       `json:"backlog"` // -1 where the kernel cannot tell
+}
+
+// Request is the optional JSON body of a state change.
+type Request struct {
+	Reason string `json:"reason,omitempty"` // logged with the change
+}
+
+// Handler is the admin API over a set of named gates, an http.Handler to
+// mount in any mux. Its routes, all answering JSON:
+//
+//	GET  /v1/listeners                       every gate
+//	GET  /v1/listeners/{name}                one gate
+//	POST /v1/listeners/{name}/pause|reject|resume
+//	POST /v1/pause|reject|resume             every gate
+//	GET  /readyz                             200 when every gate accepts, else 503
+//
+// Errors are {"error": "..."}: 404 for an unknown gate or route, 405 for a
+// wrong method (a GET never changes anything), 401 for a missing or wrong
+// token, 400 for a malformed body, 413 for an oversized one, 409 for a
+// transition a gate refuses. Only /readyz answers without the token, so that
+// load balancers and probes can follow it.
+//
+// A Handler is safe for concurrent use.
+type Handler struct {
+	token  []byte
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	gates map[string]*acceptgate.Listener
+	names []string // sorted
+}
+
+// A HandlerOption configures a Handler.
+type HandlerOption func(*Handler)
+
+// WithToken makes the Handler require "Authorization: Bearer token" on every
+// route but /readyz. The token is compared in constant time.
+func WithToken(token string) HandlerOption {
+	return func(h *Handler) { h.token = []byte(token) }
+}
+
+// WithAPILogger sets where state changes are logged, with who asked for them.
+// The default is slog.Default().
+func WithAPILogger(logger *slog.Logger) HandlerOption {
+	return func(h *Handler) { h.logger = logger }
+}
+
+// NewHandler returns a Handler with no gates.
+func NewHandler(opts ...HandlerOption) *Handler {
+	h := &Handler{gates: make(map[string]*acceptgate.Listener), logger: slog.Default()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Register adds a gate under name, which must be non-empty, unique, and made
+// of letters, digits, '-', '_' and '.'.
+func (h *Handler) Register(name string, g *acceptgate.Listener) error {
+	if !validName(name) {
+		return fmt.Errorf("control: register %q: name must be letters, digits, '-', '_' or '.'", name)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.gates[name]; ok {
+		return fmt.Errorf("control: register %q: name already taken", name)
+	}
+	h.gates[name] = g
+	i, _ := slices.BinarySearch(h.names, name)
+	h.names = slices.Insert(h.names, i, name)
+	return nil
+}
+
+// HasToken reports whether the Handler requires a token.
+func (h *Handler) HasToken() bool { return len(h.token) > 0 }
+
+func validName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+var actions = map[string]func(*acceptgate.Listener) error{
+	"pause":  (*acceptgate.Listener).Pause,
+	"reject": (*acceptgate.Listener).Reject,
+	"resume": (*acceptgate.Listener).Resume,
+}
+
+// ServeHTTP routes a request; see Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if path == "/readyz" {
+		if !allowMethod(w, r, http.MethodGet) {
+			return
+		}
+		h.readyz(w)
+		return
+	}
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="acceptgate"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	switch {
+	case len(parts) == 2 && parts[0] == "v1" && parts[1] == "listeners":
+		if allowMethod(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, h.views(h.sortedNames()))
+		}
+	case len(parts) == 3 && parts[0] == "v1" && parts[1] == "listeners":
+		if allowMethod(w, r, http.MethodGet) {
+			if g := h.gate(w, parts[2]); g != nil {
+				writeJSON(w, http.StatusOK, view(parts[2], g))
+			}
+		}
+	case len(parts) == 4 && parts[0] == "v1" && parts[1] == "listeners" && actions[parts[3]] != nil:
+		if allowMethod(w, r, http.MethodPost) {
+			if g := h.gate(w, parts[2]); g != nil {
+				h.change(w, r, parts[3], []string{parts[2]})
+			}
+		}
+	case len(parts) == 2 && parts[0] == "v1" && actions[parts[1]] != nil:
+		if allowMethod(w, r, http.MethodPost) {
+			h.change(w, r, parts[1], h.sortedNames())
+		}
+	default:
+		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+	}
+}
+
+func (h *Handler) authorized(r *http.Request) bool {
+	if len(h.token) == 0 {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), h.token) == 1
+}
+
+func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method))
+	return false
+}
+
+func (h *Handler) gate(w http.ResponseWriter, name string) *acceptgate.Listener {
+	h.mu.RLock()
+	g := h.gates[name]
+	h.mu.RUnlock()
+	if g == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no listener named %q", name))
+	}
+	return g
+}
+
+func (h *Handler) sortedNames() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(h.names)
+}
+
+func (h *Handler) views(names []string) []View {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	vs := make([]View, 0, len(names))
+	for _, n := range names {
+		vs = append(vs, view(n, h.gates[n]))
+	}
+	return vs
+}
+
+func view(name string, g *acceptgate.Listener) View {
+	st := g.Stats()
+	return View{
+		Name: name, Addr: g.Addr().String(), State: st.State.String(), Since: st.Since,
+		Accepted: st.Accepted, Active: st.Active, Pending: st.Pending, Queued: st.Queued, Backlog: st.Backlog,
+	}
+}
+
+// change applies action to the named gates. The body is read in full before
+// anything changes, so a bad body changes nothing.
+func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string) {
+	var req Request
+	if err := readBody(w, r, &req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", maxBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "malformed body: "+err.Error())
+		return
+	}
+	h.mu.RLock()
+	gates := make([]*acceptgate.Listener, len(names))
+	for i, n := range names {
+		gates[i] = h.gates[n]
+	}
+	h.mu.RUnlock()
+	var errs []error
+	for i, g := range gates {
+		from := g.State()
+		if err := actions[action](g); err != nil {
+			h.logger.Warn("control: refused", "listener", names[i], "action", action, "remote", r.RemoteAddr, "reason", req.Reason, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", names[i], err))
+			continue
+		}
+		h.logger.Info("control: "+action, "listener", names[i], "from", from.String(), "to", g.State().String(), "remote", r.RemoteAddr, "reason", req.Reason)
+	}
+	if len(errs) > 0 {
+		writeError(w, http.StatusConflict, errors.Join(errs...).Error())
+		return
+	}
+	if len(names) == 1 && strings.Contains(r.URL.Path, "/listeners/") {
+		writeJSON(w, http.StatusOK, view(names[0], gates[0]))
+		return
+	}
+	writeJSON(w, http.StatusOK, h.views(names))
+}
+
+func readBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+func (h *Handler) readyz(w http.ResponseWriter) {
+	vs := h.views(h.sortedNames())
+	status := http.StatusOK
+	for _, v := range vs {
+		if v.State != acceptgate.Accepting.String() {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "listeners": vs})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,137 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client talks to a Handler's API.
+type Client struct {
+	base  string // http://host:port, without a trailing slash
+	token string
+	http  *http.Client
+}
+
+// APIError is an error answer from the API.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// NewClient returns a client for the API at admin: an http:// or https://
+// URL, a host:port, or a unix socket path (anything containing a '/' that is
+// not a URL). token may be empty.
+func NewClient(admin, token string) (*Client, error) {
+	c := &Client{token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	switch {
+	case strings.HasPrefix(admin, "http://"), strings.HasPrefix(admin, "https://"):
+		u, err := url.Parse(admin)
+		if err != nil {
+			return nil, fmt.Errorf("control: admin URL: %w", err)
+		}
+		c.base = strings.TrimSuffix(u.String(), "/")
+	case isPath(admin):
+		c.base = "http://unix"
+		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", admin)
+		}}
+	default:
+		if _, _, err := net.SplitHostPort(admin); err != nil {
+			return nil, fmt.Errorf("control: admin address %q: want a URL, host:port or socket path", admin)
+		}
+		c.base = "http://" + admin
+	}
+	return c, nil
+}
+
+// List returns every gate.
+func (c *Client) List(ctx context.Context) ([]View, error) {
+	var vs []View
+	return vs, c.do(ctx, http.MethodGet, "/v1/listeners", &vs)
+}
+
+// Get returns the gate called name.
+func (c *Client) Get(ctx context.Context, name string) (View, error) {
+	var v View
+	return v, c.do(ctx, http.MethodGet, "/v1/listeners/"+url.PathEscape(name), &v)
+}
+
+// Change applies action ("pause", "reject" or "resume") to the gate called
+// name, or to every gate if name is empty, and returns their new views.
+func (c *Client) Change(ctx context.Context, action, name string) ([]View, error) {
+	if _, ok := actions[action]; !ok {
+		return nil, fmt.Errorf("control: unknown action %q", action)
+	}
+	if name == "" {
+		var vs []View
+		return vs, c.do(ctx, http.MethodPost, "/v1/"+action, &vs)
+	}
+	var v View
+	err := c.do(ctx, http.MethodPost, "/v1/listeners/"+url.PathEscape(name)+"/"+action, &v)
+	return []View{v}, err
+}
+
+// Ready reports whether /readyz answers 200.
+func (c *Client) Ready(ctx context.Context) (bool, error) {
+	err := c.do(ctx, http.MethodGet, "/readyz", nil)
+	if ae, ok := err.(*APIError); ok && ae.Status == http.StatusServiceUnavailable {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = bytes.NewReader([]byte(`{"reason":"acceptgate ctl"}`))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(b))
+		}
+		return &APIError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("control: answer: %w", err)
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the client's idle connections.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
