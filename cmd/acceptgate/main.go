@@ -3,6 +3,7 @@
 //	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME]
 //	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
+//	acceptgate bench [flags]    the benchmark suite, into the README's Performance table
 //	acceptgate --version
 //
 // Run "acceptgate help COMMAND" for a command's flags.
@@ -33,6 +34,7 @@ var commands = []command{
 	{"serve", "run a demo HTTP server behind a gate", runServe},
 	{"ctl", "show and change gates through the admin API", runCtl},
 	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
+	{"bench", "run the benchmark suite and rewrite the README's Performance table", runBench},
 }
 
 func main() {

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/acceptgate/acceptgate/bench"
+)
+
+const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	count := fs.Int("count", 6, "runs of each benchmark; medians are reported")
+	readme := fs.String("readme", "README.md", "`file` whose Performance table is rewritten; empty to only print")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: acceptgate bench [flags]\n\nRuns the benchmark suite in ./bench (from the module's root), prints the\nmedians, ratios and targets as Markdown, and rewrites the README's\nPerformance table between its perf markers.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var raw bytes.Buffer
+	for _, pass := range []struct{ bench, benchtime string }{
+		{"^BenchmarkAccept$", "1s"},
+		{"^Benchmark(LoopbackAccept|Transition|Contention)$", "3000x"},
+	} {
+		fmt.Fprintf(stderr, "bench: %s, %d runs...\n", pass.bench, *count)
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
+			"-benchtime", pass.benchtime, "-count", fmt.Sprint(*count), "./bench")
+		cmd.Stdout = io.MultiWriter(&raw, progress{stderr})
+		cmd.Stderr = stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
+	res, err := bench.ParseResults(&raw)
+	if err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	fmt.Fprintf(&md, "Measured %s on %s, %d cores, Linux %s, %s, by `go run ./cmd/acceptgate bench`.\n\n",
+		time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), kernel(), goVersion(ctx))
+	res.Markdown(&md)
+	stdout.Write(md.Bytes())
+	if *readme == "" {
+		return nil
+	}
+	return replaceBetween(*readme, perfBegin, perfEnd, md.String())
+}
+
+// progress echoes benchmark lines to stderr as they come, so a long run shows
+// it is alive.
+type progress struct{ w io.Writer }
+
+func (p progress) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(line, "Benchmark") {
+			io.WriteString(p.w, line)
+		}
+	}
+	return len(b), nil
+}
+
+func replaceBetween(path, begin, end, body string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	s := string(b)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		return fmt.Errorf("bench: %s has no %s ... %s markers", path, begin, end)
+	}
+	return os.WriteFile(path, []byte(s[:i+len(begin)]+"\n"+body+s[j:]), 0o644)
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return runtime.GOOS
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func goVersion(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return runtime.Version()
+	}
+	return strings.TrimSpace(string(out))
+}
