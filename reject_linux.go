@@ -2,6 +2,7 @@ package acceptgate
 
 import (
 	"net"
+	"runtime"
 	"syscall"
 
 	"github.com/acceptgate/acceptgate/backlog"
@@ -22,11 +23,32 @@ func rejectTCP(s *socket) (*socket, []net.Conn, error) {
 			next.cfg.Backlog = q.Limit
 		}
 	}
+	// Without a fence, a client whose handshake completes between the last
+	// accept and shutdown() is reset by the kernel; with it, new clients are
+	// refused from here on and the queue can only shrink.
+	unfence, ferr := listener.Fence(s.ln)
 	conns, err := listener.AcceptQueued(s.ln)
-	if err != nil {
-		return nil, nil, err
+	if err == nil && ferr == nil {
+		// Handshakes already under way when the fence went up complete
+		// within microseconds on a local path; give them the chance.
+		for range 3 {
+			runtime.Gosched()
+			more, aerr := listener.AcceptQueued(s.ln)
+			conns, err = append(conns, more...), aerr
+		}
 	}
-	if err := listener.StopListening(s.ln); err != nil {
+	if err == nil {
+		err = listener.StopListening(s.ln)
+	}
+	if ferr == nil {
+		if uerr := unfence(); err == nil {
+			err = uerr
+		}
+	}
+	if err != nil {
+		if len(conns) == 0 {
+			return nil, nil, err
+		}
 		return nil, conns, err
 	}
 	return &next, conns, nil

@@ -1,0 +1,72 @@
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Fence makes a listening TCP socket refuse new clients at once while it
+// keeps listening, so that the connections in its accept queue, and the
+// handshakes about to join it, can be taken out with AcceptQueued before
+// StopListening without a new client slipping in between and being reset.
+// In an SO_REUSEPORT group, new clients go to the other sockets instead.
+//
+// It binds the socket (SO_BINDTODEVICE) to a network interface that none of
+// its clients can arrive on: one that is down, or, for a socket bound to a
+// loopback address, any other. That needs CAP_NET_RAW. unfence restores the
+// socket's own binding. Where no interface fits, or without the privilege,
+// Fence returns an error and changes nothing.
+func Fence(ln net.Listener) (unfence func() error, err error) {
+	ta, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return nil, fmt.Errorf("fence %s: not TCP: %w", ln.Addr(), errUnsupported)
+	}
+	dev, err := fenceDevice(ta.IP)
+	if err != nil {
+		return nil, fmt.Errorf("fence %s: %w", ta, err)
+	}
+	var own string
+	err = control(ln, func(fd int) error {
+		if own, err = unix.GetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil {
+			return os.NewSyscallError("getsockopt SO_BINDTODEVICE", err)
+		}
+		if own != "" {
+			return fmt.Errorf("already bound to %s: %w", own, errUnsupported)
+		}
+		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fence %s with %s: %w", ta, dev, err)
+	}
+	return func() error {
+		return control(ln, func(fd int) error {
+			return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, own))
+		})
+	}, nil
+}
+
+// fenceDevice picks an interface no client of a socket bound to ip arrives
+// on.
+func fenceDevice(ip net.IP) (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 {
+			return ifi.Name, nil
+		}
+	}
+	if ip.IsLoopback() {
+		for _, ifi := range ifs {
+			if ifi.Flags&net.FlagLoopback == 0 {
+				return ifi.Name, nil
+			}
+		}
+	}
+	return "", errors.New("no interface that clients cannot arrive on")
+}
