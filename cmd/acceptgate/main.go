@@ -4,6 +4,7 @@
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME]
 //	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
 //	acceptgate bench [flags]    the benchmark suite, into the README's Performance table
+//	acceptgate soak [flags]     serve under load while flipping states
 //	acceptgate --version
 //
 // Run "acceptgate help COMMAND" for a command's flags.
@@ -35,6 +36,7 @@ var commands = []command{
 	{"ctl", "show and change gates through the admin API", runCtl},
 	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
 	{"bench", "run the benchmark suite and rewrite the README's Performance table", runBench},
+	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
 }
 
 func main() {

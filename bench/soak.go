@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// SoakConfig shapes a soak run.
+type SoakConfig struct {
+	Duration  time.Duration // default 30s
+	Clients   int           // concurrent client loops; default 16
+	FlipEvery time.Duration // mean time between state changes; default 250ms
+	Seed      uint64        // for the state changes; 0 picks one
+	// Progress, if set, is called every ProgressEvery (default 5s).
+	Progress      func(SoakStats)
+	ProgressEvery time.Duration
+}
+
+// SoakStats is what a soak run saw.
+type SoakStats struct {
+	Seed                           uint64
+	Elapsed                        time.Duration
+	Requests                       int // attempted
+	Served                         int // answered 200
+	Refused                        int // connect refused: the gate was rejecting
+	Reset                          int // connected, then reset or cut off, outside any Reject call
+	ResetInReject                  int // connected during a Reject call, then reset: the documented window
+	TimedOut                       int
+	Flips                          map[string]int
+	GoroutinesStart, GoroutinesEnd int
+	HeapStart, HeapEnd             uint64 // live heap after a GC, bytes
+}
+
+// ErrResets is wrapped by Soak's error when a client that connected outside
+// a Reject call was reset.
+var ErrResets = errors.New("clients reset after connecting")
+
+// Soak serves HTTP behind a gate on loopback while client loops send
+// requests, one connection each, and a driver flips the gate between
+// accepting, paused and rejecting at random. Each loop is bounded by
+// cfg.Duration and each request by 5 s; only loopback is dialled.
+func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
+	cfg.defaults()
+	st := SoakStats{Seed: cfg.Seed, Flips: map[string]int{}}
+	st.GoroutinesStart, st.HeapStart = runtime.NumGoroutine(), liveHeap()
+
+	gate, err := acceptgate.Listen(ctx, "tcp", "127.0.0.1:0", acceptgate.WithTracking())
+	if err != nil {
+		return st, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello\n")
+	}), ReadHeaderTimeout: 5 * time.Second}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(gate) }()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	start := time.Now()
+	var mu sync.Mutex // guards st and rejects
+	var rejects [][2]time.Time
+	// A connect overlaps a Reject call if it started before the call ended
+	// and completed after it began.
+	inReject := func(began, connected time.Time) bool {
+		for _, r := range rejects {
+			if (r[1].IsZero() || began.Before(r[1])) && connected.After(r[0]) {
+				return true
+			}
+		}
+		return false
+	}
+
+	var wg sync.WaitGroup
+	for range cfg.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				began := time.Now()
+				o, connected := request(gate.Addr().String())
+				mu.Lock()
+				st.Requests++
+				switch o {
+				case served:
+					st.Served++
+				case refused:
+					st.Refused++
+				case timedOut:
+					st.TimedOut++
+				case reset:
+					if inReject(began, connected) {
+						st.ResetInReject++
+					} else {
+						st.Reset++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x50a4))
+	ticker := time.NewTicker(cfg.ProgressEvery)
+	defer ticker.Stop()
+	next := time.After(jitter(rng, cfg.FlipEvery))
+	var flipErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-ticker.C:
+			if cfg.Progress != nil {
+				mu.Lock()
+				snap := st
+				mu.Unlock()
+				snap.Elapsed = time.Since(start)
+				cfg.Progress(snap)
+			}
+		case <-next:
+			var name string
+			var err error
+			switch rng.IntN(3) {
+			case 0:
+				name, err = "pause", gate.Pause()
+			case 1:
+				name = "reject"
+				// Open the interval first: a client reset inside the call
+				// is counted before the call returns.
+				mu.Lock()
+				rejects = append(rejects, [2]time.Time{time.Now()})
+				mu.Unlock()
+				err = gate.Reject()
+				mu.Lock()
+				rejects[len(rejects)-1][1] = time.Now()
+				mu.Unlock()
+			default:
+				name, err = "resume", gate.Resume()
+			}
+			if err != nil {
+				flipErr = fmt.Errorf("soak: %s: %w", name, err)
+				break loop
+			}
+			mu.Lock()
+			st.Flips[name]++
+			mu.Unlock()
+			next = time.After(jitter(rng, cfg.FlipEvery))
+		}
+	}
+	cancel()
+	gate.Resume() // let clients queued by a pause finish
+	wg.Wait()
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer shutCancel()
+	srv.Shutdown(shutCtx)
+	gate.Shutdown(shutCtx)
+	<-serveDone
+	http.DefaultClient.CloseIdleConnections()
+
+	st.Elapsed = time.Since(start)
+	// Handler goroutines finish just after their connections close.
+	for settle := time.Now(); runtime.NumGoroutine() > st.GoroutinesStart && time.Since(settle) < time.Second; {
+		time.Sleep(time.Millisecond)
+	}
+	st.GoroutinesEnd, st.HeapEnd = runtime.NumGoroutine(), liveHeap()
+	if flipErr != nil {
+		return st, flipErr
+	}
+	if st.Reset > 0 {
+		return st, fmt.Errorf("soak: %d %w", st.Reset, ErrResets)
+	}
+	return st, nil
+}
+
+func (cfg *SoakConfig) defaults() {
+	if cfg.Duration <= 0 {
+		cfg.Duration = 30 * time.Second
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 16
+	}
+	if cfg.FlipEvery <= 0 {
+		cfg.FlipEvery = 250 * time.Millisecond
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64()
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 5 * time.Second
+	}
+}
+
+func jitter(rng *rand.Rand, mean time.Duration) time.Duration {
+	return mean/2 + time.Duration(rng.Int64N(int64(mean)))
+}
+
+// request sends one HTTP request on a new connection and returns what
+// happened, and when the connect succeeded.
+func request(addr string) (outcome, time.Time) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return refused, time.Time{}
+		}
+		if isTimeout(err) {
+			return timedOut, time.Time{}
+		}
+		// ECONNRESET here means the kernel had completed the handshake and
+		// the reset came before Go looked: a reset after connect.
+		return reset, time.Now()
+	}
+	connected := time.Now()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n"); err != nil {
+		return reset, connected
+	}
+	status, err := bufio.NewReader(c).ReadString('\n')
+	switch {
+	case err == nil && strings.HasPrefix(status, "HTTP/1.1 200"):
+		return served, connected
+	case isTimeout(err):
+		return timedOut, connected
+	}
+	return reset, connected
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
