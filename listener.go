@@ -408,11 +408,13 @@ func (l *Listener) moveTo(from, to State) error {
 	}
 	if from == Rejecting {
 		ns, err := s.relisten()
+		if ns != nil {
+			l.sock.Store(ns)
+			s = ns
+		}
 		if err != nil {
 			return err
 		}
-		l.sock.Store(ns)
-		s = ns
 	}
 	if to == Accepting {
 		if s.wake != nil {

@@ -31,34 +31,57 @@ func rejectTCP(s *socket) (*socket, []net.Conn, error) {
 	if err == nil && ferr == nil {
 		// Handshakes already under way when the fence went up complete
 		// within microseconds on a local path; give them the chance.
-		for range 3 {
+		for i := 0; i < 3 && err == nil; i++ {
 			runtime.Gosched()
-			more, aerr := listener.AcceptQueued(s.ln)
-			conns, err = append(conns, more...), aerr
+			var more []net.Conn
+			more, err = listener.AcceptQueued(s.ln)
+			conns = append(conns, more...)
 		}
 	}
 	if err == nil {
 		err = listener.StopListening(s.ln)
 	}
-	if ferr == nil {
-		if uerr := unfence(); err == nil {
-			err = uerr
-		}
-	}
 	if err != nil {
-		if len(conns) == 0 {
-			return nil, nil, err
+		// Still listening: undo the fence and change nothing, but deliver
+		// whatever was taken out.
+		if ferr == nil {
+			unfence()
 		}
 		return nil, conns, err
 	}
+	// Stopped: from here Reject succeeds. A fence that will not come off
+	// is retried by Resume, which must not listen behind it.
+	if ferr == nil {
+		if err := unfence(); err != nil {
+			next.unfence = unfence
+		}
+	}
+	// After the unfence, as an IPv6 address cannot be bound on the fence's
+	// interface. Best effort: a port taken in this instant is reported by
+	// Resume.
+	next.release, _ = listener.HoldPort(s.ln)
 	return &next, conns, nil
 }
 
 // restartTCP listens again on the descriptor rejectTCP stopped, on the same
 // address and port.
 func restartTCP(s *socket) (*socket, error) {
-	if err := listener.Relisten(s.ln, s.cfg.Backlog); err != nil {
-		return nil, err
+	if s.unfence != nil {
+		if err := s.unfence(); err != nil {
+			return nil, err
+		}
 	}
-	return s, nil
+	if s.release != nil {
+		if err := s.release(); err != nil {
+			return nil, err
+		}
+	}
+	if err := listener.Relisten(s.ln, s.cfg.Backlog); err != nil {
+		next := *s
+		next.release, _ = listener.HoldPort(s.ln) // hold it again for the next try
+		return &next, err
+	}
+	next := *s
+	next.release, next.unfence = nil, nil
+	return &next, nil
 }

@@ -27,6 +27,11 @@ type socket struct {
 	// refused rather than told the path does not exist.
 	parked *parking
 	mode   os.FileMode // a unix socket file's permissions, kept across rebinds
+	// unfence, when set, restores a fenced socket's interface binding; the
+	// restore failed once and must succeed before it listens again.
+	unfence func() error
+	// release gives back the hold on a stopped socket's port.
+	release func() error
 }
 
 func newSocket(ln net.Listener, cfg listener.Config) *socket {

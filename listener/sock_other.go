@@ -26,3 +26,9 @@ func StopListening(ln net.Listener) error {
 }
 
 func removeStaleSocket(path string) error { return nil }
+
+// HoldPort keeps the address of a socket stopped by StopListening from
+// being taken. Here it returns an error wrapping errors.ErrUnsupported.
+func HoldPort(ln net.Listener) (release func() error, err error) {
+	return nil, fmt.Errorf("hold port of %s: %w", ln.Addr(), errUnsupported)
+}

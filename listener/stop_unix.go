@@ -13,3 +13,9 @@ import (
 func StopListening(ln net.Listener) error {
 	return fmt.Errorf("stop listening on %s: %w", ln.Addr(), errUnsupported)
 }
+
+// HoldPort keeps the address of a socket stopped by StopListening from
+// being taken. Here it returns an error wrapping errors.ErrUnsupported.
+func HoldPort(ln net.Listener) (release func() error, err error) {
+	return nil, fmt.Errorf("hold port of %s: %w", ln.Addr(), errUnsupported)
+}
