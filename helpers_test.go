@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -169,3 +170,6 @@ func roundTrip(c net.Conn, line string) (string, error) {
 	}
 	return bufio.NewReader(c).ReadString('\n')
 }
+
+// osErrDeadline is what net's deadline errors wrap.
+var osErrDeadline = os.ErrDeadlineExceeded

@@ -1,0 +1,161 @@
+package acceptgate_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate"
+)
+
+// temporaryError is what accept4 failing with EMFILE looks like to a server.
+var temporaryError = &net.OpError{Op: "accept", Net: "tcp", Err: &osSyscallError{syscall.EMFILE}}
+
+type osSyscallError struct{ errno syscall.Errno }
+
+func (e *osSyscallError) Error() string   { return "accept4: " + e.errno.Error() }
+func (e *osSyscallError) Unwrap() error   { return e.errno }
+func (e *osSyscallError) Timeout() bool   { return false }
+func (e *osSyscallError) Temporary() bool { return true }
+
+// failingListener fails every Accept with a temporary error, as a listener
+// out of descriptors does, until it is closed; SetDeadline wakes it like a
+// real one.
+type failingListener struct {
+	scriptedListener
+	mu       sync.Mutex
+	deadline time.Time
+	calls    int
+}
+
+func (f *failingListener) Accept() (net.Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.scriptedListener.closed != nil {
+		select {
+		case <-f.scriptedListener.closed:
+			return nil, net.ErrClosed
+		default:
+		}
+	}
+	if !f.deadline.IsZero() && time.Now().After(f.deadline) {
+		return nil, &net.OpError{Op: "accept", Err: errDeadline}
+	}
+	return nil, temporaryError
+}
+
+var errDeadline = errors.Join(errors.New("i/o timeout"), osErrDeadline)
+
+func (f *failingListener) SetDeadline(t time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deadline = t
+	return nil
+}
+
+func (f *failingListener) Calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func TestTemporaryErrorsPassThroughAndPauseStillWorks(t *testing.T) {
+	inner := &failingListener{}
+	l := acceptgate.Wrap(inner)
+	_, err := l.Accept()
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "the server sees the inner error and backs off")
+	assert.ErrorIs(t, err, syscall.EMFILE)
+
+	require.NoError(t, l.Pause())
+	before := inner.Calls()
+	ch := acceptAsync(t, l)
+	notYet(t, ch, "Accept while paused, even with the inner listener failing")
+	assert.Equal(t, before, inner.Calls(), "a paused gate does not call the inner Accept")
+
+	require.NoError(t, l.Resume())
+	r := receive(t, ch)
+	assert.ErrorIs(t, r.err, syscall.EMFILE, "errors flow again after Resume")
+}
+
+func TestListenerClosedUnderneath(t *testing.T) {
+	inner, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := acceptgate.Wrap(inner)
+	ch := acceptAsync(t, l)
+	blockedInKernelAccept(t)
+	require.NoError(t, inner.Close()) // behind the gate's back
+
+	r := receive(t, ch)
+	assert.ErrorIs(t, r.err, net.ErrClosed, "Accept reports the closed socket, so Serve returns")
+	assert.NoError(t, l.Pause(), "Pause needs nothing from the socket")
+	err = l.Reject()
+	assert.Error(t, err, "Reject cannot drain a closed socket")
+	assert.Equal(t, acceptgate.Paused, l.State(), "a failed Reject changes nothing")
+	assert.NoError(t, l.Resume())
+	assert.Error(t, l.Close(), "closing the closed socket is reported")
+	assert.Equal(t, acceptgate.Closed, l.State())
+}
+
+// TestCloseRacesWithTransitions closes the gate while many goroutines flip
+// it and one accepts: whatever the interleaving, it ends closed, Accept
+// returns net.ErrClosed, later transitions fail, and no goroutine is left.
+func TestCloseRacesWithTransitions(t *testing.T) {
+	for round := range 20 {
+		l := listenTCP(t)
+		accepted := make(chan error, 1)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					accepted <- err
+					return
+				}
+				c.Close()
+			}
+		}()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(round), uint64(i)))
+				<-start
+				for range 50 {
+					var err error
+					switch rng.IntN(3) {
+					case 0:
+						err = l.Pause()
+					case 1:
+						err = l.Reject()
+					default:
+						err = l.Resume()
+					}
+					if err != nil && !errors.Is(err, net.ErrClosed) {
+						t.Errorf("transition: %v", err)
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			assert.NoError(t, l.Close())
+		}()
+		close(start)
+		wg.Wait()
+		assert.Equal(t, acceptgate.Closed, l.State())
+		assert.ErrorIs(t, <-accepted, net.ErrClosed)
+		assert.ErrorIs(t, l.Resume(), net.ErrClosed)
+	}
+}
