@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
+)
+
+// BacklogConfig shapes the backlog experiment.
+type BacklogConfig struct {
+	Backlog        int           // listen backlog; default 16
+	Clients        int           // clients per phase; default 3 × Backlog
+	ConnectTimeout time.Duration // a client gives up connecting after this; default 1.5s
+	Hold           time.Duration // how long a phase keeps the gate in its state; default 1.5s
+	ResumeAfter    time.Duration // in paused-then-resumed, when Resume comes; default 500ms
+	Sample         time.Duration // queue sampling interval; default 10ms
+	Progress       func(phase string)
+}
+
+// The outcomes a backlog client can have.
+const (
+	OutcomeServed   = "served"    // connected and answered
+	OutcomeWaiting  = "waiting"   // connected, not answered when the phase ended
+	OutcomeRefused  = "refused"   // connect refused at once
+	OutcomeTimedOut = "timed out" // connect timed out: its SYNs were dropped
+	OutcomeReset    = "reset"     // connected, then reset
+)
+
+// Outcomes lists the outcomes in the order reports show them.
+var Outcomes = []string{OutcomeServed, OutcomeWaiting, OutcomeRefused, OutcomeTimedOut, OutcomeReset}
+
+// QueueSample is the accept queue's length at a moment of a phase.
+type QueueSample struct {
+	At  time.Duration `json:"at"`
+	Len int           `json:"len"`
+}
+
+// PhaseReport is what the clients of one phase saw.
+type PhaseReport struct {
+	Phase      string         `json:"phase"`
+	Backlog    int            `json:"backlog"`
+	Clients    int            `json:"clients"`
+	Outcomes   map[string]int `json:"outcomes"`
+	ConnectP50 time.Duration  `json:"connect_p50"`
+	ConnectP99 time.Duration  `json:"connect_p99"`
+	FirstP50   time.Duration  `json:"first_byte_p50"`
+	FirstP99   time.Duration  `json:"first_byte_p99"`
+	Queue      []QueueSample  `json:"queue"`
+}
+
+// Phases are the states the experiment runs clients against.
+var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed"}
+
+// BacklogExperiment runs, for each of Phases, a gate on loopback with
+// cfg.Backlog and cfg.Clients clients that connect at once, send a request
+// and wait for the answer, and reports what they saw while the accept queue
+// is sampled. Every client is bounded by ConnectTimeout and the phase's
+// length; only loopback is dialled.
+func BacklogExperiment(ctx context.Context, cfg BacklogConfig) ([]PhaseReport, error) {
+	cfg.defaults()
+	if max, err := backlog.SystemMax(); err == nil && cfg.Backlog > max {
+		return nil, fmt.Errorf("backlog %d: %w (%d)", cfg.Backlog, backlog.ErrAboveMax, max)
+	}
+	var reports []PhaseReport
+	for _, phase := range Phases {
+		if cfg.Progress != nil {
+			cfg.Progress(phase)
+		}
+		r, err := runPhase(ctx, cfg, phase)
+		if err != nil {
+			return reports, fmt.Errorf("phase %s: %w", phase, err)
+		}
+		reports = append(reports, r)
+	}
+	return reports, nil
+}
+
+func (cfg *BacklogConfig) defaults() {
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = 16
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 3 * cfg.Backlog
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 1500 * time.Millisecond
+	}
+	if cfg.Hold <= 0 {
+		cfg.Hold = 1500 * time.Millisecond
+	}
+	if cfg.ResumeAfter <= 0 {
+		cfg.ResumeAfter = 500 * time.Millisecond
+	}
+	if cfg.Sample <= 0 {
+		cfg.Sample = 10 * time.Millisecond
+	}
+}
+
+type clientResult struct {
+	outcome        string
+	connect, first time.Duration
+}
+
+func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport, error) {
+	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", acceptgate.WithBacklog(cfg.Backlog))
+	if err != nil {
+		return PhaseReport{}, err
+	}
+	var servers sync.WaitGroup
+	defer func() {
+		gate.Close()
+		servers.Wait()
+	}()
+	serveLines(&servers, gate)
+	switch phase {
+	case "paused", "paused-then-resumed":
+		err = gate.Pause()
+	case "rejecting":
+		err = gate.Reject()
+	}
+	if err != nil {
+		return PhaseReport{}, err
+	}
+
+	start := time.Now()
+	// The phase ends for every client at the same moment; a client still
+	// waiting for its answer then counts as waiting.
+	end := start.Add(cfg.Hold)
+	if phase == "paused-then-resumed" {
+		end = start.Add(cfg.ResumeAfter + 2*cfg.ConnectTimeout + time.Second)
+	}
+	rep := PhaseReport{Phase: phase, Backlog: cfg.Backlog, Clients: cfg.Clients, Outcomes: map[string]int{}}
+
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for now := time.Now(); now.Before(end); now = time.Now() {
+			if q, err := backlog.Of(gate); err == nil {
+				rep.Queue = append(rep.Queue, QueueSample{At: now.Sub(start), Len: q.Len})
+			}
+			time.Sleep(cfg.Sample) // the sampling interval
+		}
+	}()
+	if phase == "paused-then-resumed" {
+		resume := time.AfterFunc(cfg.ResumeAfter, func() { gate.Resume() })
+		defer resume.Stop()
+	}
+
+	results := make([]clientResult, cfg.Clients)
+	var clients sync.WaitGroup
+	for i := range results {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			results[i] = backlogClient(gate.Addr().String(), cfg.ConnectTimeout, end)
+		}()
+	}
+	clients.Wait()
+	<-sampled
+
+	var connects, firsts []time.Duration
+	for _, r := range results {
+		rep.Outcomes[r.outcome]++
+		if r.connect > 0 {
+			connects = append(connects, r.connect)
+		}
+		if r.first > 0 {
+			firsts = append(firsts, r.first)
+		}
+	}
+	rep.ConnectP50, rep.ConnectP99 = percentile(connects, 0.5), percentile(connects, 0.99)
+	rep.FirstP50, rep.FirstP99 = percentile(firsts, 0.5), percentile(firsts, 0.99)
+	return rep, nil
+}
+
+func backlogClient(addr string, timeout time.Duration, end time.Time) clientResult {
+	t0 := time.Now()
+	c, err := net.DialTimeout("tcp4", addr, min(timeout, time.Until(end)))
+	if err != nil {
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return clientResult{outcome: OutcomeRefused}
+		case isTimeout(err):
+			return clientResult{outcome: OutcomeTimedOut}
+		}
+		return clientResult{outcome: OutcomeReset}
+	}
+	defer c.Close()
+	r := clientResult{connect: time.Since(t0)}
+	c.SetDeadline(end)
+	if _, err := io.WriteString(c, "hello\n"); err != nil {
+		r.outcome = OutcomeReset
+		return r
+	}
+	_, err = bufio.NewReader(c).ReadString('\n')
+	switch {
+	case err == nil:
+		r.outcome, r.first = OutcomeServed, time.Since(t0)
+	case isTimeout(err):
+		r.outcome = OutcomeWaiting
+	default:
+		r.outcome = OutcomeReset
+	}
+	return r
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[int(p*float64(len(ds)-1))]
+}

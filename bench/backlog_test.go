@@ -1,0 +1,42 @@
+//go:build linux
+
+package bench_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate/bench"
+)
+
+// TestBacklogExperimentShowsWhatClientsLiveThrough runs the experiment small
+// and checks the kernel facts it exists to show.
+func TestBacklogExperimentShowsWhatClientsLiveThrough(t *testing.T) {
+	const backlog, clients = 4, 12
+	reports, err := bench.BacklogExperiment(context.Background(), bench.BacklogConfig{Backlog: backlog, Clients: clients})
+	require.NoError(t, err)
+	require.Len(t, reports, len(bench.Phases))
+	by := map[string]bench.PhaseReport{}
+	for _, r := range reports {
+		by[r.Phase] = r
+		t.Logf("%s: %v", r.Phase, r.Outcomes)
+		assert.Zero(t, r.Outcomes[bench.OutcomeReset], "%s: nobody is reset", r.Phase)
+	}
+	assert.Equal(t, clients, by["accepting"].Outcomes[bench.OutcomeServed])
+
+	paused := by["paused"]
+	assert.Equal(t, backlog+1, paused.Outcomes[bench.OutcomeWaiting], "backlog+1 clients wait in the queue")
+	assert.Equal(t, clients-backlog-1, paused.Outcomes[bench.OutcomeTimedOut], "the rest have their SYNs dropped")
+	maxQueue := 0
+	for _, s := range paused.Queue {
+		maxQueue = max(maxQueue, s.Len)
+	}
+	assert.Equal(t, backlog+1, maxQueue, "the sampled queue")
+
+	assert.Equal(t, clients, by["rejecting"].Outcomes[bench.OutcomeRefused], "refused at once")
+
+	assert.Equal(t, clients, by["paused-then-resumed"].Outcomes[bench.OutcomeServed], "every waiting client served after resume")
+}
