@@ -28,8 +28,13 @@ func TestBacklogExperimentShowsWhatClientsLiveThrough(t *testing.T) {
 	assert.Equal(t, clients, by["accepting"].Outcomes[bench.OutcomeServed])
 
 	paused := by["paused"]
-	assert.Equal(t, backlog+1, paused.Outcomes[bench.OutcomeWaiting], "backlog+1 clients wait in the queue")
-	assert.Equal(t, clients-backlog-1, paused.Outcomes[bench.OutcomeTimedOut], "the rest have their SYNs dropped")
+	// backlog+1 connections fill the queue; a client whose handshake the
+	// kernel answered before the queue was full also sees its connect
+	// succeed, though its final ACK waits for room (SYN_RECV).
+	waiting := paused.Outcomes[bench.OutcomeWaiting]
+	assert.GreaterOrEqual(t, waiting, backlog+1, "backlog+1 clients wait in the queue")
+	assert.LessOrEqual(t, waiting, backlog+3)
+	assert.Equal(t, clients-waiting, paused.Outcomes[bench.OutcomeTimedOut], "the rest have their SYNs dropped")
 	maxQueue := 0
 	for _, s := range paused.Queue {
 		maxQueue = max(maxQueue, s.Len)

@@ -2,6 +2,7 @@
 //
 //	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME]
+//	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
 //	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
 //	acceptgate bench [flags]    the benchmark suite, into the README's Performance table
 //	acceptgate soak [flags]     serve under load while flipping states
@@ -34,6 +35,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run a demo HTTP server behind a gate", runServe},
 	{"ctl", "show and change gates through the admin API", runCtl},
+	{"backlog", "show what clients live through in each state, with the accept queue", runBacklog},
 	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
 	{"bench", "run the benchmark suite and rewrite the README's Performance table", runBench},
 	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
