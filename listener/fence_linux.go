@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,20 +27,24 @@ func Fence(ln net.Listener) (unfence func() error, err error) {
 	if !ok {
 		return nil, fmt.Errorf("fence %s: not TCP: %w", ln.Addr(), errUnsupported)
 	}
-	dev, err := fenceDevice(ta.IP)
-	if err != nil {
-		return nil, fmt.Errorf("fence %s: %w", ta, err)
+	var own, dev string
+	for fresh := false; ; fresh = true {
+		if dev, err = fenceDevice(ta.IP, fresh); err != nil {
+			return nil, fmt.Errorf("fence %s: %w", ta, err)
+		}
+		err = control(ln, func(fd int) error {
+			if own, err = unix.GetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil {
+				return os.NewSyscallError("getsockopt SO_BINDTODEVICE", err)
+			}
+			if own != "" {
+				return fmt.Errorf("already bound to %s: %w", own, errUnsupported)
+			}
+			return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev))
+		})
+		if !errors.Is(err, unix.ENODEV) || fresh {
+			break // the interface list may be stale only if the device is gone
+		}
 	}
-	var own string
-	err = control(ln, func(fd int) error {
-		if own, err = unix.GetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil {
-			return os.NewSyscallError("getsockopt SO_BINDTODEVICE", err)
-		}
-		if own != "" {
-			return fmt.Errorf("already bound to %s: %w", own, errUnsupported)
-		}
-		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev))
-	})
 	if err != nil {
 		return nil, fmt.Errorf("fence %s with %s: %w", ta, dev, err)
 	}
@@ -49,13 +55,31 @@ func Fence(ln net.Listener) (unfence func() error, err error) {
 	}, nil
 }
 
+// interfaces caches the host's interfaces for a few seconds: listing them is
+// a netlink dump that would double the cost of a Reject, and they seldom
+// change. A fence on a device that went away refreshes it at once.
+var interfaces struct {
+	sync.Mutex
+	list []net.Interface
+	read time.Time
+}
+
+const interfacesFresh = 5 * time.Second
+
 // fenceDevice picks an interface no client of a socket bound to ip arrives
-// on.
-func fenceDevice(ip net.IP) (string, error) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return "", err
+// on, from the cached list unless fresh.
+func fenceDevice(ip net.IP, fresh bool) (string, error) {
+	interfaces.Lock()
+	if fresh || interfaces.list == nil || time.Since(interfaces.read) > interfacesFresh {
+		list, err := net.Interfaces()
+		if err != nil {
+			interfaces.Unlock()
+			return "", err
+		}
+		interfaces.list, interfaces.read = list, time.Now()
 	}
+	ifs := interfaces.list
+	interfaces.Unlock()
 	for _, ifi := range ifs {
 		if ifi.Flags&net.FlagUp == 0 {
 			return ifi.Name, nil

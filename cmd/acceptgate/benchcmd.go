@@ -30,9 +30,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var raw bytes.Buffer
+	// Loopback throughput gets more connections per run than the rest: a
+	// run of a fraction of a second is at the mercy of the machine's noise.
 	for _, pass := range []struct{ bench, benchtime string }{
 		{"^BenchmarkAccept$", "1s"},
-		{"^Benchmark(LoopbackAccept|Transition|Contention)$", "3000x"},
+		{"^BenchmarkLoopbackAccept$", "10000x"},
+		{"^Benchmark(Transition|Contention)$", "3000x"},
 	} {
 		fmt.Fprintf(stderr, "bench: %s, %d runs...\n", pass.bench, *count)
 		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
