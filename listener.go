@@ -325,8 +325,8 @@ type Stats struct {
 
 // Stats returns a snapshot of the Listener's state and counters.
 //
-// Queued and Backlog come from package backlog: on Linux for a listening TCP
-// socket, -1 elsewhere and while rejecting.
+// Queued and Backlog come from package backlog: on Linux, for a listening TCP
+// or unix socket; -1 elsewhere and while rejecting.
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	st := Stats{

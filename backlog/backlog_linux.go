@@ -9,9 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// queueOf reads a listening TCP socket's queue from TCP_INFO: on a listener
-// the kernel reports the queue's length in tcpi_unacked and its limit in
-// tcpi_sacked (the same figures ss -lnt shows as Recv-Q and Send-Q).
+// queueOf reads a listening socket's queue. For TCP it is TCP_INFO: on a
+// listener the kernel reports the queue's length in tcpi_unacked and its
+// limit in tcpi_sacked (the figures ss -lnt shows as Recv-Q and Send-Q).
+// Unix sockets are asked through sock_diag.
 func queueOf(fd uintptr) (Queue, error) {
 	domain, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {

@@ -1,7 +1,6 @@
 package backlog_test
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -117,10 +116,57 @@ func TestSystemMaxIsSomaxconn(t *testing.T) {
 	assert.Equal(t, want, max)
 }
 
-func TestUnixQueueIsUnsupported(t *testing.T) {
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+// ssUnixQueue asks ss for a unix listener's Recv-Q and Send-Q.
+func ssUnixQueue(t *testing.T, path string) (backlog.Queue, bool) {
+	t.Helper()
+	if _, err := exec.LookPath("ss"); err != nil {
+		return backlog.Queue{}, false
+	}
+	out, err := exec.Command("ss", "-Hxl").Output()
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && fields[4] == path {
+			recvQ, err := strconv.Atoi(fields[2])
+			require.NoError(t, err)
+			sendQ, err := strconv.Atoi(fields[3])
+			require.NoError(t, err)
+			return backlog.Queue{Len: recvQ, Limit: sendQ}, true
+		}
+	}
+	t.Fatalf("ss -xl does not list %s:\n%s", path, out)
+	return backlog.Queue{}, false
+}
+
+func TestUnixQueueCountsWaitingClientsAsSsDoes(t *testing.T) {
+	linuxOnly(t)
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", path)
 	require.NoError(t, err)
 	defer ln.Close()
-	_, err = backlog.Of(ln.(*net.UnixListener))
-	assert.ErrorIs(t, err, errors.ErrUnsupported)
+	ul := ln.(*net.UnixListener)
+	require.NoError(t, backlog.Resize(ul, 6))
+	for want := 0; want <= 4; want++ {
+		if want > 0 {
+			c, err := net.DialTimeout("unix", path, 5*time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+		}
+		q, err := backlog.Of(ul)
+		require.NoError(t, err)
+		assert.Equal(t, backlog.Queue{Len: want, Limit: 6}, q)
+		if ss, ok := ssUnixQueue(t, path); ok {
+			assert.Equal(t, q, ss, "ss -xl sees the same queue")
+		}
+	}
+}
+
+func TestQueueOfANonListeningSocketIsAnError(t *testing.T) {
+	linuxOnly(t)
+	ln := listenTCP(t)
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = backlog.Of(c.(*net.TCPConn))
+	assert.Error(t, err)
 }

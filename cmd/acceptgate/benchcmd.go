@@ -30,20 +30,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var raw bytes.Buffer
+	// Each round runs every benchmark once, so that the machine's drift
+	// over the minutes of a run spreads evenly over what is compared.
 	// Loopback throughput gets more connections per run than the rest: a
 	// run of a fraction of a second is at the mercy of the machine's noise.
-	for _, pass := range []struct{ bench, benchtime string }{
-		{"^BenchmarkAccept$", "1s"},
-		{"^BenchmarkLoopbackAccept$", "10000x"},
-		{"^Benchmark(Transition|Contention)$", "3000x"},
-	} {
-		fmt.Fprintf(stderr, "bench: %s, %d runs...\n", pass.bench, *count)
-		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
-			"-benchtime", pass.benchtime, "-count", fmt.Sprint(*count), "./bench")
-		cmd.Stdout = io.MultiWriter(&raw, progress{stderr})
-		cmd.Stderr = stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("bench: %w", err)
+	for round := 1; round <= *count; round++ {
+		for _, pass := range []struct{ bench, benchtime string }{
+			{"^BenchmarkAccept$", "1s"},
+			{"^BenchmarkLoopbackAccept$", "10000x"},
+			{"^Benchmark(Transition|Contention)$", "3000x"},
+		} {
+			fmt.Fprintf(stderr, "bench: round %d of %d: %s\n", round, *count, pass.bench)
+			cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
+				"-benchtime", pass.benchtime, "-count", "1", "./bench")
+			out, err := cmd.Output()
+			raw.Write(out)
+			progress(stderr, out)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
 		}
 	}
 	res, err := bench.ParseResults(&raw)
@@ -61,17 +66,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return replaceBetween(*readme, perfBegin, perfEnd, md.String())
 }
 
-// progress echoes benchmark lines to stderr as they come, so a long run shows
-// it is alive.
-type progress struct{ w io.Writer }
-
-func (p progress) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
+// progress echoes a run's result lines to stderr, so a long run shows it is
+// alive.
+func progress(w io.Writer, out []byte) {
+	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "Benchmark") {
-			io.WriteString(p.w, line)
+			fmt.Fprintln(w, line)
 		}
 	}
-	return len(b), nil
 }
 
 func replaceBetween(path, begin, end, body string) error {
