@@ -173,3 +173,19 @@ func roundTrip(c net.Conn, line string) (string, error) {
 
 // osErrDeadline is what net's deadline errors wrap.
 var osErrDeadline = os.ErrDeadlineExceeded
+
+// queueClients connects n clients to a paused l, each sending its index on a
+// line. Where the kernel's queue can be read, it waits for each client to be
+// queued before the next connects, so that their order is defined.
+func queueClients(t *testing.T, l *acceptgate.Listener, n int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dial(t, l.Addr())
+		fmt.Fprintf(conns[i], "%d\n", i)
+		if _, ok := kernelQueue(t, l); ok {
+			eventually(t, func() bool { q, _ := kernelQueue(t, l); return q == i+1 }, "client %d queued", i)
+		}
+	}
+	return conns
+}

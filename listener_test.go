@@ -113,15 +113,7 @@ func TestPausedClientsAreServedInOrder(t *testing.T) {
 			l := listen(t, nw.name, nw.address(t))
 			require.NoError(t, l.Pause())
 			const clients = 8
-			conns := make([]net.Conn, clients)
-			for i := range conns {
-				conns[i] = dial(t, l.Addr())
-				fmt.Fprintf(conns[i], "%d\n", i)
-				if _, ok := kernelQueue(t, l); ok {
-					// Wait for the kernel to queue it, so the order is defined.
-					eventually(t, func() bool { n, _ := kernelQueue(t, l); return n == i+1 }, "client %d queued", i)
-				}
-			}
+			conns := queueClients(t, l, clients)
 			assert.EqualValues(t, 0, l.Stats().Accepted)
 
 			require.NoError(t, l.Resume())

@@ -79,14 +79,7 @@ func TestRejectDeliversClientsAlreadyQueued(t *testing.T) {
 			l := listen(t, nw.name, nw.address(t))
 			require.NoError(t, l.Pause())
 			const clients = 6
-			conns := make([]net.Conn, clients)
-			for i := range conns {
-				conns[i] = dial(t, l.Addr())
-				fmt.Fprintf(conns[i], "%d\n", i)
-				if _, ok := kernelQueue(t, l); ok {
-					eventually(t, func() bool { n, _ := kernelQueue(t, l); return n == i+1 }, "client %d queued", i)
-				}
-			}
+			conns := queueClients(t, l, clients)
 			require.NoError(t, l.Reject())
 			refused(t, l.Addr())
 			assert.Equal(t, clients, l.Stats().Pending)

@@ -127,3 +127,18 @@ func removeStaleSocket(path string) error {
 	}
 	return os.Remove(path)
 }
+
+// setReuse sets the address-sharing options every Unix system has.
+func setReuse(fd int, c Config) error {
+	if c.ReusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return os.NewSyscallError("setsockopt SO_REUSEPORT", err)
+		}
+	}
+	if c.ReuseAddr {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
+		}
+	}
+	return nil
+}

@@ -10,15 +10,8 @@ import (
 
 func setOptions(fd uintptr, network string, c Config) error {
 	s := int(fd)
-	if c.ReusePort {
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-			return os.NewSyscallError("setsockopt SO_REUSEPORT", err)
-		}
-	}
-	if c.ReuseAddr {
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
-		}
+	if err := setReuse(s, c); err != nil {
+		return err
 	}
 	tcp := strings.HasPrefix(network, "tcp")
 	if c.DeferAccept > 0 {
