@@ -84,7 +84,6 @@ type Listener struct {
 	idle     chan struct{} // a token when inflight drops to zero while not accepting
 
 	accepted atomic.Uint64
-	failed   atomic.Uint64 // inner Accept errors not passed on: our own wake-ups
 
 	// Connection tracking, on when an option needs it.
 	track   bool
@@ -96,7 +95,6 @@ type Listener struct {
 
 	hook   func(from, to State)
 	logger *slog.Logger
-	cfg    config
 
 	mu      sync.Mutex // serializes transitions; guards the fields below
 	sock    atomic.Pointer[socket]
@@ -124,7 +122,6 @@ func Wrap(l net.Listener, opts ...Option) *Listener {
 		limit:   int64(cfg.maxConns),
 		hook:    cfg.hook,
 		logger:  cfg.logger,
-		cfg:     cfg,
 		since:   time.Now(),
 		changed: make(chan struct{}),
 	}
@@ -235,13 +232,11 @@ func (l *Listener) acceptError(s *socket, err error) error {
 		return l.closedError("accept")
 	}
 	if l.mode.Load() != int32(Accepting) || l.sock.Load() != s {
-		l.failed.Add(1)
 		return nil
 	}
 	if s.wake != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		// A wake-up from a Pause that was resumed before this goroutine
 		// looked at the state again.
-		l.failed.Add(1)
 		return nil
 	}
 	return err
