@@ -252,6 +252,13 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		l.mu.Unlock()
 		return nil, l.closedError("accept")
 	}
+	// A delivery waiting for a slot registers before it tries: a slot
+	// released after a failed try then finds it and broadcasts.
+	waitsForSlot := len(l.pending) > 0 && l.track
+	if waitsForSlot {
+		l.waiters.Add(1)
+		defer l.waiters.Add(-1)
+	}
 	if len(l.pending) > 0 && (!l.track || l.tryAcquireSlot()) {
 		c := l.pending[0]
 		l.pending[0] = nil
@@ -272,10 +279,6 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		return nil, nil
 	}
 	changed := l.changed
-	if len(l.pending) > 0 { // waiting for a slot: a released one must wake us
-		l.waiters.Add(1)
-		defer l.waiters.Add(-1)
-	}
 	l.mu.Unlock()
 	<-changed
 	return nil, nil

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -286,4 +287,32 @@ func TestResumeKeepsTheBacklogAndOptions(t *testing.T) {
 			assert.Equal(t, 0, l.Stats().Queued)
 		})
 	}
+}
+
+// TestPendingClientsWaitForAFreeSlot rejects with clients queued while the
+// WithMaxConns limit is reached: they are delivered only as slots free up.
+func TestPendingClientsWaitForAFreeSlot(t *testing.T) {
+	l := listenTCP(t, acceptgate.WithMaxConns(1))
+	ch := acceptAsync(t, l)
+	dial(t, l.Addr())
+	held := receive(t, ch)
+	require.NoError(t, held.err)
+
+	require.NoError(t, l.Pause())
+	queued := queueClients(t, l, 1)
+	require.NoError(t, l.Reject())
+	require.Equal(t, 1, l.Stats().Pending)
+
+	waiting := acceptAsync(t, l)
+	eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "acceptgate.(*Listener).acceptSlow")
+	}, "Accept waiting for a slot")
+	notYet(t, waiting, "a pending client past the limit")
+
+	require.NoError(t, held.c.Close())
+	r := receive(t, waiting)
+	require.NoError(t, r.err)
+	defer r.c.Close()
+	assert.Equal(t, queued[0].LocalAddr().String(), r.c.RemoteAddr().String())
 }
