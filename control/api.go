@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -153,13 +154,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case len(parts) == 4 && parts[0] == "v1" && parts[1] == "listeners" && actions[parts[3]] != nil:
 		if allowMethod(w, r, http.MethodPost) {
-			if g := h.gate(w, parts[2]); g != nil {
-				h.change(w, r, parts[3], []string{parts[2]})
+			if h.gate(w, parts[2]) != nil {
+				h.change(w, r, parts[3], []string{parts[2]}, true)
 			}
 		}
 	case len(parts) == 2 && parts[0] == "v1" && actions[parts[1]] != nil:
 		if allowMethod(w, r, http.MethodPost) {
-			h.change(w, r, parts[1], h.sortedNames())
+			h.change(w, r, parts[1], h.sortedNames(), false)
 		}
 	default:
 		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
@@ -217,9 +218,10 @@ func view(name string, g *acceptgate.Listener) View {
 	}
 }
 
-// change applies action to the named gates. The body is read in full before
-// anything changes, so a bad body changes nothing.
-func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string) {
+// change applies action to the named gates and answers with their views, or
+// with the one view if one gate was asked for. The body is read in full
+// before anything changes, so a bad body changes nothing.
+func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string, one bool) {
 	var req Request
 	if err := readBody(w, r, &req); err != nil {
 		var tooBig *http.MaxBytesError
@@ -250,7 +252,7 @@ func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, 
 		writeError(w, http.StatusConflict, errors.Join(errs...).Error())
 		return
 	}
-	if len(names) == 1 && strings.Contains(r.URL.Path, "/listeners/") {
+	if one {
 		writeJSON(w, http.StatusOK, view(names[0], gates[0]))
 		return
 	}
@@ -262,10 +264,10 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err
