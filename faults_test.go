@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,23 +16,17 @@ import (
 	"github.com/acceptgate/acceptgate"
 )
 
-// temporaryError is what accept4 failing with EMFILE looks like to a server.
-var temporaryError = &net.OpError{Op: "accept", Net: "tcp", Err: &osSyscallError{syscall.EMFILE}}
-
-type osSyscallError struct{ errno syscall.Errno }
-
-func (e *osSyscallError) Error() string   { return "accept4: " + e.errno.Error() }
-func (e *osSyscallError) Unwrap() error   { return e.errno }
-func (e *osSyscallError) Timeout() bool   { return false }
-func (e *osSyscallError) Temporary() bool { return true }
+// temporaryError is what accept4 failing with EMFILE looks like to a
+// server: a temporary net.Error, so it backs off and tries again.
+var temporaryError = &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
 
 // failingListener fails every Accept with a temporary error, as a listener
-// out of descriptors does, until it is closed; SetDeadline wakes it like a
-// real one.
+// out of descriptors does; a deadline in the past fails it with a timeout,
+// as it does a real one.
 type failingListener struct {
-	scriptedListener
 	mu       sync.Mutex
 	deadline time.Time
+	closed   bool
 	calls    int
 }
 
@@ -39,20 +34,14 @@ func (f *failingListener) Accept() (net.Conn, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if f.scriptedListener.closed != nil {
-		select {
-		case <-f.scriptedListener.closed:
-			return nil, net.ErrClosed
-		default:
-		}
-	}
-	if !f.deadline.IsZero() && time.Now().After(f.deadline) {
-		return nil, &net.OpError{Op: "accept", Err: errDeadline}
+	switch {
+	case f.closed:
+		return nil, net.ErrClosed
+	case !f.deadline.IsZero() && time.Now().After(f.deadline):
+		return nil, &net.OpError{Op: "accept", Err: os.ErrDeadlineExceeded}
 	}
 	return nil, temporaryError
 }
-
-var errDeadline = errors.Join(errors.New("i/o timeout"), osErrDeadline)
 
 func (f *failingListener) SetDeadline(t time.Time) error {
 	f.mu.Lock()
@@ -60,6 +49,15 @@ func (f *failingListener) SetDeadline(t time.Time) error {
 	f.deadline = t
 	return nil
 }
+
+func (f *failingListener) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *failingListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 func (f *failingListener) Calls() int {
 	f.mu.Lock()

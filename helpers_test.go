@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -170,9 +169,6 @@ func roundTrip(c net.Conn, line string) (string, error) {
 	}
 	return bufio.NewReader(c).ReadString('\n')
 }
-
-// osErrDeadline is what net's deadline errors wrap.
-var osErrDeadline = os.ErrDeadlineExceeded
 
 // queueClients connects n clients to a paused l, each sending its index on a
 // line. Where the kernel's queue can be read, it waits for each client to be
