@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
@@ -184,4 +187,40 @@ func queueClients(t *testing.T, l *acceptgate.Listener, n int) []net.Conn {
 		}
 	}
 	return conns
+}
+
+// httpHello serves "hello" with a real http.Server behind l until the test
+// ends, and then checks that Serve returned only because the server was
+// closed. It returns the URL and where Serve's result arrives.
+func httpHello(t *testing.T, l net.Listener) (url string, served <-chan error) {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	})}
+	result := make(chan error, 1)
+	go func() { result <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		require.NoError(t, srv.Close())
+		assert.ErrorIs(t, <-result, http.ErrServerClosed)
+	})
+	return "http://" + l.Addr().String() + "/", result
+}
+
+// httpGet fetches url with c and returns the body.
+func httpGet(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// httpClients returns a client that keeps its connection alive and one that
+// opens a new connection for every request.
+func httpClients(t *testing.T) (keepAlive, fresh *http.Client) {
+	keepAlive = &http.Client{Transport: &http.Transport{}, Timeout: patience}
+	t.Cleanup(keepAlive.CloseIdleConnections)
+	return keepAlive, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
 }

@@ -224,37 +224,20 @@ func TestCloseWhileRejecting(t *testing.T) {
 
 func TestHTTPServerStaysUpWhileRejecting(t *testing.T) {
 	l := listenTCP(t)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello")
-	})}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	defer func() {
-		require.NoError(t, srv.Close())
-		assert.ErrorIs(t, <-served, http.ErrServerClosed)
-	}()
-	keepAlive := &http.Client{Transport: &http.Transport{}, Timeout: patience}
-	defer keepAlive.CloseIdleConnections()
-	url := "http://" + l.Addr().String() + "/"
-	get := func() string {
-		resp, err := keepAlive.Get(url)
+	url, served := httpHello(t, l)
+	keepAlive, fresh := httpClients(t)
+	get := func(c *http.Client) string {
+		body, err := httpGet(c, url)
 		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
+		return body
 	}
-	assert.Equal(t, "hello", get())
+	assert.Equal(t, "hello", get(keepAlive))
 	require.NoError(t, l.Reject())
 	refused(t, l.Addr())
-	assert.Equal(t, "hello", get(), "keep-alive connection while rejecting")
+	assert.Equal(t, "hello", get(keepAlive), "keep-alive connection while rejecting")
 	notYet(t, served, "Serve while rejecting")
 	require.NoError(t, l.Resume())
-	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
-	resp, err := fresh.Get(url)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.True(t, strings.HasPrefix(l.Addr().String(), "127.0.0.1:"))
+	assert.Equal(t, "hello", get(fresh), "a new connection after Resume")
 }
 
 func TestResumeKeepsTheBacklogAndOptions(t *testing.T) {
