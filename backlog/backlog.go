@@ -63,3 +63,29 @@ func Resize(l syscall.Conn, size int) error {
 	}
 	return nil
 }
+
+// Handshakes returns how many clients are in the middle of connecting to the
+// TCP listener behind l: their SYN has arrived and the kernel answered it,
+// but the handshake has not completed into the accept queue (request sockets
+// in SYN_RECV, as `ss -tn state syn-recv` lists them). With TCP_DEFER_ACCEPT
+// this includes clients that completed the handshake and have sent nothing
+// yet. Such a client may already have seen its connect succeed; stopping
+// the listener now would reset it.
+//
+// It is Linux only, reads the kernel's sock_diag interface (no privilege is
+// needed), and costs a netlink round trip over the host's SYN_RECV sockets.
+func Handshakes(l syscall.Conn) (int, error) {
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("backlog: %w", err)
+	}
+	var n int
+	var herr error
+	if err := rc.Control(func(fd uintptr) { n, herr = handshakesOf(fd) }); err != nil {
+		return 0, fmt.Errorf("backlog: %w", err)
+	}
+	if herr != nil {
+		return 0, fmt.Errorf("backlog: %w", herr)
+	}
+	return n, nil
+}

@@ -17,3 +17,7 @@ func relisten(fd uintptr, size int) error {
 func SystemMax() (int, error) {
 	return 0, fmt.Errorf("backlog: system maximum: %w", errUnsupported)
 }
+
+func handshakesOf(fd uintptr) (int, error) {
+	return 0, fmt.Errorf("handshakes: %w", errUnsupported)
+}
