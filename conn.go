@@ -53,6 +53,7 @@ func (cl *connList) remove(c *conn) {
 // trackConn wraps c; its slot was taken by acquireSlot or tryAcquireSlot.
 func (l *Listener) trackConn(c net.Conn) net.Conn {
 	tc := &conn{Conn: c, gate: l}
+	l.active.Add(1)
 	l.connsMu.Lock()
 	l.conns.add(tc)
 	l.connsMu.Unlock()
@@ -63,6 +64,7 @@ func (l *Listener) untrack(c *conn) {
 	l.connsMu.Lock()
 	l.conns.remove(c)
 	l.connsMu.Unlock()
+	l.active.Add(-1)
 	l.releaseSlot()
 }
 
@@ -79,18 +81,20 @@ func (l *Listener) closeTracked() {
 	}
 }
 
-// tryAcquireSlot counts one more active connection if the limit allows it.
+// tryAcquireSlot takes a slot for one more connection if the limit allows
+// it. A slot is held from before the wrapped Accept until the connection it
+// returned is closed, so that no more than the limit are ever taken.
 func (l *Listener) tryAcquireSlot() bool {
 	if l.limit == 0 {
-		l.active.Add(1)
+		l.slots.Add(1)
 		return true
 	}
 	for {
-		n := l.active.Load()
+		n := l.slots.Load()
 		if n >= l.limit {
 			return false
 		}
-		if l.active.CompareAndSwap(n, n+1) {
+		if l.slots.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
@@ -113,21 +117,21 @@ func (l *Listener) acquireSlot() bool {
 			l.waiters.Add(-1)
 			return true
 		}
-		if l.mode.Load() == int32(Accepting) {
+		if socketOpen(l.mode.Load()) {
 			<-changed
 		}
 		l.waiters.Add(-1)
-		if l.mode.Load() != int32(Accepting) {
+		if !socketOpen(l.mode.Load()) {
 			return false
 		}
 	}
 }
 
 func (l *Listener) releaseSlot() {
-	l.active.Add(-1)
+	l.slots.Add(-1)
 	if l.waiters.Load() > 0 {
 		l.mu.Lock()
-		l.broadcast()
+		l.broadcastLocked()
 		l.mu.Unlock()
 	}
 }

@@ -59,10 +59,23 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int32(s))
 }
 
-// pendingFlag is or-ed into the mode word while connections taken out of the
-// kernel by Reject wait to be delivered. It keeps the Accept hot path to one
+// Flags or-ed into the mode word. They keep the Accept hot path to one
 // comparison: any mode other than plain Accepting goes the slow way.
-const pendingFlag = 1 << 8
+const (
+	// pendingFlag: connections taken out of the kernel by a transition wait
+	// to be delivered.
+	pendingFlag = 1 << 8
+	// deliverFlag: rejecting, and Accept still takes from the socket the
+	// clients the kernel admitted before it began refusing.
+	deliverFlag = 1 << 9
+
+	rejectingDelivering = int32(Rejecting) | deliverFlag
+	stateMask           = 0xff
+)
+
+// socketOpen reports whether Accept may take connections from the socket in
+// mode m.
+func socketOpen(m int32) bool { return m == int32(Accepting) || m == rejectingDelivering }
 
 // ErrInvalidTransition is wrapped by the error a transition returns when the
 // Listener cannot make it, such as Resume after Close (which also wraps
@@ -88,6 +101,7 @@ type Listener struct {
 	// Connection tracking, on when an option needs it.
 	track   bool
 	limit   int64        // WithMaxConns; 0 means no limit
+	slots   atomic.Int64 // active plus accepts under way that hold a slot
 	active  atomic.Int64 // tracked connections handed out and not yet closed
 	waiters atomic.Int32 // goroutines waiting for a slot or for active to drop
 	connsMu sync.Mutex
@@ -100,9 +114,13 @@ type Listener struct {
 	sock    atomic.Pointer[socket]
 	since   time.Time
 	changed chan struct{} // closed and replaced whenever a waiter may proceed
-	pending []net.Conn    // taken out of the kernel by Reject, not yet delivered
+	pending []net.Conn    // taken out of the kernel by a transition, not yet delivered
 
-	hookMu sync.Mutex // keeps hook calls in transition order
+	// Changes to report, in transition order. They are reported outside mu
+	// by one goroutine at a time, so that a hook may call any method.
+	hookMu      sync.Mutex
+	hookQueue   []stateChange
+	hookRunning bool
 }
 
 // Wrap returns a Listener that gates l. The Listener starts accepting. Wrap
@@ -116,6 +134,10 @@ func Wrap(l net.Listener, opts ...Option) *Listener {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return wrap(l, cfg, false)
+}
+
+func wrap(l net.Listener, cfg config, own bool) *Listener {
 	g := &Listener{
 		idle:    make(chan struct{}, 1),
 		track:   cfg.track || cfg.maxConns > 0,
@@ -128,7 +150,7 @@ func Wrap(l net.Listener, opts ...Option) *Listener {
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
-	g.sock.Store(newSocket(l, cfg.socket))
+	g.sock.Store(newSocket(l, cfg.socket, own))
 	return g
 }
 
@@ -140,16 +162,11 @@ func Listen(ctx context.Context, network, address string, opts ...Option) (*List
 	for _, o := range opts {
 		o(&cfg)
 	}
-	switch network {
-	case "tcp", "tcp4", "tcp6", "unix":
-	default:
-		return nil, fmt.Errorf("acceptgate: listen %s %s: %w", network, address, net.UnknownNetworkError(network))
-	}
-	ln, err := cfg.listen(ctx, network, address)
+	ln, err := cfg.socket.Listen(ctx, network, address)
 	if err != nil {
-		return nil, fmt.Errorf("acceptgate: %w", err)
+		return nil, err
 	}
-	return Wrap(ln, opts...), nil
+	return wrap(ln, cfg, true), nil
 }
 
 // Accept waits for and returns the next connection to the listener.
@@ -164,7 +181,7 @@ func Listen(ctx context.Context, network, address string, opts ...Option) (*List
 // NetConn method returns the underlying connection.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
-		if l.mode.Load() != int32(Accepting) {
+		if m := l.mode.Load(); m != int32(Accepting) && m != rejectingDelivering {
 			c, err := l.acceptSlow()
 			if c != nil || err != nil {
 				return c, err
@@ -203,7 +220,7 @@ func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
 	// Announce ourselves before checking the state: a Pause that stores its
 	// state after this point will see inflight > 0 and wait for us.
 	l.inflight.Add(1)
-	if l.mode.Load() != int32(Accepting) {
+	if !socketOpen(l.mode.Load()) {
 		l.leaveAccept()
 		return nil, errGateChanged
 	}
@@ -213,7 +230,7 @@ func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
 }
 
 func (l *Listener) leaveAccept() {
-	if l.inflight.Add(-1) == 0 && l.mode.Load() != int32(Accepting) {
+	if l.inflight.Add(-1) == 0 && !socketOpen(l.mode.Load()) {
 		select {
 		case l.idle <- struct{}{}:
 		default: // a token is there already
@@ -228,10 +245,10 @@ func (l *Listener) acceptError(s *socket, err error) error {
 	if err == errGateChanged {
 		return nil
 	}
-	if State(l.mode.Load()&^pendingFlag) == Closed {
+	if State(l.mode.Load()&stateMask) == Closed {
 		return l.closedError("accept")
 	}
-	if l.mode.Load() != int32(Accepting) || l.sock.Load() != s {
+	if !socketOpen(l.mode.Load()) || l.sock.Load() != s {
 		return nil
 	}
 	if s.wake != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -248,14 +265,13 @@ func (l *Listener) acceptError(s *socket, err error) error {
 func (l *Listener) acceptSlow() (net.Conn, error) {
 	l.mu.Lock()
 	mode := l.mode.Load()
-	if State(mode&^pendingFlag) == Closed {
+	if State(mode&stateMask) == Closed {
 		l.mu.Unlock()
 		return nil, l.closedError("accept")
 	}
 	// A delivery waiting for a slot registers before it tries: a slot
 	// released after a failed try then finds it and broadcasts.
-	waitsForSlot := len(l.pending) > 0 && l.track
-	if waitsForSlot {
+	if len(l.pending) > 0 && l.track {
 		l.waiters.Add(1)
 		defer l.waiters.Add(-1)
 	}
@@ -274,7 +290,7 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		}
 		return c, nil
 	}
-	if mode == int32(Accepting) {
+	if socketOpen(mode) {
 		l.mu.Unlock()
 		return nil, nil
 	}
@@ -282,12 +298,6 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 	l.mu.Unlock()
 	<-changed
 	return nil, nil
-}
-
-// broadcast wakes every goroutine waiting for a change. l.mu must be held.
-func (l *Listener) broadcast() {
-	close(l.changed)
-	l.changed = make(chan struct{})
 }
 
 // Addr returns the listener's network address. After a Reject and Resume it is
@@ -308,7 +318,7 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 }
 
 // State returns the Listener's current state.
-func (l *Listener) State() State { return State(l.mode.Load() &^ pendingFlag) }
+func (l *Listener) State() State { return State(l.mode.Load() & stateMask) }
 
 // Stats is a snapshot of a Listener's counters.
 type Stats struct {
@@ -324,7 +334,7 @@ type Stats struct {
 // Stats returns a snapshot of the Listener's state and counters.
 //
 // Queued and Backlog come from package backlog: on Linux, for a listening TCP
-// or unix socket; -1 elsewhere and while rejecting.
+// or unix socket (also while it rejects behind a fence); -1 elsewhere.
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	st := Stats{
@@ -338,7 +348,7 @@ func (l *Listener) Stats() Stats {
 	}
 	s := l.sock.Load()
 	l.mu.Unlock()
-	if sc, ok := s.ln.(syscall.Conn); ok && !s.closed && st.State != Closed {
+	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {
 		if q, err := backlog.Of(sc); err == nil {
 			st.Queued, st.Backlog = q.Len, q.Limit
 		}
@@ -346,211 +356,4 @@ func (l *Listener) Stats() Stats {
 	return st
 }
 
-// Pause stops the Listener taking connections from the kernel. New clients
-// complete the handshake and wait in the kernel's accept queue until Resume.
-//
-// Once Pause returns, no connection is taken from the kernel: goroutines
-// blocked in the wrapped listener's Accept are woken through its SetDeadline
-// method, and Pause waits until they are out. A connection one of them took
-// before that is delivered, never dropped. If the wrapped listener has no
-// SetDeadline method, a goroutine already blocked in its Accept cannot be
-// woken and may still take one connection, which it delivers.
-//
-// Pause on a paused Listener does nothing. Pause from Rejecting listens again
-// first, as Resume does. Pause on a closed Listener returns an error wrapping
-// net.ErrClosed.
-func (l *Listener) Pause() error { return l.transition(Paused, "pause") }
-
-// Resume makes the Listener accept again, on the same address, from Paused or
-// Rejecting. Resume on an accepting Listener does nothing; on a closed one it
-// returns an error wrapping net.ErrClosed. If the socket cannot listen again
-// (its address was taken while rejecting), Resume returns an error saying so,
-// the Listener stays rejecting and a later Resume may try again.
-func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
-
-// Reject makes the socket stop listening, so that new clients are refused at
-// once, while Accept blocks as when paused. The connections the kernel had
-// already completed are taken out first and delivered by Accept.
-//
-// Reject returns an error wrapping errors.ErrUnsupported, and changes
-// nothing, when the wrapped listener exposes no socket to stop (a
-// tls.Listener, for one: wrap the TCP listener inside it instead, as in
-// tls.NewListener(acceptgate.Wrap(tcp), config)).
-func (l *Listener) Reject() error { return l.transition(Rejecting, "reject") }
-
-func (l *Listener) transition(to State, verb string) error {
-	l.mu.Lock()
-	from := l.State()
-	if from == Closed {
-		l.mu.Unlock()
-		return fmt.Errorf("acceptgate: %s %s: %w: %w", verb, l.Addr(), ErrInvalidTransition, net.ErrClosed)
-	}
-	if from == to {
-		l.mu.Unlock()
-		return nil
-	}
-	if err := l.moveTo(from, to); err != nil {
-		l.mu.Unlock()
-		return fmt.Errorf("acceptgate: %s %s: %w", verb, l.Addr(), err)
-	}
-	l.enter(from, to)
-	return nil
-}
-
-// moveTo does the socket work of a transition and stores the new mode; on
-// error it leaves the Listener as it was. l.mu must be held.
-func (l *Listener) moveTo(from, to State) error {
-	s := l.sock.Load()
-	if to == Rejecting && !s.canReject() {
-		return errNoSocket
-	}
-	if from == Rejecting {
-		ns, err := s.relisten()
-		if ns != nil {
-			l.sock.Store(ns)
-			s = ns
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if to == Accepting {
-		if s.wake != nil {
-			// Clear the wake-up deadline before anyone can see Accepting,
-			// or the next Accept would fail at once.
-			_ = s.wake(time.Time{})
-		}
-		l.setMode(Accepting)
-		return nil
-	}
-	if from == Accepting {
-		l.setMode(to)
-		l.stopAccepts(s)
-	} else {
-		l.setMode(to)
-	}
-	if to == Rejecting {
-		if err := l.reject(s); err != nil {
-			l.setMode(from)
-			if from == Accepting && s.wake != nil {
-				_ = s.wake(time.Time{})
-			}
-			return err
-		}
-		l.setMode(to) // with the pending flag, if reject took anyone out
-	}
-	return nil
-}
-
-// setMode stores a state, keeping the pending flag. l.mu must be held.
-func (l *Listener) setMode(s State) {
-	m := int32(s)
-	if len(l.pending) > 0 {
-		m |= pendingFlag
-	}
-	l.mode.Store(m)
-}
-
-// stopAccepts wakes goroutines blocked in the wrapped Accept and waits until
-// none is left inside it. The netpoller does not notice the state change by
-// itself; a deadline in the past makes it return at once, and also makes any
-// later Accept on the socket fail before it takes a connection.
-func (l *Listener) stopAccepts(s *socket) {
-	if s.wake == nil {
-		return
-	}
-	_ = s.wake(time.Unix(1, 0))
-	for l.inflight.Load() > 0 {
-		<-l.idle
-	}
-}
-
-// enter records a completed transition, wakes waiters and reports it. It
-// releases l.mu, which must be held.
-func (l *Listener) enter(from, to State) {
-	l.since = time.Now()
-	l.broadcast()
-	addr := l.Addr()
-	l.hookMu.Lock()
-	l.mu.Unlock()
-	defer l.hookMu.Unlock()
-	l.logger.Info("acceptgate: state changed", "addr", addr.String(), "from", from.String(), "to", to.String())
-	if l.hook != nil {
-		l.callHook(from, to)
-	}
-}
-
-func (l *Listener) callHook(from, to State) {
-	defer func() {
-		if v := recover(); v != nil {
-			l.logger.Error("acceptgate: state hook panicked", "from", from.String(), "to", to.String(), "panic", fmt.Sprint(v))
-		}
-	}()
-	l.hook(from, to)
-}
-
-// Close closes the wrapped listener. Goroutines blocked in Accept return an
-// error wrapping net.ErrClosed, as does any later call of Accept, Pause,
-// Reject, Resume or Close. Connections taken out of the kernel by Reject and
-// not yet delivered are closed; connections already returned by Accept are
-// not (see Shutdown).
-func (l *Listener) Close() error {
-	l.mu.Lock()
-	from := l.State()
-	if from == Closed {
-		l.mu.Unlock()
-		return l.closedError("close")
-	}
-	l.mode.Store(int32(Closed))
-	err := l.sock.Load().close()
-	for _, c := range l.pending {
-		c.Close()
-	}
-	l.pending = nil
-	l.enter(from, Closed)
-	if err != nil {
-		return fmt.Errorf("acceptgate: close %s: %w", l.Addr(), err)
-	}
-	return nil
-}
-
-// Shutdown closes the Listener, then waits until every tracked connection it
-// handed out is closed. If ctx is done first, Shutdown closes the connections
-// left and returns ctx.Err(). Without tracking (see WithTracking) there is
-// nothing to wait for and Shutdown only closes the Listener.
-//
-// With net/http, call the server's Shutdown first: it closes idle keep-alive
-// connections and waits for requests in flight. The gate's Shutdown then
-// closes what the server does not track, such as hijacked connections, and
-// does it also when the server's Shutdown gave up at its deadline.
-func (l *Listener) Shutdown(ctx context.Context) error {
-	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	if !l.track {
-		return nil
-	}
-	for {
-		l.mu.Lock()
-		changed := l.changed
-		l.waiters.Add(1)
-		l.mu.Unlock()
-		if l.active.Load() == 0 {
-			l.waiters.Add(-1)
-			return nil
-		}
-		select {
-		case <-changed:
-			l.waiters.Add(-1)
-		case <-ctx.Done():
-			l.waiters.Add(-1)
-			l.closeTracked()
-			return ctx.Err()
-		}
-	}
-}
-
-func (l *Listener) closedError(op string) error {
-	a := l.Addr()
-	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: net.ErrClosed}
-}
+func (l *Listener) closedError(op string) error { return l.opError(op, net.ErrClosed) }

@@ -1,9 +1,7 @@
 package acceptgate
 
 import (
-	"context"
 	"log/slog"
-	"net"
 
 	"github.com/acceptgate/acceptgate/listener"
 )
@@ -74,8 +72,4 @@ func WithBacklog(n int) Option {
 // replaces what WithReusePort and WithBacklog set before it.
 func WithSocketConfig(cfg listener.Config) Option {
 	return func(c *config) { c.socket = cfg }
-}
-
-func (c *config) listen(ctx context.Context, network, address string) (net.Listener, error) {
-	return c.socket.Listen(ctx, network, address)
 }

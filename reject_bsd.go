@@ -3,20 +3,35 @@
 package acceptgate
 
 import (
-	"net"
+	"context"
 
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// rejectTCP closes the listener after taking out its queue; Resume binds its
-// address again. Only Linux can listen again on a stopped descriptor.
-func rejectTCP(s *socket) (*socket, []net.Conn, error) {
+// rejectTCPLocked closes the listener after taking out its queue; Resume
+// binds its address again. Only Linux can listen again on a stopped
+// descriptor.
+func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	conns, err := listener.AcceptQueued(s.ln)
+	l.pending = append(l.pending, conns...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s.ln.Close()
-	return &socket{ln: s.ln, cfg: s.cfg, closed: true}, conns, nil
+	ns := s.accepting()
+	ns.closed = true
+	return ns, nil
 }
 
-func restartTCP(s *socket) (*socket, error) { return s, nil } // never open while rejecting here
+func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
+	if !s.closed {
+		return s.accepting(), nil
+	}
+	ln, err := s.cfg.Rebind(context.Background(), s.ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return newSocket(ln, s.cfg, s.own), nil
+}
+
+func (s *socket) restoreForOthers() {}

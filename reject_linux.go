@@ -1,87 +1,294 @@
 package acceptgate
 
 import (
+	"context"
+	"errors"
 	"net"
-	"runtime"
+	"os"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// rejectTCP keeps the descriptor: shutdown(SHUT_RD) stops a Linux TCP socket
-// listening and listen() starts it again, so the fd number, descriptors
-// inherited by or handed to other processes, and socket options all survive.
-// The kernel resets what is still queued at shutdown, so the queue is taken
-// out first.
-func rejectTCP(s *socket) (*socket, []net.Conn, error) {
-	next := *s
-	if next.cfg.Backlog <= 0 {
-		// Listen again with the backlog the socket has, which Wrap's caller
-		// may have chosen.
+// settleTime bounds how long a TCP socket that must stop listening waits for
+// the handshakes under way on it to complete, so that the kernel does not
+// reset their clients. TCP sends the SYN-ACK again after one second: a
+// handshake not done by then has lost a packet or belongs to a
+// TCP_DEFER_ACCEPT client that has sent nothing.
+var settleTime = time.Second
+
+// rejectTCPLocked fences the socket where the fence can be lifted again: it
+// goes on listening, refusing new clients, and Accept delivers the ones it
+// had admitted. Elsewhere it stops the socket listening once no handshake is
+// under way.
+func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
+	// A socket the gate created can always be replaced if the fence cannot
+	// be lifted; one that others may hold must be lifted in place.
+	if s.own || canUnfence() {
+		unfence, err := fence(s)
+		if err == nil {
+			ns := s.accepting()
+			ns.fence = unfence
+			return ns, nil
+		}
+		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
+	}
+	ns := s.accepting()
+	if ns.cfg.Backlog <= 0 {
+		// Listen again with the backlog the socket has, which Wrap's
+		// caller may have chosen.
 		if q, err := backlog.Of(s.ln.(syscall.Conn)); err == nil {
-			next.cfg.Backlog = q.Limit
+			ns.cfg.Backlog = q.Limit
 		}
 	}
-	// Without a fence, a client whose handshake completes between the last
-	// accept and shutdown() is reset by the kernel; with it, new clients are
-	// refused from here on and the queue can only shrink.
-	unfence, ferr := listener.Fence(s.ln)
-	conns, err := listener.AcceptQueued(s.ln)
-	if err == nil && ferr == nil {
-		// Handshakes already under way when the fence went up complete
-		// within microseconds on a local path; give them the chance.
-		for i := 0; i < 3 && err == nil; i++ {
-			runtime.Gosched()
-			var more []net.Conn
-			more, err = listener.AcceptQueued(s.ln)
-			conns = append(conns, more...)
-		}
+	if err := l.stopWhenSettledLocked(s); err != nil {
+		return nil, err
 	}
-	if err == nil {
-		err = listener.StopListening(s.ln)
+	ns.stopped = true
+	if err := faults.Check(faults.Hold); err == nil {
+		// Best effort: a port taken in this instant is reported by Resume.
+		ns.release, _ = listener.HoldPort(s.ln)
 	}
-	if err != nil {
-		// Still listening: undo the fence and change nothing, but deliver
-		// whatever was taken out.
-		if ferr == nil {
-			unfence()
-		}
-		return nil, conns, err
-	}
-	// Stopped: from here Reject succeeds. A fence that will not come off
-	// is retried by Resume, which must not listen behind it.
-	if ferr == nil {
-		if err := unfence(); err != nil {
-			next.unfence = unfence
-		}
-	}
-	// After the unfence, as an IPv6 address cannot be bound on the fence's
-	// interface. Best effort: a port taken in this instant is reported by
-	// Resume.
-	next.release, _ = listener.HoldPort(s.ln)
-	return &next, conns, nil
+	return ns, nil
 }
 
-// restartTCP listens again on the descriptor rejectTCP stopped, on the same
-// address and port.
-func restartTCP(s *socket) (*socket, error) {
-	if s.unfence != nil {
-		if err := s.unfence(); err != nil {
+func fence(s *socket) (unfence func() error, err error) {
+	if err := faults.Check(faults.Fence); err != nil {
+		return nil, err
+	}
+	lift, err := listener.Fence(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := faults.Check(faults.Unfence); err != nil {
+			return err
+		}
+		return lift()
+	}, nil
+}
+
+// canUnfence reports whether this process may take a socket off the
+// interface it is bound to, which needs CAP_NET_RAW. It asks on a scratch
+// socket each time, as a server may drop its privileges after starting.
+func canUnfence() bool {
+	if faults.Check(faults.Probe) != nil {
+		return false
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return false
+		}
+	}
+	defer unix.Close(fd)
+	if unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "lo") != nil {
+		return false
+	}
+	return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "") == nil
+}
+
+// liftTCPLocked makes a rejecting TCP socket accept again on its address.
+func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
+	if s.fence != nil {
+		err := s.fence()
+		if err == nil && !s.stopped {
+			return s.accepting(), nil
+		}
+		if !s.own {
+			return nil, err // still fenced: still rejecting
+		}
+		return l.replaceLocked(s)
+	}
+	if s.stopped {
+		return restart(s)
+	}
+	return s.accepting(), nil
+}
+
+// replaceLocked stands in for lifting a fence that this process may not
+// lift: the fenced socket, which no one else holds, lets its last handshakes
+// complete, hands over its queue and closes, and a new socket with the same
+// options listens on its address. New clients are refused throughout.
+func (l *Listener) replaceLocked(s *socket) (*socket, error) {
+	if !s.stopped {
+		if err := l.stopWhenSettledLocked(s); err != nil {
 			return nil, err
 		}
 	}
+	ln, err := rebind(s)
+	if err != nil {
+		// Listen behind the fence again: still rejecting, still delivering.
+		if rerr := relisten(s); rerr != nil {
+			ns := *s
+			ns.stopped = true // bound again by the next Resume
+			return &ns, err
+		}
+		ns := *s
+		ns.stopped = false
+		return &ns, err
+	}
+	s.ln.Close()
+	return newSocket(ln, s.cfg, true), nil
+}
+
+func rebind(s *socket) (net.Listener, error) {
+	if err := faults.Check(faults.Bind); err != nil {
+		return nil, err
+	}
+	return s.cfg.Rebind(context.Background(), s.ln.Addr())
+}
+
+func relisten(s *socket) error {
+	if err := faults.Check(faults.Listen); err != nil {
+		return err
+	}
+	return listener.Relisten(s.ln, s.cfg.Backlog)
+}
+
+// restart listens again on the descriptor stopWhenSettledLocked stopped, on
+// the same address and port.
+func restart(s *socket) (*socket, error) {
 	if s.release != nil {
 		if err := s.release(); err != nil {
 			return nil, err
 		}
 	}
-	if err := listener.Relisten(s.ln, s.cfg.Backlog); err != nil {
-		next := *s
-		next.release, _ = listener.HoldPort(s.ln) // hold it again for the next try
-		return &next, err
+	if err := relisten(s); err != nil {
+		ns := *s
+		if err := faults.Check(faults.Hold); err == nil {
+			ns.release, _ = listener.HoldPort(s.ln) // hold it again for the next try
+		} else {
+			ns.release = nil
+		}
+		return &ns, err
 	}
-	next := *s
-	next.release, next.unfence = nil, nil
-	return &next, nil
+	return s.accepting(), nil
+}
+
+// restoreForOthers makes a rejecting socket listen as it did before Reject,
+// for the other processes that hold it, before the gate lets go of it.
+func (s *socket) restoreForOthers() {
+	if s.fence != nil {
+		_ = s.fence()
+	}
+	if s.stopped {
+		if s.release != nil {
+			_ = s.release()
+		}
+		_ = relisten(s)
+	}
+}
+
+// stopWhenSettledLocked stops s listening at a moment when no client is
+// waiting in its accept queue and no handshake is under way, so that the
+// kernel resets no one: it takes the queue out into l.pending and waits, up
+// to settleTime, for handshakes to complete. Past that it stops anyway, and
+// clients whose handshake is still under way are reset. On error s still
+// listens, and what was taken out is pending.
+func (l *Listener) stopWhenSettledLocked(s *socket) error {
+	sc, ok := s.ln.(syscall.Conn)
+	if !ok || s.wake == nil {
+		return errNoSocket
+	}
+	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
+	late := time.Now().Add(settleTime)
+	for {
+		if err := l.drainLocked(s, sc); err != nil {
+			return err
+		}
+		stopped, err := stopIfSettled(sc, time.Now().After(late))
+		if err != nil || stopped {
+			return err
+		}
+		// A handshake is under way: the next client to complete wakes us.
+		if _, err := l.acceptOneLocked(s, time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// drainLocked takes every connection in s's accept queue into l.pending.
+func (l *Listener) drainLocked(s *socket, sc syscall.Conn) error {
+	for {
+		q, err := backlog.Of(sc)
+		if err != nil {
+			return err
+		}
+		if q.Len == 0 {
+			return nil
+		}
+		for range q.Len {
+			if _, err := l.acceptOneLocked(s, time.Second); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// acceptOneLocked takes one connection from s into l.pending, waiting up to
+// wait for one. It reports whether it took one.
+func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) {
+	if err := s.wake(time.Now().Add(wait)); err != nil {
+		return false, err
+	}
+	if err := faults.Check(faults.Accept); err != nil {
+		return false, err
+	}
+	c, err := s.ln.Accept()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	l.pending = append(l.pending, c)
+	return true, nil
+}
+
+// stopIfSettled shuts the socket down if its accept queue is empty and no
+// handshake is under way, or at once if force. The checks and the shutdown
+// follow each other within microseconds: a client that completes its
+// handshake in between is the one the kernel can still reset.
+func stopIfSettled(sc syscall.Conn, force bool) (stopped bool, err error) {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	cerr := rc.Control(func(fd uintptr) {
+		if !force {
+			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+				err = e
+				return
+			}
+			if err = faults.Check(faults.Handshakes); err != nil {
+				return
+			}
+			if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
+				err = e
+				return
+			}
+			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+				err = e
+				return // one completed while we counted
+			}
+		}
+		if err = faults.Check(faults.Shutdown); err != nil {
+			return
+		}
+		if e := unix.Shutdown(int(fd), unix.SHUT_RD); e != nil {
+			err = os.NewSyscallError("shutdown", e)
+			return
+		}
+		stopped = true
+	})
+	if cerr != nil {
+		return false, cerr
+	}
+	return stopped, err
 }

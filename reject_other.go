@@ -4,10 +4,10 @@ package acceptgate
 
 func (s *socket) canReject() bool { return false }
 
-func (l *Listener) reject(s *socket) error { return errNoSocket }
+func (l *Listener) rejectLocked(s *socket) (*socket, error) { return nil, errNoSocket }
 
-func (s *socket) relisten() (*socket, error) { return nil, errNoSocket }
+func (l *Listener) liftLocked(s *socket) (*socket, error) { return nil, errNoSocket }
 
-type parking struct{}
+func (s *socket) close() error { return s.ln.Close() }
 
-func (p *parking) close() {}
+type hiding struct{}

@@ -83,7 +83,8 @@ func TestRejectDeliversClientsAlreadyQueued(t *testing.T) {
 			conns := queueClients(t, l, clients)
 			require.NoError(t, l.Reject())
 			refused(t, l.Addr())
-			assert.Equal(t, clients, l.Stats().Pending)
+			st := l.Stats()
+			assert.Equal(t, clients, st.Pending+max(st.Queued, 0), "taken out, or left in the queue of a socket that still delivers")
 
 			for i := range clients {
 				r := receive(t, acceptAsync(t, l)) // while rejecting: the queued clients only
@@ -123,11 +124,18 @@ func TestPendingClientsAreServedFirstAfterResume(t *testing.T) {
 	}
 }
 
+// TestRejectKeepsTheDescriptorOnLinux: a socket given to Wrap may be held by
+// other processes too (systemd, a parent), so Reject and Resume work on it in
+// place, with or without the privilege to lift a fence. (A socket the gate
+// created itself may be replaced when the fence cannot be lifted.)
 func TestRejectKeepsTheDescriptorOnLinux(t *testing.T) {
 	if !onLinux {
 		t.Skip("the descriptor is kept on Linux only")
 	}
-	l := listenTCP(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := acceptgate.Wrap(ln)
+	t.Cleanup(func() { l.Close() })
 	before := fdOf(t, l)
 	require.NoError(t, l.Reject())
 	require.NoError(t, l.Resume())
@@ -264,7 +272,6 @@ func TestResumeKeepsTheBacklogAndOptions(t *testing.T) {
 			l := tc.make(t)
 			require.Equal(t, 7, l.Stats().Backlog)
 			require.NoError(t, l.Reject())
-			assert.Equal(t, -1, l.Stats().Backlog, "not listening")
 			require.NoError(t, l.Resume())
 			assert.Equal(t, 7, l.Stats().Backlog)
 			assert.Equal(t, 0, l.Stats().Queued)
@@ -284,12 +291,14 @@ func TestPendingClientsWaitForAFreeSlot(t *testing.T) {
 	require.NoError(t, l.Pause())
 	queued := queueClients(t, l, 1)
 	require.NoError(t, l.Reject())
-	require.Equal(t, 1, l.Stats().Pending)
+	st := l.Stats()
+	require.Equal(t, 1, st.Pending+max(st.Queued, 0), "taken out, or left in the queue of a socket that still delivers")
 
 	waiting := acceptAsync(t, l)
 	eventually(t, func() bool {
 		buf := make([]byte, 1<<20)
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "acceptgate.(*Listener).acceptSlow")
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return strings.Contains(stacks, "acceptgate.(*Listener).acceptSlow") || strings.Contains(stacks, "acceptgate.(*Listener).acquireSlot")
 	}, "Accept waiting for a slot")
 	notYet(t, waiting, "a pending client past the limit")
 

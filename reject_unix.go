@@ -3,9 +3,6 @@
 package acceptgate
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -14,139 +11,170 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/faults"
 )
 
 func (s *socket) canReject() bool {
 	if _, ok := s.ln.(syscall.Conn); !ok {
 		return false
 	}
-	switch s.ln.Addr().(type) {
-	case *net.TCPAddr, *net.UnixAddr:
+	switch a := s.ln.Addr().(type) {
+	case *net.TCPAddr:
 		return true
+	case *net.UnixAddr:
+		return a.Name != "" && a.Name[0] != '@' // abstract and unnamed sockets have no path to refuse at
 	}
 	return false
 }
 
-// reject takes out the connections the kernel has completed, so that none is
-// reset, and stops the socket listening. On success the taken connections
-// are pending and l.sock is the rejecting socket. l.mu must be held and no
-// goroutine may be inside the socket's Accept.
-func (l *Listener) reject(s *socket) error {
-	var next *socket
-	var conns []net.Conn
-	var err error
+// rejectLocked makes s refuse new clients. It returns the socket that stands
+// for the rejecting Listener; on error the Listener goes on as it was, and
+// the connections taken out of the kernel meanwhile are in l.pending.
+func (l *Listener) rejectLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
-		next, conns, err = rejectUnix(s, ua)
-	} else {
-		next, conns, err = rejectTCP(s)
-	}
-	// Whatever was taken out is delivered, even if stopping failed.
-	l.pending = append(l.pending, conns...)
-	if next != nil {
-		l.sock.Store(next)
-	}
-	return err
-}
-
-// rejectUnix closes a unix listener, after putting a socket that does not
-// listen at its path: new clients get ECONNREFUSED at once, and no client
-// can join the queue between taking it out and closing. Without it, a Resume
-// would find the path gone and clients would meanwhile see ENOENT.
-func rejectUnix(s *socket, addr *net.UnixAddr) (*socket, []net.Conn, error) {
-	next := &socket{ln: s.ln, cfg: s.cfg, closed: true}
-	if fi, err := os.Stat(addr.Name); err == nil {
-		next.mode = fi.Mode().Perm()
-		p, err := park(addr.Name, next.mode)
+		h, err := hide(ua.Name)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		next.parked = p
+		ns := s.accepting()
+		ns.hidden = h
+		return ns, nil
 	}
-	conns, err := listener.AcceptQueued(s.ln)
+	return l.rejectTCPLocked(s)
+}
+
+// liftLocked makes a rejecting s take clients again. On error the Listener
+// stays rejecting, with the socket returned if it is not nil.
+func (l *Listener) liftLocked(s *socket) (*socket, error) {
+	if s.hidden != nil {
+		if err := s.hidden.unhide(); err != nil {
+			return nil, err
+		}
+		return s.accepting(), nil
+	}
+	return l.liftTCPLocked(s)
+}
+
+func (s *socket) close() error {
+	if s.hidden != nil {
+		// Give the path back to the listener, so that closing it removes the
+		// path or leaves it, as that listener was made to.
+		if err := s.hidden.unhide(); err != nil {
+			s.hidden.discard()
+		}
+	}
+	if s.closed {
+		return nil
+	}
+	if !s.own {
+		s.restoreForOthers()
+	}
+	return s.ln.Close()
+}
+
+// hiding keeps a listening unix socket unreachable: its path leads to a
+// socket that does not listen, so that clients are refused at once
+// (ECONNREFUSED, not ENOENT), while a second name for the listener's socket
+// file, in a directory only this user can enter, keeps it for Resume. The
+// listener itself is untouched: its descriptor, queue, options and file
+// mode survive, and nothing is bound again.
+type hiding struct {
+	path   string // where clients connect
+	dir    string // private directory beside path
+	link   string // the listener's socket file, renamed back on Resume
+	parked int    // descriptor of the socket now at path
+	ino    uint64 // of the parked socket's file, to tell it from another's
+}
+
+func hide(path string) (*hiding, error) {
+	fi, err := os.Lstat(path)
 	if err != nil {
-		if next.parked != nil {
-			next.parked.close()
-		}
-		return nil, nil, err
+		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
-	if ul, ok := s.ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false) // the path is the parked socket's now
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("hide %s: not a socket", path)
 	}
-	s.ln.Close()
-	return next, conns, nil
-}
-
-func (s *socket) relisten() (*socket, error) {
-	if !s.closed {
-		return restartTCP(s)
-	}
-	ln, err := s.cfg.Rebind(context.Background(), s.ln.Addr())
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".ag") // 0700
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
-	if s.parked != nil {
-		s.parked.release()
+	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1}
+	if err := h.setUp(fi.Mode().Perm()); err != nil {
+		h.discard()
+		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
-	ns := newSocket(ln, s.cfg)
-	if ua, ok := ln.Addr().(*net.UnixAddr); ok && s.mode != 0 {
-		ns.mode = s.mode
-		if err := os.Chmod(ua.Name, s.mode); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("keep mode of %s: %w", ua.Name, err)
-		}
-	}
-	return ns, nil
+	return h, nil
 }
 
-// parking is a unix stream socket bound to a path and not listening.
-type parking struct {
-	fd   int
-	path string
-	ino  uint64 // of the socket file, to remove only our own
-}
-
-func park(path string, mode os.FileMode) (*parking, error) {
-	suffix := make([]byte, 4)
-	rand.Read(suffix)
-	tmp := filepath.Join(filepath.Dir(path), ".ag"+hex.EncodeToString(suffix))
-	syscall.ForkLock.RLock()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err == nil {
-		unix.CloseOnExec(fd)
+func (h *hiding) setUp(mode os.FileMode) error {
+	if err := faults.Check(faults.Link); err != nil {
+		return err
 	}
-	syscall.ForkLock.RUnlock()
+	if err := os.Link(h.path, h.link); err != nil {
+		return err
+	}
+	parked := filepath.Join(h.dir, "p")
+	fd, err := parkedSocket(parked)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return err
 	}
-	p := &parking{fd: fd, path: path}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("park %s: %w", path, os.NewSyscallError("bind", err))
+	h.parked = fd
+	// The parked socket takes the path's mode before it takes the path, so
+	// that the path never grants more than it did.
+	if err := os.Chmod(parked, mode); err != nil {
+		return err
 	}
-	if err := os.Chmod(tmp, mode); err == nil {
-		err = os.Rename(tmp, path) // atomic: a client finds one socket or the other
-		if err == nil {
-			var st unix.Stat_t
-			if err = unix.Lstat(path, &st); err == nil {
-				p.ino = uint64(st.Ino)
-				return p, nil
-			}
-		}
-	}
-	os.Remove(tmp)
-	unix.Close(fd)
-	return nil, fmt.Errorf("park %s: %w", path, err)
-}
-
-// release closes the parked socket, leaving the path to whoever holds it now.
-func (p *parking) release() { unix.Close(p.fd) }
-
-// close removes the path if it is still the parked socket's, and closes it.
-func (p *parking) close() {
 	var st unix.Stat_t
-	if err := unix.Lstat(p.path, &st); err == nil && uint64(st.Ino) == p.ino {
-		os.Remove(p.path)
+	if err := unix.Lstat(parked, &st); err != nil {
+		return os.NewSyscallError("lstat", err)
 	}
-	p.release()
+	h.ino = uint64(st.Ino)
+	if err := faults.Check(faults.Rename); err != nil {
+		return err
+	}
+	return os.Rename(parked, h.path) // atomic: a client finds one socket or the other
+}
+
+// parkedSocket binds a unix stream socket to path without listening on it.
+func parkedSocket(path string) (int, error) {
+	if err := faults.Check(faults.Park); err != nil {
+		return -1, err
+	}
+	fd, err := unixSocket()
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("bind", err)
+	}
+	return fd, nil
+}
+
+// unhide puts the listener's socket file back at the path and removes what
+// hide made. A path that another socket took meanwhile is left to it, with
+// an error wrapping syscall.EADDRINUSE. On error nothing has changed.
+func (h *hiding) unhide() error {
+	var st unix.Stat_t
+	if err := unix.Lstat(h.path, &st); err == nil && uint64(st.Ino) != h.ino {
+		return fmt.Errorf("unhide %s: taken by another socket: %w", h.path, syscall.EADDRINUSE)
+	}
+	if err := faults.Check(faults.Rename); err != nil {
+		return fmt.Errorf("unhide %s: %w", h.path, err)
+	}
+	if err := os.Rename(h.link, h.path); err != nil {
+		return fmt.Errorf("unhide %s: %w", h.path, err)
+	}
+	unix.Close(h.parked)
+	h.parked = -1
+	return os.Remove(h.dir)
+}
+
+// discard removes what hide made, leaving the path to whatever is there.
+func (h *hiding) discard() {
+	if h.parked >= 0 {
+		unix.Close(h.parked)
+		h.parked = -1
+	}
+	os.RemoveAll(h.dir)
 }

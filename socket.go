@@ -4,15 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// socket is the listener the gate currently takes connections from. Reject
-// and Resume may replace it, so the gate reaches it through an atomic
-// pointer; its fields never change.
+// socket is the listener the gate currently takes connections from, and how
+// it refuses clients while rejecting. Reject and Resume may replace it, so
+// the gate reaches it through an atomic pointer; its fields never change.
 type socket struct {
 	ln net.Listener
 	// wake sets the listener's deadline: a time in the past wakes goroutines
@@ -20,36 +19,48 @@ type socket struct {
 	wake func(time.Time) error
 	// cfg is what a new socket at the same address is made with.
 	cfg listener.Config
-	// closed is set on the socket that stands for a rejecting gate whose
-	// listener was closed, to be bound again on Resume.
-	closed bool
-	// parked holds a unix socket path while rejecting, so that clients are
-	// refused rather than told the path does not exist.
-	parked *parking
-	mode   os.FileMode // a unix socket file's permissions, kept across rebinds
-	// unfence, when set, restores a fenced socket's interface binding; the
-	// restore failed once and must succeed before it listens again.
-	unfence func() error
-	// release gives back the hold on a stopped socket's port.
+	// own is set on sockets the gate created itself (Listen): no one else
+	// holds them, so the gate may close one and bind a new one in its place.
+	own bool
+
+	// While rejecting, the fields below say how the socket refuses clients;
+	// all are zero while it accepts or is paused.
+
+	// fence lifts the fence a Linux TCP socket listens behind: clients are
+	// refused, while handshakes already under way still complete into its
+	// queue and Accept delivers them.
+	fence func() error
+	// hidden is set on a unix socket that listens on, unreachable: its path
+	// leads to a socket that refuses.
+	hidden *hiding
+	// stopped is set on a Linux TCP socket that stopped listening (no fence
+	// could be put up); release gives back the port held meanwhile.
+	stopped bool
 	release func() error
+	// closed is set on a socket that was closed, to be bound again on
+	// Resume (Unix systems other than Linux).
+	closed bool
 }
 
-func newSocket(ln net.Listener, cfg listener.Config) *socket {
-	s := &socket{ln: ln, cfg: cfg}
+func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {
+	s := &socket{ln: ln, cfg: cfg, own: own}
 	if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
 		s.wake = d.SetDeadline
 	}
 	return s
 }
 
-var errNoSocket = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)
-
-func (s *socket) close() error {
-	if s.parked != nil {
-		s.parked.close()
-	}
-	if s.closed {
-		return nil
-	}
-	return s.ln.Close()
+// accepting returns a copy of s that listens as usual.
+func (s *socket) accepting() *socket {
+	return &socket{ln: s.ln, wake: s.wake, cfg: s.cfg, own: s.own}
 }
+
+// delivers reports whether, while rejecting, Accept still takes connections
+// from the socket: the ones the kernel had admitted before it refused.
+func (s *socket) delivers() bool { return s.fence != nil || s.hidden != nil }
+
+// listening reports whether the socket listens, so that its accept queue can
+// be read.
+func (s *socket) listening() bool { return !s.stopped && !s.closed }
+
+var errNoSocket = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)

@@ -1,0 +1,66 @@
+// Package faults lets this module's tests make one step of a transition
+// fail, so that what clients, descriptors and the reported state are after
+// a failure can be checked. Production code calls Check before each step;
+// nothing is armed outside tests, and Check then costs one atomic load.
+package faults
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// The steps that can be made to fail.
+const (
+	Accept     = "accept"     // taking a connection out of the queue
+	Fence      = "fence"      // SO_BINDTODEVICE on
+	Unfence    = "unfence"    // SO_BINDTODEVICE off
+	Probe      = "probe"      // finding out whether a fence can be lifted
+	Handshakes = "handshakes" // counting handshakes in progress
+	Shutdown   = "shutdown"   // making a socket stop listening
+	Hold       = "hold"       // holding a stopped socket's port
+	Listen     = "listen"     // listening again
+	Bind       = "bind"       // binding a new socket
+	Link       = "link"       // a second name for a unix socket's file
+	Park       = "park"       // creating the socket that refuses at a unix path
+	Rename     = "rename"     // moving a unix socket file
+)
+
+type plan struct {
+	op   string
+	left atomic.Int64 // calls of op to let through before failing
+	err  error
+	hits atomic.Int64
+}
+
+var (
+	armed atomic.Pointer[plan]
+	mu    sync.Mutex // one plan at a time
+)
+
+// Check returns the armed error if op is armed and its turn has come.
+func Check(op string) error {
+	p := armed.Load()
+	if p == nil || p.op != op {
+		return nil
+	}
+	if p.left.Add(-1) >= 0 {
+		return nil
+	}
+	p.hits.Add(1)
+	return p.err
+}
+
+// Arm makes the n-th call of op (counting from 1) and every later one fail
+// with err until the returned function is called; it reports how many calls
+// failed. Arm blocks while another plan is armed.
+func Arm(op string, n int, err error) (disarm func() int) {
+	mu.Lock()
+	p := &plan{op: op, err: err}
+	p.left.Store(int64(n - 1))
+	armed.Store(p)
+	return func() int {
+		armed.Store(nil)
+		mu.Unlock()
+		return int(p.hits.Load())
+	}
+}

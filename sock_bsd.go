@@ -1,0 +1,21 @@
+//go:build unix && !linux
+
+package acceptgate
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// unixSocket marks the descriptor close-on-exec under ForkLock, as package
+// syscall does where SOCK_CLOEXEC is not everywhere.
+func unixSocket() (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	return fd, err
+}

@@ -1,0 +1,266 @@
+package acceptgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Pause stops the Listener taking connections from the kernel. New clients
+// complete the handshake and wait in the kernel's accept queue until Resume.
+//
+// Once Pause returns, no connection is taken from the kernel: goroutines
+// blocked in the wrapped listener's Accept are woken through its SetDeadline
+// method, and Pause waits until they are out. A connection one of them took
+// before that is delivered, never dropped. If the wrapped listener has no
+// SetDeadline method, a goroutine already blocked in its Accept cannot be
+// woken and may still take one connection, which it delivers.
+//
+// Pause on a paused Listener does nothing. Pause from Rejecting listens again
+// first, as Resume does. Pause on a closed Listener returns an error wrapping
+// net.ErrClosed.
+func (l *Listener) Pause() error { return l.transition(Paused, "pause") }
+
+// Resume makes the Listener accept again, on the same address, from Paused or
+// Rejecting. Resume on an accepting Listener does nothing; on a closed one it
+// returns an error wrapping net.ErrClosed. If the socket cannot listen again
+// (its address was taken while rejecting, a step failed), Resume returns the
+// error, the Listener stays rejecting and goes on refusing clients, and a
+// later Resume may try again.
+func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
+
+// Reject makes the socket refuse new clients at once, while Accept goes on
+// delivering the clients the kernel admitted before: those in its accept
+// queue and those whose handshake was under way. See the package
+// documentation for how each kind of socket does it, and what holds without
+// privileges.
+//
+// If Reject fails it returns the error and the Listener stays as it was;
+// connections it had already taken out of the kernel are delivered.
+// Reject returns an error wrapping errors.ErrUnsupported, and changes
+// nothing, when the wrapped listener exposes no socket to stop (a
+// tls.Listener, for one: wrap the TCP listener inside it instead, as in
+// tls.NewListener(acceptgate.Wrap(tcp), config)), or for an abstract or
+// unnamed unix socket.
+func (l *Listener) Reject() error { return l.transition(Rejecting, "reject") }
+
+func (l *Listener) transition(to State, verb string) error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed {
+		l.mu.Unlock()
+		return l.opError(verb, fmt.Errorf("%w: %w", ErrInvalidTransition, net.ErrClosed))
+	}
+	if from == to {
+		l.mu.Unlock()
+		return nil
+	}
+	err := l.moveToLocked(from, to)
+	if err == nil {
+		l.enterLocked(from, to)
+	}
+	l.mu.Unlock()
+	l.reportChanges()
+	if err != nil {
+		return l.opError(verb, err)
+	}
+	return nil
+}
+
+// moveToLocked does the socket work of a transition and stores the new
+// mode. On error the Listener is left in from, and whatever the work took
+// out of the kernel is pending, to be delivered.
+func (l *Listener) moveToLocked(from, to State) error {
+	s := l.sock.Load()
+	if to == Rejecting && !s.canReject() {
+		return errNoSocket
+	}
+	// No goroutine may be inside the socket's Accept while it changes: one
+	// could take a client the new state should not, or miss a wake-up.
+	if socketOpen(l.mode.Load() &^ pendingFlag) {
+		l.setModeLocked(Rejecting, false) // not open, whatever from is
+		l.stopAccepts(s)
+	}
+	var ns *socket
+	var err error
+	if from == Rejecting {
+		ns, err = l.liftLocked(s)
+	} else if to == Rejecting {
+		ns, err = l.rejectLocked(s)
+	}
+	if ns != nil {
+		l.sock.Store(ns)
+	}
+	if err != nil {
+		l.setModeLocked(from, true)
+		l.broadcastLocked() // the work may have left connections pending
+		return err
+	}
+	l.setModeLocked(to, true)
+	return nil
+}
+
+// setModeLocked stores state s with the flags that fit it: pending while
+// connections wait for delivery, deliver while a rejecting socket still
+// hands out clients. With open, a mode in which Accept takes from the
+// socket clears the wake-up deadline, which would fail its next Accept.
+func (l *Listener) setModeLocked(s State, open bool) {
+	m := int32(s)
+	sock := l.sock.Load()
+	if s == Rejecting && sock.delivers() && open {
+		m |= deliverFlag
+	}
+	if socketOpen(m) && sock.wake != nil {
+		_ = sock.wake(time.Time{})
+	}
+	if len(l.pending) > 0 {
+		m |= pendingFlag
+	}
+	l.mode.Store(m)
+}
+
+// stopAccepts wakes goroutines blocked in the wrapped Accept and waits until
+// none is left inside it. The mode must already keep them from going back.
+// The netpoller does not notice the state change by itself; a deadline in
+// the past makes it return at once, and also makes any later Accept on the
+// socket fail before it takes a connection.
+func (l *Listener) stopAccepts(s *socket) {
+	if s.wake == nil {
+		return
+	}
+	_ = s.wake(time.Unix(1, 0))
+	for l.inflight.Load() > 0 {
+		<-l.idle
+	}
+}
+
+// broadcastLocked wakes every goroutine waiting for a change.
+func (l *Listener) broadcastLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+type stateChange struct {
+	from, to State
+	addr     net.Addr
+}
+
+// enterLocked records a completed transition, wakes waiters and queues the
+// change for reportChanges.
+func (l *Listener) enterLocked(from, to State) {
+	l.since = time.Now()
+	l.broadcastLocked()
+	l.hookMu.Lock()
+	l.hookQueue = append(l.hookQueue, stateChange{from, to, l.Addr()})
+	l.hookMu.Unlock()
+}
+
+// reportChanges logs the queued changes and calls the hook with each, in
+// order, unless another goroutine is doing it already: then that one
+// reports this change too, once the hook it is in returns. So a hook may
+// call any method of the Listener, transitions included.
+func (l *Listener) reportChanges() {
+	l.hookMu.Lock()
+	if l.hookRunning {
+		l.hookMu.Unlock()
+		return
+	}
+	l.hookRunning = true
+	for len(l.hookQueue) > 0 {
+		c := l.hookQueue[0]
+		l.hookQueue = l.hookQueue[1:]
+		l.hookMu.Unlock()
+		l.logger.Info("acceptgate: state changed", "addr", c.addr.String(), "from", c.from.String(), "to", c.to.String())
+		if l.hook != nil {
+			l.callHook(c.from, c.to)
+		}
+		l.hookMu.Lock()
+	}
+	l.hookQueue = nil
+	l.hookRunning = false
+	l.hookMu.Unlock()
+}
+
+func (l *Listener) callHook(from, to State) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.logger.Error("acceptgate: state hook panicked", "from", from.String(), "to", to.String(), "panic", fmt.Sprint(v))
+		}
+	}()
+	l.hook(from, to)
+}
+
+// Close closes the wrapped listener. Goroutines blocked in Accept return an
+// error wrapping net.ErrClosed, as does any later call of Accept, Pause,
+// Reject, Resume or Close. Connections taken out of the kernel by Reject and
+// not yet delivered are closed; connections already returned by Accept are
+// not (see Shutdown).
+//
+// Closing a rejecting Listener leaves a socket the gate did not create (one
+// given to Wrap) listening, for the other processes that may hold it, and a
+// unix socket's path as the wrapped listener would leave it.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed {
+		l.mu.Unlock()
+		return l.closedError("close")
+	}
+	l.mode.Store(int32(Closed))
+	err := l.sock.Load().close()
+	for _, c := range l.pending {
+		c.Close()
+	}
+	l.pending = nil
+	l.enterLocked(from, Closed)
+	l.mu.Unlock()
+	l.reportChanges()
+	if err != nil {
+		return l.opError("close", err)
+	}
+	return nil
+}
+
+// Shutdown closes the Listener, then waits until every tracked connection it
+// handed out is closed. If ctx is done first, Shutdown closes the connections
+// left and returns ctx.Err(). Without tracking (see WithTracking) there is
+// nothing to wait for and Shutdown only closes the Listener.
+//
+// With net/http, call the server's Shutdown first: it closes idle keep-alive
+// connections and waits for requests in flight. The gate's Shutdown then
+// closes what the server does not track, such as hijacked connections, and
+// does it also when the server's Shutdown gave up at its deadline.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	if !l.track {
+		return nil
+	}
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.waiters.Add(1)
+		l.mu.Unlock()
+		if l.active.Load() == 0 {
+			l.waiters.Add(-1)
+			return nil
+		}
+		select {
+		case <-changed:
+			l.waiters.Add(-1)
+		case <-ctx.Done():
+			l.waiters.Add(-1)
+			l.closeTracked()
+			return ctx.Err()
+		}
+	}
+}
+
+// opError wraps err as net's listener methods do, naming the call.
+func (l *Listener) opError(op string, err error) error {
+	a := l.Addr()
+	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
+}
