@@ -5,7 +5,9 @@ import (
 	"sync/atomic"
 )
 
-// conn is a tracked connection: closing it gives its slot back.
+// conn is a tracked connection: closing it gives its slot back. Accept hands
+// it out inside the type of its shape (see connshape.go), so that it has the
+// optional interfaces of the connection it wraps.
 type conn struct {
 	net.Conn
 	gate       *Listener
@@ -50,14 +52,17 @@ func (cl *connList) remove(c *conn) {
 	c.prev, c.next = nil, nil
 }
 
-// trackConn wraps c; its slot was taken by acquireSlot or tryAcquireSlot.
+// trackConn wraps c, in one allocation, keeping its optional interfaces; its
+// slot was taken by acquireSlot or tryAcquireSlot.
 func (l *Listener) trackConn(c net.Conn) net.Conn {
-	tc := &conn{Conn: c, gate: l}
+	t := newShaped(optionalOf(c))
+	tc := t.tracked()
+	tc.Conn, tc.gate = c, l
 	l.active.Add(1)
 	l.connsMu.Lock()
 	l.conns.add(tc)
 	l.connsMu.Unlock()
-	return tc
+	return t
 }
 
 func (l *Listener) untrack(c *conn) {

@@ -33,7 +33,12 @@ func WithMaxConns(n int) Option {
 
 // WithTracking makes the Listener keep count of the connections it hands out
 // until they are closed, for Stats().Active and Shutdown. Tracked connections
-// are wrapped; their NetConn method returns the underlying connection.
+// are wrapped; their NetConn method returns the underlying connection. A
+// tracked connection has exactly the optional methods of the underlying one
+// among CloseWrite, CloseRead, ReadFrom (io.ReaderFrom), WriteTo
+// (io.WriterTo) and SyscallConn, so that net/http can half-close it and
+// io.Copy reach sendfile and splice. Only Close gives the connection's slot
+// back; CloseWrite and CloseRead do not.
 func WithTracking() Option {
 	return func(c *config) { c.track = true }
 }
