@@ -42,8 +42,8 @@ type call struct {
 
 func (c call) do(h http.Handler) (*http.Response, map[string]any, []any) {
 	var body io.Reader = strings.NewReader(c.body)
-	req := httptest.NewRequest(c.method, c.path, body)
-	req.RemoteAddr = "192.0.2.1:1234"
+	req := httptest.NewRequest(c.method, "http://127.0.0.1:9090"+c.path, body)
+	req.RemoteAddr = "127.0.0.1:40000"
 	if c.auth != "-" {
 		req.Header.Set("Authorization", c.auth)
 	}
