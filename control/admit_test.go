@@ -108,7 +108,7 @@ func TestAdmissionMatrix(t *testing.T) {
 	}
 	for _, withToken := range []bool{false, true} {
 		t.Run(fmt.Sprintf("token=%v", withToken), func(t *testing.T) {
-			opts := []control.HandlerOption{control.WithAllowedHosts("Admin.Internal")}
+			opts := []control.HandlerOption{control.WithAllowedHosts("Admin.Internal:1")}
 			if withToken {
 				opts = append(opts, control.WithToken(token))
 			}

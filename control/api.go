@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,6 +99,9 @@ func WithToken(token string) HandlerOption {
 func WithAllowedHosts(names ...string) HandlerOption {
 	return func(h *Handler) {
 		for _, n := range names {
+			if host, _, err := net.SplitHostPort(n); err == nil {
+				n = host // the port is not compared
+			}
 			h.hosts[strings.ToLower(n)] = true
 		}
 	}
