@@ -2,12 +2,13 @@ package control
 
 import (
 	"bytes"
-	"crypto/subtle"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -47,16 +48,30 @@ type Request struct {
 //	POST /v1/pause|reject|resume             every gate
 //	GET  /readyz                             200 when every gate accepts, else 503
 //
+// Before any route runs, the Handler decides who may call it (see admit.go):
+// without a token, only clients on loopback or a unix socket, naming the
+// server by a loopback address, "localhost" or a name given to
+// WithAllowedHosts (421 otherwise: DNS rebinding); no state change from a
+// cross-origin browser request (403, by net/http's CrossOriginProtection);
+// with a token, "Authorization: Bearer token" on every route but /readyz
+// (401). These checks are in ServeHTTP itself, so they hold wherever the
+// Handler is mounted. Every refusal is logged, at most a few lines a second.
+//
 // Errors are {"error": "..."}: 404 for an unknown gate or route, 405 for a
-// wrong method (a GET never changes anything), 401 for a missing or wrong
-// token, 400 for a malformed body, 413 for an oversized one, 409 for a
-// transition a gate refuses. Only /readyz answers without the token, so that
-// load balancers and probes can follow it.
+// wrong method (a GET never changes anything), 400 for a malformed body, 413
+// for an oversized one, 409 for a transition a gate refuses, and the
+// refusals above. /readyz tells only whether every gate accepts and which
+// states the gates are in, never names, addresses or counters, so that load
+// balancers and probes can follow it without the token.
 //
 // A Handler is safe for concurrent use.
 type Handler struct {
-	token  []byte
-	logger *slog.Logger
+	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
+	hasToken bool
+	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
+	cop      *http.CrossOriginProtection
+	logger   *slog.Logger
+	audit    *auditor
 
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
@@ -67,23 +82,49 @@ type Handler struct {
 type HandlerOption func(*Handler)
 
 // WithToken makes the Handler require "Authorization: Bearer token" on every
-// route but /readyz. The token is compared in constant time.
+// route but /readyz; the scheme name may be in any case. The token is
+// compared in constant time and never logged. An empty token means none.
 func WithToken(token string) HandlerOption {
-	return func(h *Handler) { h.token = []byte(token) }
+	return func(h *Handler) {
+		h.hasToken = token != ""
+		h.tokenSum = sha256.Sum256([]byte(token))
+	}
 }
 
-// WithAPILogger sets where state changes are logged, with who asked for them.
-// The default is slog.Default().
+// WithAllowedHosts adds names a client may use in the Host header of a
+// Handler without a token, besides loopback addresses and "localhost": the
+// names the operator reaches the admin API by, such as a /etc/hosts alias of
+// 127.0.0.1. Names are compared without the port and regardless of case. A
+// Handler with a token does not look at Host.
+func WithAllowedHosts(names ...string) HandlerOption {
+	return func(h *Handler) {
+		for _, n := range names {
+			if host, _, err := net.SplitHostPort(n); err == nil {
+				n = host // the port is not compared
+			}
+			h.hosts[strings.ToLower(n)] = true
+		}
+	}
+}
+
+// WithAPILogger sets where state changes and refused requests are logged,
+// with who asked for them. The default is slog.Default().
 func WithAPILogger(logger *slog.Logger) HandlerOption {
 	return func(h *Handler) { h.logger = logger }
 }
 
 // NewHandler returns a Handler with no gates.
 func NewHandler(opts ...HandlerOption) *Handler {
-	h := &Handler{gates: make(map[string]*acceptgate.Listener), logger: slog.Default()}
+	h := &Handler{
+		gates:  make(map[string]*acceptgate.Listener),
+		hosts:  make(map[string]bool),
+		cop:    http.NewCrossOriginProtection(),
+		logger: slog.Default(),
+	}
 	for _, o := range opts {
 		o(h)
 	}
+	h.audit = newAuditor(h.logger)
 	return h
 }
 
@@ -105,7 +146,7 @@ func (h *Handler) Register(name string, g *acceptgate.Listener) error {
 }
 
 // HasToken reports whether the Handler requires a token.
-func (h *Handler) HasToken() bool { return len(h.token) > 0 }
+func (h *Handler) HasToken() bool { return h.hasToken }
 
 func validName(name string) bool {
 	if name == "" || len(name) > 64 {
@@ -128,16 +169,14 @@ var actions = map[string]func(*acceptgate.Listener) error{
 // ServeHTTP routes a request; see Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
-	if path == "/readyz" {
-		if !allowMethod(w, r, http.MethodGet) {
-			return
-		}
-		h.readyz(w)
+	if status, reason := h.admit(r, path == "/readyz"); status != 0 {
+		h.refuse(w, r, status, reason)
 		return
 	}
-	if !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="acceptgate"`)
-		writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+	if path == "/readyz" {
+		if allowMethod(w, r, http.MethodGet) {
+			h.readyz(w)
+		}
 		return
 	}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
@@ -165,14 +204,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
 	}
-}
-
-func (h *Handler) authorized(r *http.Request) bool {
-	if len(h.token) == 0 {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), h.token) == 1
 }
 
 func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
@@ -278,20 +309,38 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// readiness is what /readyz tells anyone who asks: whether every gate
+// accepts, and the states the gates are in, sorted and each named once.
+type readiness struct {
+	Ready  bool     `json:"ready"`
+	States []string `json:"states"`
+}
+
 func (h *Handler) readyz(w http.ResponseWriter) {
-	vs := h.views(h.sortedNames())
-	status := http.StatusOK
-	for _, v := range vs {
-		if v.State != acceptgate.Accepting.String() {
-			status = http.StatusServiceUnavailable
+	h.mu.RLock()
+	rd := readiness{Ready: true, States: []string{}}
+	for _, g := range h.gates {
+		st := g.State()
+		if st != acceptgate.Accepting {
+			rd.Ready = false
+		}
+		if !slices.Contains(rd.States, st.String()) {
+			rd.States = append(rd.States, st.String())
 		}
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "listeners": vs})
+	h.mu.RUnlock()
+	slices.Sort(rd.States)
+	status := http.StatusOK
+	if !rd.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rd)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff") // errors echo the client's Host
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

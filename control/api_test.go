@@ -20,10 +20,13 @@ import (
 
 const token = "s3cret"
 
+// quiet sends a Handler's log to nowhere.
+var quiet = control.WithAPILogger(slog.New(slog.DiscardHandler))
+
 // fixture is a Handler over two gates, "web" and "grpc", on loopback.
 func fixture(t *testing.T, opts ...control.HandlerOption) (*control.Handler, map[string]*acceptgate.Listener) {
 	t.Helper()
-	h := control.NewHandler(append([]control.HandlerOption{control.WithAPILogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	h := control.NewHandler(append([]control.HandlerOption{quiet}, opts...)...)
 	gates := map[string]*acceptgate.Listener{}
 	for _, name := range []string{"web", "grpc"} {
 		g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
@@ -42,8 +45,8 @@ type call struct {
 
 func (c call) do(h http.Handler) (*http.Response, map[string]any, []any) {
 	var body io.Reader = strings.NewReader(c.body)
-	req := httptest.NewRequest(c.method, c.path, body)
-	req.RemoteAddr = "192.0.2.1:1234"
+	req := httptest.NewRequest(c.method, "http://127.0.0.1:9090"+c.path, body)
+	req.RemoteAddr = "127.0.0.1:40000"
 	if c.auth != "-" {
 		req.Header.Set("Authorization", c.auth)
 	}
@@ -86,7 +89,9 @@ func TestAPIRoutes(t *testing.T) {
 		{"pause all", call{"POST", "/v1/pause", "", bearer}, 200, "", map[string]string{"web": "paused", "grpc": "paused"},
 			func(t *testing.T, _ map[string]any, arr []any) { assert.Len(t, arr, 2) }},
 		{"readyz", call{"GET", "/readyz", "", "-"}, 200, "", nil,
-			func(t *testing.T, obj map[string]any, _ []any) { assert.Equal(t, true, obj["ready"]) }},
+			func(t *testing.T, obj map[string]any, _ []any) {
+				assert.Equal(t, map[string]any{"ready": true, "states": []any{"accepting"}}, obj, "nothing but readiness")
+			}},
 		{"unknown gate", call{"GET", "/v1/listeners/nope", "", bearer}, 404, "nope", nil, nil},
 		{"unknown gate change", call{"POST", "/v1/listeners/nope/pause", "", bearer}, 404, "nope", nil, nil},
 		{"unknown route", call{"GET", "/v2/whatever", "", bearer}, 404, "no such route", nil, nil},
@@ -98,6 +103,8 @@ func TestAPIRoutes(t *testing.T) {
 		{"no token", call{"POST", "/v1/listeners/web/pause", "", "-"}, 401, "token", map[string]string{"web": "accepting"}, nil},
 		{"wrong token", call{"POST", "/v1/pause", "", "Bearer nope"}, 401, "token", map[string]string{"web": "accepting", "grpc": "accepting"}, nil},
 		{"token without Bearer", call{"GET", "/v1/listeners", "", token}, 401, "token", nil, nil},
+		{"lower-case scheme", call{"POST", "/v1/listeners/web/pause", "", "bearer " + token}, 200, "", map[string]string{"web": "paused"}, nil},
+		{"Basic scheme", call{"GET", "/v1/listeners", "", "Basic " + token}, 401, "not Bearer", nil, nil},
 		{"no token to read", call{"GET", "/v1/listeners", "", "-"}, 401, "token", nil, nil},
 		{"bad JSON", call{"POST", "/v1/listeners/web/pause", `{"reason":`, bearer}, 400, "malformed", map[string]string{"web": "accepting"}, nil},
 		{"unknown field", call{"POST", "/v1/pause", `{"force":true}`, bearer}, 400, "malformed", map[string]string{"web": "accepting", "grpc": "accepting"}, nil},
@@ -130,7 +137,7 @@ func TestReadyzFollowsTheGates(t *testing.T) {
 	require.NoError(t, gates["web"].Pause())
 	resp, obj, _ := get.do(h)
 	assert.Equal(t, 503, resp.StatusCode)
-	assert.Equal(t, false, obj["ready"])
+	assert.Equal(t, map[string]any{"ready": false, "states": []any{"accepting", "paused"}}, obj)
 	require.NoError(t, gates["web"].Resume())
 	resp, _, _ = get.do(h)
 	assert.Equal(t, 200, resp.StatusCode)
@@ -159,29 +166,29 @@ func TestRegisterRefusesBadAndDuplicateNames(t *testing.T) {
 func TestListenAdminRules(t *testing.T) {
 	ctx := context.Background()
 	open := control.NewHandler()
-	_, err := control.ListenAdmin(ctx, "0.0.0.0:0", open)
+	_, err := control.ListenAdmin(ctx, "0.0.0.0:0", open, nil)
 	assert.ErrorIs(t, err, control.ErrNoToken)
-	_, err = control.ListenAdmin(ctx, ":0", open)
+	_, err = control.ListenAdmin(ctx, ":0", open, nil)
 	assert.ErrorIs(t, err, control.ErrNoToken)
 
-	ln, err := control.ListenAdmin(ctx, "127.0.0.1:0", open)
+	ln, err := control.ListenAdmin(ctx, "127.0.0.1:0", open, nil)
 	require.NoError(t, err, "loopback needs no token")
 	ln.Close()
-	ln, err = control.ListenAdmin(ctx, "0.0.0.0:0", control.NewHandler(control.WithToken(token)))
+	ln, err = control.ListenAdmin(ctx, "0.0.0.0:0", control.NewHandler(control.WithToken(token), quiet), nil)
 	require.NoError(t, err, "any address with a token")
 	ln.Close()
 
-	taken, err := control.ListenAdmin(ctx, "127.0.0.1:0", open)
+	taken, err := control.ListenAdmin(ctx, "127.0.0.1:0", open, nil)
 	require.NoError(t, err)
 	defer taken.Close()
-	_, err = control.ListenAdmin(ctx, taken.Addr().String(), open)
+	_, err = control.ListenAdmin(ctx, taken.Addr().String(), open, nil)
 	assert.Error(t, err, "a taken port")
 }
 
 func TestClientOverAUnixSocket(t *testing.T) {
 	h, gates := fixture(t, control.WithToken(token))
 	path := filepath.Join(t.TempDir(), "admin.sock")
-	ln, err := control.ListenAdmin(context.Background(), path, h)
+	ln, err := control.ListenAdmin(context.Background(), path, h, nil)
 	require.NoError(t, err)
 	assertMode(t, path, 0o600)
 	srv := &http.Server{Handler: h}

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,11 +31,35 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
+// A ClientOption configures a Client.
+type ClientOption func(*clientConfig)
+
+type clientConfig struct {
+	tls *tls.Config
+}
+
+// WithClientTLS sets the TLS configuration for an https:// admin URL, such
+// as the RootCAs that signed the server's certificate. The default trusts
+// the system's roots.
+func WithClientTLS(cfg *tls.Config) ClientOption {
+	return func(c *clientConfig) { c.tls = cfg }
+}
+
 // NewClient returns a client for the API at admin: an http:// or https://
 // URL, a host:port, or a unix socket path (anything containing a '/' that is
-// not a URL). token may be empty.
-func NewClient(admin, token string) (*Client, error) {
+// not a URL). token may be empty; it is sent only in the Authorization
+// header, and no error of the Client contains it.
+func NewClient(admin, token string, opts ...ClientOption) (*Client, error) {
+	var cfg clientConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	c := &Client{token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	if cfg.tls != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg.tls.Clone()
+		c.http.Transport = tr
+	}
 	switch {
 	case strings.HasPrefix(admin, "http://"), strings.HasPrefix(admin, "https://"):
 		u, err := url.Parse(admin)

@@ -1,4 +1,9 @@
 // Package control operates running acceptgate Listeners from outside the
-// code that serves them: signals now, an admin HTTP API and its client as
-// they land.
+// code that serves them: an admin HTTP API over named gates (Handler), its
+// Client, a listener for it (ListenAdmin), and signals (HandleSignals).
+//
+// The Handler decides who may call it before any route runs, so that a web
+// page the operator has open can neither change a gate's state nor read the
+// API, and a token, once set, is needed everywhere but /readyz; see Handler
+// and the README's Security section.
 package control

@@ -2,13 +2,14 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
-
-	"github.com/acceptgate/acceptgate/listener"
+	"syscall"
+	"time"
 )
 
 // ErrNoToken is wrapped by the error ListenAdmin returns for a TCP address
@@ -16,29 +17,85 @@ import (
 var ErrNoToken = errors.New("admin API off loopback needs a token")
 
 // ListenAdmin opens a listener for h. addr is a TCP host:port, or a unix
-// socket path (anything containing a '/'), created with mode 0600 so that
-// only its owner may connect. A TCP address that is not loopback is refused
-// unless h requires a token.
-func ListenAdmin(ctx context.Context, addr string, h *Handler) (net.Listener, error) {
+// socket path (anything containing a '/').
+//
+// A unix socket is private to its owner (mode 0600) from the instant it
+// exists, whatever the umask: no other user can connect to it, not even
+// between its creation and a chmod (see listenPrivateSocket for how, on each
+// platform). A stale socket file nobody listens on is replaced; anything
+// else at the path is left alone and reported. tlsConfig must be nil for a
+// unix socket.
+//
+// A TCP address that is not loopback is refused unless h requires a token.
+// With a tlsConfig, which must hold a certificate, the listener serves TLS;
+// without one, an address off loopback is served in clear and ListenAdmin
+// logs a warning, through h's logger, that the token travels in clear.
+func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Config) (net.Listener, error) {
 	if isPath(addr) {
-		ln, err := listener.Config{}.Rebind(ctx, &net.UnixAddr{Name: addr, Net: "unix"})
-		if err != nil {
-			return nil, fmt.Errorf("control: admin socket: %w", err)
+		if tlsConfig != nil {
+			return nil, fmt.Errorf("control: admin socket %s: TLS on a unix socket: %w", addr, errors.ErrUnsupported)
 		}
-		if err := os.Chmod(addr, 0o600); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("control: admin socket: %w", err)
-		}
-		return ln, nil
+		return listenUnix(ctx, addr)
 	}
-	if !h.HasToken() && !loopback(ctx, addr) {
+	if tlsConfig != nil && len(tlsConfig.Certificates) == 0 && tlsConfig.GetCertificate == nil && tlsConfig.GetConfigForClient == nil {
+		return nil, fmt.Errorf("control: admin on %s: the TLS config has no certificate", addr)
+	}
+	local := loopback(ctx, addr)
+	if !h.HasToken() && !local {
 		return nil, fmt.Errorf("control: admin on %s: %w; set one, or listen on 127.0.0.1 or a unix socket", addr, ErrNoToken)
 	}
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("control: admin: %w", err)
 	}
+	if tlsConfig != nil {
+		return tls.NewListener(ln, tlsConfig.Clone()), nil
+	}
+	if !local {
+		h.logger.Warn("control: admin API off loopback without TLS: the bearer token travels in clear; give it a certificate", "addr", ln.Addr().String())
+	}
 	return ln, nil
+}
+
+// listenUnix listens on a private unix socket at path and checks that it is
+// private.
+func listenUnix(ctx context.Context, path string) (net.Listener, error) {
+	if err := removeStaleSocket(path); err != nil {
+		return nil, fmt.Errorf("control: admin socket: %w", err)
+	}
+	ln, err := listenPrivateSocket(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("control: admin socket: %w", err)
+	}
+	// The platform code makes the file private before anyone could connect;
+	// this only refuses to serve if a platform did not do what it says.
+	if err := checkPrivate(path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control: admin socket: %w", err)
+	}
+	return ln, nil
+}
+
+// removeStaleSocket removes a socket file nobody listens on any more, so
+// that its path can be bound again. A socket someone listens on, or a file
+// that is not a socket, is left alone and reported as in use.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s is not a socket: %w", path, syscall.EADDRINUSE)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s: someone listens there: %w", path, syscall.EADDRINUSE)
+	}
+	return os.Remove(path)
 }
 
 func isPath(addr string) bool { return strings.Contains(addr, "/") }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -17,11 +16,15 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	admin := fs.String("admin", "127.0.0.1:9090", "admin API: `URL`, host:port or unix socket path")
-	token := fs.String("token", os.Getenv("ACCEPTGATE_TOKEN"), "bearer `token` (default $ACCEPTGATE_TOKEN)")
+	tokenFile := fs.String("token-file", "", "`file` holding the bearer token, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
+	caFile := fs.String("cacert", "", "PEM `file` of certificates to trust for an https:// admin URL, besides the system's")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]\n\nstatus shows every gate, or NAME; pause, reject and resume change NAME,\nor every gate when NAME is left out. Exits non-zero with the server's\nerror when it refuses.\n\nFlags:")
 		fs.PrintDefaults()
+	}
+	if err := refuseTokenFlag(args); err != nil {
+		return fmt.Errorf("ctl: %w", err)
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -35,7 +38,17 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) == 2 {
 		name = pos[1]
 	}
-	c, err := control.NewClient(*admin, *token)
+	token, err := adminToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	var opts []control.ClientOption
+	if cfg, err := clientTLS(*caFile); err != nil {
+		return err
+	} else if cfg != nil {
+		opts = append(opts, control.WithClientTLS(cfg))
+	}
+	c, err := control.NewClient(*admin, token, opts...)
 	if err != nil {
 		return err
 	}

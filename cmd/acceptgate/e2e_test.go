@@ -5,9 +5,18 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -35,40 +44,70 @@ func build(t *testing.T) string {
 	return bin
 }
 
-// TestServeAndCtlEndToEnd starts the demo server, drives it with ctl and
-// plain HTTP clients, and stops it with SIGINT while a keep-alive connection
-// is idle.
-func TestServeAndCtlEndToEnd(t *testing.T) {
-	bin := build(t)
-	admin := filepath.Join(t.TempDir(), "admin.sock")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
-	defer cancel()
-	srv := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--admin", admin, "--token", "t0k", "--grace", "5s")
-	stdout, err := srv.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	defer func() {
-		srv.Process.Kill()
-		<-exited
-	}()
+// server is a running "acceptgate serve".
+type server struct {
+	cmd    *exec.Cmd
+	exited chan error
+	url    string // of the demo server
+	admin  string // where serve says its admin API is
+}
 
+// startServe runs serve with args and waits until it has printed where its
+// admin API is. The process is killed at the end of the test if it is still
+// running.
+func startServe(t *testing.T, ctx context.Context, bin string, args ...string) *server {
+	t.Helper()
+	s := &server{cmd: exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...), exited: make(chan error, 1)}
+	stdout, err := s.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, s.cmd.Start())
+	go func() { s.exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.exited
+	})
 	lines := bufio.NewScanner(stdout)
-	var url string
 	for lines.Scan() {
 		if rest, ok := strings.CutPrefix(lines.Text(), "acceptgate: serving "); ok {
-			url = strings.Fields(rest)[0]
+			s.url = strings.Fields(rest)[0]
 		}
-		if strings.HasPrefix(lines.Text(), "acceptgate: admin API on ") {
+		if rest, ok := strings.CutPrefix(lines.Text(), "acceptgate: admin API on "); ok {
+			s.admin = rest
 			break
 		}
 	}
-	require.NotEmpty(t, url, "serve printed its address")
+	require.NotEmpty(t, s.url, "serve printed its address")
+	require.NotEmpty(t, s.admin, "serve printed its admin address")
 	go io.Copy(io.Discard, stdout)
+	return s
+}
+
+// writeToken writes a token file with mode perm and returns its path.
+func writeToken(t *testing.T, token string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte(token+"\n"), 0o600))
+	require.NoError(t, os.Chmod(path, perm))
+	return path
+}
+
+// TestServeAndCtlEndToEnd starts the demo server with a token file and a
+// unix admin socket, drives it with ctl and plain HTTP clients, and stops it
+// with SIGINT while a keep-alive connection is idle.
+func TestServeAndCtlEndToEnd(t *testing.T) {
+	bin := build(t)
+	admin := filepath.Join(t.TempDir(), "admin.sock")
+	tokenFile := writeToken(t, "t0k", 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", admin, "--token-file", tokenFile, "--grace", "5s")
+	url, exited := srv.url, srv.exited
+	fi, err := os.Stat(admin)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the admin socket is private to its owner")
 
 	ctl := func(args ...string) (string, error) {
-		out, err := exec.CommandContext(ctx, bin, append([]string{"ctl", "--admin", admin, "--token", "t0k"}, args...)...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, bin, append([]string{"ctl", "--admin", admin, "--token-file", tokenFile}, args...)...).CombinedOutput()
 		return string(out), err
 	}
 	keepAlive := &http.Client{Transport: &http.Transport{}, Timeout: patience}
@@ -100,7 +139,9 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 		answered <- b
 	}()
 	status := func() control.View {
-		out, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--token", "t0k", "--json", "status", "http").Output()
+		cmd := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--json", "status", "http")
+		cmd.Env = append(os.Environ(), "ACCEPTGATE_TOKEN_FILE="+tokenFile)
+		out, err := cmd.Output()
 		require.NoError(t, err, "%s", out)
 		var vs []control.View
 		require.NoError(t, json.Unmarshal([]byte(out), &vs), "%s", out)
@@ -125,9 +166,13 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 	out, err = ctl("pause", "nope")
 	assert.Error(t, err, "an unknown gate fails")
 	assert.Contains(t, out, "no listener named")
-	wrong, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--token", "wrong", "pause").CombinedOutput()
+	wrong, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--token-file", writeToken(t, "wrong", 0o600), "pause").CombinedOutput()
 	assert.Error(t, err)
 	assert.Contains(t, string(wrong), "401")
+	assert.NotContains(t, string(wrong), "wrong\n")
+	noToken, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "pause").CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(noToken), "401", "the unix socket still needs the token when one is set")
 
 	out, err = ctl("resume")
 	require.NoError(t, err, out)
@@ -142,7 +187,7 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 	assert.True(t, isReady)
 
 	// The keep-alive connection is idle now; SIGINT must not wait for it.
-	require.NoError(t, srv.Process.Signal(syscall.SIGINT))
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGINT))
 	select {
 	case err := <-exited:
 		assert.NoError(t, err, "serve exits cleanly")
@@ -150,6 +195,142 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("serve did not stop on SIGINT")
 	}
+	_, err = os.Lstat(admin)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the admin socket is removed at exit")
+}
+
+// TestServeRefusesTokensOthersCouldRead: serve and ctl refuse a token file
+// others may read, an empty one, and a token on the command line, without
+// ever printing the token.
+func TestServeRefusesTokensOthersCouldRead(t *testing.T) {
+	bin := build(t)
+	const secret = "s3cret-e2e"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"token file readable by others", []string{"--token-file", writeToken(t, secret, 0o644)}, "chmod 600"},
+		{"token file readable by the group", []string{"--token-file", writeToken(t, secret, 0o640)}, "mode 0640"},
+		{"empty token file", []string{"--token-file", writeToken(t, "", 0o600)}, "empty"},
+		{"token on the command line", []string{"--token", secret}, "process list"},
+		{"token on the command line, with =", []string{"--token=" + secret}, "process list"},
+	} {
+		for _, cmd := range [][]string{{"serve", "--addr", "127.0.0.1:0", "--admin", filepath.Join(t.TempDir(), "a.sock")}, {"ctl", "--admin", filepath.Join(t.TempDir(), "none.sock"), "status"}} {
+			out, err := exec.Command(bin, append(cmd, tc.args...)...).CombinedOutput()
+			assert.Error(t, err, "%s: %s", cmd[0], tc.name)
+			assert.Contains(t, string(out), tc.want, "%s: %s", cmd[0], tc.name)
+			assert.NotContains(t, string(out), secret, "%s: %s: the token is never printed", cmd[0], tc.name)
+		}
+	}
+	env := exec.Command(bin, "ctl", "--admin", filepath.Join(t.TempDir(), "none.sock"), "status")
+	env.Env = append(os.Environ(), "ACCEPTGATE_TOKEN_FILE="+writeToken(t, secret, 0o604))
+	out, err := env.CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(out), "chmod 600", "$ACCEPTGATE_TOKEN_FILE is checked the same way")
+	assert.NotContains(t, string(out), secret)
+}
+
+// TestServeOnLoopbackWithoutAToken: the default configuration. curl and
+// ctl change state without a token; a cross-site browser request and a
+// request through DNS rebinding are refused with JSON, and change nothing.
+func TestServeOnLoopbackWithoutAToken(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0")
+	require.True(t, strings.HasPrefix(srv.admin, "http://127.0.0.1:"), srv.admin)
+	c := &http.Client{Timeout: patience}
+	defer c.CloseIdleConnections()
+	// post sends what a web page's form or fetch would, with hdr, or, with
+	// hdr nil, what curl -X POST sends.
+	post := func(host string, hdr map[string]string) (int, string) {
+		body := io.Reader(http.NoBody)
+		if hdr != nil {
+			body = strings.NewReader("pause=1")
+		}
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.admin+"/v1/pause", body)
+		require.NoError(t, err)
+		if hdr != nil {
+			req.Header.Set("Content-Type", "text/plain")
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		assert.True(t, json.Valid(b), "%s", b)
+		return resp.StatusCode, string(b)
+	}
+	state := func() string {
+		out, err := exec.CommandContext(ctx, bin, "ctl", "--admin", srv.admin, "--json", "status", "http").Output()
+		require.NoError(t, err, "ctl on loopback needs no token")
+		var vs []control.View
+		require.NoError(t, json.Unmarshal(out, &vs))
+		return vs[0].State
+	}
+
+	status, body := post("", map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+	assert.Equal(t, 403, status, body)
+	status, body = post("", map[string]string{"Origin": "https://evil.example"})
+	assert.Equal(t, 403, status, "an older browser without Sec-Fetch-Site: %s", body)
+	status, body = post("evil.example:9090", map[string]string{"Origin": "http://evil.example:9090", "Sec-Fetch-Site": "same-origin"})
+	assert.Equal(t, 421, status, "DNS rebinding: %s", body)
+	assert.Equal(t, "accepting", state())
+
+	status, body = post("", nil)
+	assert.Equal(t, 200, status, body)
+	assert.Equal(t, "paused", state())
+	out, err := exec.CommandContext(ctx, bin, "ctl", "--admin", srv.admin, "resume").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "accepting", state())
+}
+
+// TestServeAdminOverTLS: an admin API with a certificate and a token,
+// reached by ctl over https with --cacert.
+func TestServeAdminOverTLS(t *testing.T) {
+	bin := build(t)
+	certFile, keyFile := writeCert(t)
+	tokenFile := writeToken(t, "tls-t0k", 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--admin-cert", certFile, "--admin-key", keyFile, "--token-file", tokenFile)
+	require.True(t, strings.HasPrefix(srv.admin, "https://127.0.0.1:"), srv.admin)
+	out, err := exec.CommandContext(ctx, bin, "ctl", "--admin", srv.admin, "--cacert", certFile, "--token-file", tokenFile, "pause").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "paused")
+	out, err = exec.CommandContext(ctx, bin, "ctl", "--admin", srv.admin, "--token-file", tokenFile, "status").CombinedOutput()
+	assert.Error(t, err, "an unknown CA is refused")
+	assert.Contains(t, string(out), "certificate")
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acceptgate e2e"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certFile, keyFile
 }
 
 func TestVersionAndHelp(t *testing.T) {

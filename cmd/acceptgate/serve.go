@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -17,13 +18,16 @@ import (
 )
 
 type serveFlags struct {
-	addr      string
-	admin     string
-	token     string
-	backlog   int
-	reusePort bool
-	maxConns  int
-	grace     time.Duration
+	addr       string
+	admin      string
+	tokenFile  string
+	adminCert  string
+	adminKey   string
+	adminHosts []string
+	backlog    int
+	reusePort  bool
+	maxConns   int
+	grace      time.Duration
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,7 +36,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`address` the demo HTTP server listens on")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:9090", "`address` or unix socket path of the admin API; empty for none")
-	fs.StringVar(&f.token, "token", os.Getenv("ACCEPTGATE_TOKEN"), "bearer `token` the admin API requires (default $ACCEPTGATE_TOKEN)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token the admin API requires, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
+	fs.StringVar(&f.adminCert, "admin-cert", "", "PEM certificate `file`: serve the admin API over TLS (with --admin-key)")
+	fs.StringVar(&f.adminKey, "admin-key", "", "PEM private key `file` of --admin-cert")
+	fs.Func("admin-host", "`name` clients may use in Host to reach an admin API without a token, besides loopback addresses and localhost; repeat or separate with commas", func(v string) error {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				f.adminHosts = append(f.adminHosts, n)
+			}
+		}
+		return nil
+	})
 	fs.IntVar(&f.backlog, "backlog", 0, "accept queue length `N`; 0 means the system maximum")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
@@ -40,6 +54,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. The admin API (acceptgate ctl)\nand SIGTTOU/SIGTTIN pause and resume it; SIGINT or SIGTERM shut it down\ngracefully: new clients refused, requests in flight finished, idle\nkeep-alive connections closed, all within --grace.\n\nFlags:")
 		fs.PrintDefaults()
+	}
+	if err := refuseTokenFlag(args); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,7 +88,11 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		}
 		defer stopAdmin()
 		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
-		fmt.Fprintf(stdout, "pause: acceptgate ctl --admin %s pause http   resume: ... resume http   status: ... status\n", where)
+		ctl := "acceptgate ctl --admin " + where
+		if f.tokenFile != "" {
+			ctl += " --token-file " + f.tokenFile // the path, never the token
+		}
+		fmt.Fprintf(stdout, "pause: %s pause http   resume: ... resume http   status: ... status\n", ctl)
 	}
 	if stopSignals, err := control.HandleSignals(logger, gate); err == nil {
 		defer stopSignals()
@@ -90,11 +111,19 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 
 // startAdmin serves the admin API for gate; stop closes it.
 func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, logger *slog.Logger) (stop func(), where string, err error) {
-	h := control.NewHandler(control.WithToken(f.token), control.WithAPILogger(logger))
+	token, err := adminToken(f.tokenFile)
+	if err != nil {
+		return nil, "", err
+	}
+	tlsConfig, err := serverTLS(f.adminCert, f.adminKey)
+	if err != nil {
+		return nil, "", err
+	}
+	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithAPILogger(logger))
 	if err := h.Register("http", gate); err != nil {
 		return nil, "", err
 	}
-	ln, err := control.ListenAdmin(ctx, f.admin, h)
+	ln, err := control.ListenAdmin(ctx, f.admin, h, tlsConfig)
 	if err != nil {
 		return nil, "", err
 	}
@@ -105,7 +134,11 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, lo
 		srv.Serve(ln)
 	}()
 	where = ln.Addr().String()
-	if ln.Addr().Network() == "tcp" {
+	switch {
+	case ln.Addr().Network() != "tcp":
+	case tlsConfig != nil:
+		where = "https://" + where
+	default:
 		where = "http://" + where
 	}
 	return func() {

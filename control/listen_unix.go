@@ -1,0 +1,76 @@
+//go:build unix
+
+package control
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// checkPrivate returns an error if the socket file at path lets anyone but
+// its owner connect.
+func checkPrivate(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o, not private to its owner", path, perm)
+	}
+	return nil
+}
+
+// listenViaPrivateDir listens on a unix socket at path that only its owner
+// may connect to, on systems where bind gives the socket file whatever mode
+// the umask leaves (the BSDs and macOS take no mode from the socket). It
+// binds in a new directory of mode 0700 beside path, which no other user may
+// enter, makes the file 0600 there, and only then links it at path: link,
+// unlike rename, fails rather than replace a file that appeared at path
+// meanwhile. The temporary name and directory are removed before it returns.
+func listenViaPrivateDir(ctx context.Context, path string) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".acceptgate-admin-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // the name to remove is path, not tmp
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	return &linkedSocket{UnixListener: ul, addr: &net.UnixAddr{Name: path, Net: "unix"}}, nil
+}
+
+// linkedSocket is a unix listener reached by a path other than the one it
+// was bound to. Close removes that path, once, as a net.UnixListener removes
+// its own.
+type linkedSocket struct {
+	*net.UnixListener
+	addr   *net.UnixAddr
+	unlink sync.Once
+}
+
+// Addr returns the path clients connect to.
+func (l *linkedSocket) Addr() net.Addr { return l.addr }
+
+// Close stops listening and removes the socket file.
+func (l *linkedSocket) Close() error {
+	err := l.UnixListener.Close()
+	l.unlink.Do(func() { os.Remove(l.addr.Name) })
+	return err
+}
