@@ -121,18 +121,38 @@ func (l *Listener) setModeLocked(s State, open bool) {
 	l.mode.Store(m)
 }
 
+// wakeWait bounds how long a transition waits for goroutines to leave the
+// wrapped Accept after setting a deadline in the past.
+var wakeWait = time.Second
+
 // stopAccepts wakes goroutines blocked in the wrapped Accept and waits until
 // none is left inside it. The mode must already keep them from going back.
 // The netpoller does not notice the state change by itself; a deadline in
 // the past makes it return at once, and also makes any later Accept on the
 // socket fail before it takes a connection.
+//
+// A wrapped listener whose SetDeadline does not wake its Accept would hold
+// the transition, and with it every other method, for good: past wakeWait
+// the transition goes on, and a goroutine still inside may take one more
+// connection, which Accept delivers, as for a listener without SetDeadline.
 func (l *Listener) stopAccepts(s *socket) {
 	if s.wake == nil {
 		return
 	}
 	_ = s.wake(time.Unix(1, 0))
+	if l.inflight.Load() == 0 {
+		return
+	}
+	timeout := time.NewTimer(wakeWait)
+	defer timeout.Stop()
 	for l.inflight.Load() > 0 {
-		<-l.idle
+		select {
+		case <-l.idle:
+		case <-timeout.C:
+			l.logger.Warn("acceptgate: SetDeadline did not wake Accept; it may still take one connection",
+				"addr", s.ln.Addr().String(), "listener", fmt.Sprintf("%T", s.ln))
+			return
+		}
 	}
 }
 

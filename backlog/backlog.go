@@ -42,7 +42,9 @@ func Of(l syscall.Conn) (Queue, error) {
 
 // Resize sets the length of l's accept queue by calling listen() again on its
 // socket. A size above SystemMax is refused with an error wrapping
-// ErrAboveMax, and nothing changes.
+// ErrAboveMax, and nothing changes. So is a socket that does not listen
+// (such as the one of a rejecting acceptgate.Listener that had to stop it):
+// listen() would start it taking clients that no one accepts.
 func Resize(l syscall.Conn, size int) error {
 	if size <= 0 {
 		return fmt.Errorf("backlog: resize to %d: size must be positive", size)

@@ -32,6 +32,13 @@ func queueOf(fd uintptr) (Queue, error) {
 }
 
 func relisten(fd uintptr, size int) error {
+	on, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	if err != nil {
+		return os.NewSyscallError("getsockopt SO_ACCEPTCONN", err)
+	}
+	if on == 0 {
+		return fmt.Errorf("socket is not listening: %w", unix.EINVAL)
+	}
 	return os.NewSyscallError("listen", unix.Listen(int(fd), size))
 }
 

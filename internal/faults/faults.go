@@ -33,34 +33,60 @@ type plan struct {
 }
 
 var (
-	armed atomic.Pointer[plan]
-	mu    sync.Mutex // one plan at a time
+	mu    sync.Mutex              // serializes Arm and disarm
+	armed atomic.Pointer[[]*plan] // read by Check without the lock
 )
 
 // Check returns the armed error if op is armed and its turn has come.
 func Check(op string) error {
-	p := armed.Load()
-	if p == nil || p.op != op {
+	ps := armed.Load()
+	if ps == nil {
 		return nil
 	}
-	if p.left.Add(-1) >= 0 {
-		return nil
+	for _, p := range *ps {
+		if p.op != op {
+			continue
+		}
+		if p.left.Add(-1) >= 0 {
+			return nil
+		}
+		p.hits.Add(1)
+		return p.err
 	}
-	p.hits.Add(1)
-	return p.err
+	return nil
 }
 
 // Arm makes the n-th call of op (counting from 1) and every later one fail
 // with err until the returned function is called; it reports how many calls
-// failed. Arm blocks while another plan is armed.
+// failed; calling it again does nothing more. Several ops may be armed at
+// once; for one op, the plan armed first applies.
 func Arm(op string, n int, err error) (disarm func() int) {
-	mu.Lock()
 	p := &plan{op: op, err: err}
 	p.left.Store(int64(n - 1))
-	armed.Store(p)
+	mu.Lock()
+	var next []*plan
+	if ps := armed.Load(); ps != nil {
+		next = append(next, *ps...)
+	}
+	next = append(next, p)
+	armed.Store(&next)
+	mu.Unlock()
 	return func() int {
-		armed.Store(nil)
-		mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		var rest []*plan
+		if ps := armed.Load(); ps != nil {
+			for _, q := range *ps {
+				if q != p {
+					rest = append(rest, q)
+				}
+			}
+		}
+		if len(rest) == 0 {
+			armed.Store(nil)
+		} else {
+			armed.Store(&rest)
+		}
 		return int(p.hits.Load())
 	}
 }
