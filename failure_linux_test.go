@@ -53,16 +53,6 @@ func withoutFence(t *testing.T) {
 	arm(t, faults.Fence, 1, fmt.Errorf("no interface that clients cannot arrive on"))
 }
 
-// canFence reports whether a TCP socket on loopback can be fenced here.
-func canFence(t *testing.T) bool {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	_, err = listener.Fence(ln)
-	return err == nil
-}
-
 func wrapTCP(t *testing.T) *acceptgate.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -396,7 +386,7 @@ func TestCloseWhileRejectingLeavesAnInheritedSocketListening(t *testing.T) {
 			}
 			address := "127.0.0.1:0"
 			if tc.network == "unix" {
-				address = filepath.Join(t.TempDir(), "inherited.sock")
+				address = filepath.Join(t.TempDir(), "s")
 			}
 			other, err := net.Listen(tc.network, address) // the other holder
 			require.NoError(t, err)
@@ -546,6 +536,9 @@ func TestFailedUnfenceKeepsRejecting(t *testing.T) {
 	l := wrapTCP(t)
 	serveEcho(t, l)
 	require.NoError(t, l.Reject())
+	if l.Stats().Backlog < 0 {
+		t.Skip("not fenced: a socket given to Wrap is fenced only with the privilege to lift it")
+	}
 	disarm := arm(t, faults.Unfence, 1, syscall.EPERM)
 	require.ErrorIs(t, l.Resume(), syscall.EPERM)
 	assert.Equal(t, acceptgate.Rejecting, l.State())

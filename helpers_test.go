@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // patience bounds every wait in these tests; nothing waits for it to pass
@@ -223,4 +224,14 @@ func httpClients(t *testing.T) (keepAlive, fresh *http.Client) {
 	keepAlive = &http.Client{Transport: &http.Transport{}, Timeout: patience}
 	t.Cleanup(keepAlive.CloseIdleConnections)
 	return keepAlive, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: patience}
+}
+
+// canFence reports whether a TCP socket on loopback can be fenced here.
+func canFence(t *testing.T) bool {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = listener.Fence(ln)
+	return err == nil
 }

@@ -308,3 +308,23 @@ func TestPendingClientsWaitForAFreeSlot(t *testing.T) {
 	defer r.c.Close()
 	assert.Equal(t, queued[0].LocalAddr().String(), r.c.RemoteAddr().String())
 }
+
+// A unix socket whose path is close to the longest a socket address holds
+// can still be rejected: the socket that refuses in its place is bound
+// through a short name.
+func TestRejectUnixSocketWithALongPath(t *testing.T) {
+	dir := t.TempDir()
+	if len(dir) > 90 {
+		t.Skip("the temporary directory's path is too long already")
+	}
+	dir = filepath.Join(dir, strings.Repeat("d", 100-len(dir))) // 101 bytes
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	l := listen(t, "unix", filepath.Join(dir, "s")) // 103 bytes, of at most 107
+	serveEcho(t, l)
+	require.NoError(t, l.Reject())
+	refused(t, l.Addr())
+	require.NoError(t, l.Resume())
+	got, err := roundTrip(dial(t, l.Addr()), "long")
+	require.NoError(t, err)
+	assert.Equal(t, "echo: long\n", got)
+}

@@ -114,7 +114,7 @@ func (h *hiding) setUp(mode os.FileMode) error {
 		return err
 	}
 	parked := filepath.Join(h.dir, "p")
-	fd, err := parkedSocket(parked)
+	fd, err := parkedSocket(h.dir, "p")
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,9 @@ func (h *hiding) setUp(mode os.FileMode) error {
 	return os.Rename(parked, h.path) // atomic: a client finds one socket or the other
 }
 
-// parkedSocket binds a unix stream socket to path without listening on it.
-func parkedSocket(path string) (int, error) {
+// parkedSocket binds a unix stream socket to name in dir without listening
+// on it.
+func parkedSocket(dir, name string) (int, error) {
 	if err := faults.Check(faults.Park); err != nil {
 		return -1, err
 	}
@@ -144,7 +145,7 @@ func parkedSocket(path string) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	if err := bindIn(fd, dir, name); err != nil {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("bind", err)
 	}

@@ -3,6 +3,7 @@
 package acceptgate
 
 import (
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -18,4 +19,10 @@ func unixSocket() (int, error) {
 		unix.CloseOnExec(fd)
 	}
 	return fd, err
+}
+
+// bindIn binds fd to name in dir. A path longer than a socket address holds
+// fails, and Reject with it.
+func bindIn(fd int, dir, name string) error {
+	return unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(dir, name)})
 }

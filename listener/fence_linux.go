@@ -19,9 +19,11 @@ import (
 //
 // It binds the socket (SO_BINDTODEVICE) to a network interface that none of
 // its clients can arrive on: one that is down, or, for a socket bound to a
-// loopback address, any other. That needs CAP_NET_RAW. unfence restores the
-// socket's own binding. Where no interface fits, or without the privilege,
-// Fence returns an error and changes nothing.
+// loopback address, any other. Binding a socket not yet bound to an
+// interface needs no privilege (Linux 5.7+), but unfence, which restores the
+// socket's own binding, needs CAP_NET_RAW and fails with EPERM without it.
+// Where no interface fits, Fence returns an error and changes nothing; a
+// network namespace with only lo has none.
 func Fence(ln net.Listener) (unfence func() error, err error) {
 	ta, ok := ln.Addr().(*net.TCPAddr)
 	if !ok {

@@ -53,7 +53,11 @@ func TestFenceRefusesNewClientsAndKeepsTheQueue(t *testing.T) {
 	require.Len(t, taken, 1, "the queue survived the fence")
 	taken[0].Close()
 
-	require.NoError(t, unfence())
+	if err := unfence(); errors.Is(err, syscall.EPERM) {
+		t.Skip("lifting a fence needs CAP_NET_RAW")
+	} else {
+		require.NoError(t, err)
+	}
 	c, err := net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
 	require.NoError(t, err, "accepting again once unfenced")
 	c.Close()
