@@ -73,24 +73,9 @@ func fence(s *socket) (unfence func() error, err error) {
 	}, nil
 }
 
-// canUnfence reports whether this process may take a socket off the
-// interface it is bound to, which needs CAP_NET_RAW. It asks on a scratch
-// socket each time, as a server may drop its privileges after starting.
+// canUnfence reports whether this process may lift a fence.
 func canUnfence() bool {
-	if faults.Check(faults.Probe) != nil {
-		return false
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
-			return false
-		}
-	}
-	defer unix.Close(fd)
-	if unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "lo") != nil {
-		return false
-	}
-	return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "") == nil
+	return faults.Check(faults.Probe) == nil && listener.CanLiftFence()
 }
 
 // liftTCPLocked makes a rejecting TCP socket accept again on its address.

@@ -13,7 +13,11 @@ import (
 )
 
 // HandleSignals pauses gates on SIGTTOU and resumes them on SIGTTIN, the
-// convention HAProxy follows, until stop is called. Each change is logged to
+// convention HAProxy follows, until stop is called. These are also the
+// kernel's job-control signals: a background process that writes to (or
+// reads from) its terminal with tostop set receives them, and while they are
+// handled it pauses (or resumes) its gates instead of being stopped. Handle
+// them in servers that run detached from a terminal. Each change is logged to
 // logger (nil means slog.Default()). stop returns once signals are no longer
 // handled; it is safe to call more than once.
 func HandleSignals(logger *slog.Logger, gates ...*acceptgate.Listener) (stop func(), err error) {

@@ -57,6 +57,29 @@ func Fence(ln net.Listener) (unfence func() error, err error) {
 	}, nil
 }
 
+// FenceDevice returns the interface Fence would bind a socket bound to ip
+// to, or an error if there is none (in a network namespace with only lo, for
+// one). An interface that stays down, such as a dummy one made for this,
+// serves any socket.
+func FenceDevice(ip net.IP) (string, error) { return fenceDevice(ip, false) }
+
+// CanLiftFence reports whether this process may lift a fence, which needs
+// CAP_NET_RAW. It asks the kernel on a scratch socket each time, since a
+// server may drop its privileges after it starts.
+func CanLiftFence() bool {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		if fd, err = unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return false
+		}
+	}
+	defer unix.Close(fd)
+	if unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "lo") != nil {
+		return false
+	}
+	return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "") == nil
+}
+
 // interfaces caches the host's interfaces for a few seconds: listing them is
 // a netlink dump that would double the cost of a Reject, and they seldom
 // change. A fence on a device that went away refreshes it at once.

@@ -13,3 +13,13 @@ import (
 func Fence(ln net.Listener) (unfence func() error, err error) {
 	return nil, fmt.Errorf("fence %s: %w", ln.Addr(), errUnsupported)
 }
+
+// FenceDevice returns the interface Fence would use (Linux only). Here it
+// returns an error wrapping errors.ErrUnsupported.
+func FenceDevice(ip net.IP) (string, error) {
+	return "", fmt.Errorf("fence device: %w", errUnsupported)
+}
+
+// CanLiftFence reports whether this process may lift a fence (Linux only).
+// Here it returns false.
+func CanLiftFence() bool { return false }

@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -346,4 +348,43 @@ func TestVersionAndHelp(t *testing.T) {
 	out, err = exec.Command(bin, "bogus").CombinedOutput()
 	assert.Error(t, err)
 	assert.Contains(t, string(out), "unknown command")
+}
+
+// TestServeHandlesJobControlSignalsOnlyWhenAsked: SIGTTOU is also what the
+// kernel sends a background process that writes to a terminal with tostop
+// set; a serve that handled it by default would pause instead of stopping.
+// It is handled only with --signals.
+func TestServeHandlesJobControlSignalsOnlyWhenAsked(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("reads the signals a process catches from /proc")
+	}
+	bin := build(t)
+	for _, tc := range []struct {
+		args   []string
+		caught bool
+	}{
+		{nil, false},
+		{[]string{"--signals"}, true},
+	} {
+		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), patience)
+			defer cancel()
+			srv := startServe(t, ctx, bin, append([]string{"--admin", filepath.Join(t.TempDir(), "a.sock")}, tc.args...)...)
+			resp, err := http.Get(srv.url) // served: the signals are set up by now
+			require.NoError(t, err)
+			resp.Body.Close()
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", srv.cmd.Process.Pid))
+			require.NoError(t, err)
+			var caught uint64
+			for _, line := range strings.Split(string(status), "\n") {
+				if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+					caught, err = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+					require.NoError(t, err)
+				}
+			}
+			for _, sig := range []syscall.Signal{syscall.SIGTTOU, syscall.SIGTTIN} {
+				assert.Equal(t, tc.caught, caught&(1<<(sig-1)) != 0, "%v caught", sig)
+			}
+		})
+	}
 }

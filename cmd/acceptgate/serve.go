@@ -15,6 +15,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 type serveFlags struct {
@@ -28,6 +29,7 @@ type serveFlags struct {
 	reusePort  bool
 	maxConns   int
 	grace      time.Duration
+	signals    bool
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,8 +53,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
+	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. The admin API (acceptgate ctl)\nand SIGTTOU/SIGTTIN pause and resume it; SIGINT or SIGTERM shut it down\ngracefully: new clients refused, requests in flight finished, idle\nkeep-alive connections closed, all within --grace.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. The admin API (acceptgate ctl)\n(and with --signals, SIGTTOU/SIGTTIN) pause and resume it; SIGINT or SIGTERM shut it down\ngracefully: new clients refused, requests in flight finished, idle\nkeep-alive connections closed, all within --grace.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := refuseTokenFlag(args); err != nil {
@@ -94,10 +97,13 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		}
 		fmt.Fprintf(stdout, "pause: %s pause http   resume: ... resume http   status: ... status\n", ctl)
 	}
-	if stopSignals, err := control.HandleSignals(logger, gate); err == nil {
-		defer stopSignals()
-		fmt.Fprintf(stdout, "or: kill -TTOU %d (pause), kill -TTIN %d (resume); Ctrl-C stops\n", os.Getpid(), os.Getpid())
+	if f.signals {
+		if stopSignals, err := control.HandleSignals(logger, gate); err == nil {
+			defer stopSignals()
+			fmt.Fprintf(stdout, "or: kill -TTOU %d (pause), kill -TTIN %d (resume); Ctrl-C stops\n", os.Getpid(), os.Getpid())
+		}
 	}
+	logger.Info("acceptgate: how Reject works here", "addr", gate.Addr().String(), "reject", rejectMode(gate.Addr()))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
@@ -107,6 +113,23 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	case <-ctx.Done():
 	}
 	return shutdown(srv, gate, f.grace, logger, served)
+}
+
+// rejectMode says how Reject will refuse clients of a TCP socket at addr on
+// this machine, as README's "Reject, without privileges" explains.
+func rejectMode(addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "unix: the path leads to a socket that refuses while the listener waits, hidden"
+	}
+	dev, err := listener.FenceDevice(ta.IP)
+	switch {
+	case err != nil:
+		return "not fenced (" + err.Error() + "): the socket stops once its queue is empty and no handshake is under way; an interface that stays down (ip link add agfence type dummy) gives it a fence"
+	case listener.CanLiftFence():
+		return "fenced with " + dev + ", lifted in place"
+	}
+	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"
 }
 
 // startAdmin serves the admin API for gate; stop closes it.
