@@ -2,9 +2,11 @@ package bench_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 const patience = 10 * time.Second
@@ -296,5 +300,47 @@ func waitInKernelAccept(b *testing.B) {
 			b.Fatal("no goroutine blocked in accept")
 		}
 		runtime.Gosched()
+	}
+}
+
+// BenchmarkRejectResume measures a Reject and a Resume on an idle loopback
+// socket in each of the ways Reject can work: behind a fence lifted in place
+// (CAP_NET_RAW), behind a fence lifted by replacing the socket (no
+// privilege), and stopping the socket where no fence can be put up (a
+// namespace with only lo). The ways not open to this process are made so
+// through the gate's fault seam.
+func BenchmarkRejectResume(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		arm  []string
+		unix bool
+	}{
+		{name: "fence-lifted"},
+		{name: "fence-replaced", arm: []string{faults.Probe, faults.Unfence}},
+		{name: "stopped", arm: []string{faults.Fence}},
+		{name: "unix-hidden", unix: true},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			for _, op := range mode.arm {
+				disarm := faults.Arm(op, 1, syscall.EPERM)
+				defer disarm()
+			}
+			network, address := "tcp4", "127.0.0.1:0"
+			if mode.unix {
+				network, address = "unix", filepath.Join(b.TempDir(), "s")
+			}
+			g, err := acceptgate.Listen(context.Background(), network, address)
+			must(b, err)
+			defer g.Close()
+			must(b, g.Reject())
+			if mode.name == "fence-lifted" && (g.Stats().Backlog < 0 || !listener.CanLiftFence()) {
+				b.Skip("no fence here, or no privilege to lift it")
+			}
+			must(b, g.Resume())
+			for b.Loop() {
+				must(b, g.Reject())
+				must(b, g.Resume())
+			}
+		})
 	}
 }
