@@ -648,3 +648,75 @@ func TestEveryFailedStepLosesNoClient(t *testing.T) {
 		}
 	}
 }
+
+// A member of an SO_REUSEPORT group that rejects takes no new client: they
+// all go to the other members at once. (A member left fenced and listening
+// would still get its share from the group's hash and could not answer it:
+// those clients would wait for their SYN to be sent again.)
+func TestRejectingGroupMemberLeavesTheGroup(t *testing.T) {
+	a := listen(t, "tcp4", "127.0.0.1:0", acceptgate.WithReusePort())
+	b := listen(t, "tcp4", a.Addr().String(), acceptgate.WithReusePort())
+	serveEcho(t, b)
+	fromA := acceptAsync(t, a)
+	require.NoError(t, a.Reject())
+	for i := range 64 { // different source ports: spread over the group by its hash
+		c, err := net.DialTimeout("tcp4", a.Addr().String(), 500*time.Millisecond)
+		require.NoError(t, err, "client %d", i)
+		got, err := roundTrip(c, "hi")
+		require.NoError(t, err, "client %d", i)
+		assert.Equal(t, "echo: hi\n", got)
+		c.Close()
+	}
+	notYet(t, fromA, "a client on the rejecting member")
+}
+
+// Resume binds a replacement socket, where the fence cannot be lifted, for
+// exactly the clients the original took: an IPv4 wildcard socket does not
+// come back dual-stack, nor an IPv6-only one take IPv4 clients.
+func TestReplacedSocketKeepsItsAddressFamily(t *testing.T) {
+	if !canFence(t) {
+		t.Skip("no interface to fence with here")
+	}
+	for _, tc := range []struct {
+		network, address, other, otherHost string
+	}{
+		{"tcp4", "0.0.0.0:0", "tcp6", "::1"},
+		{"tcp6", "[::]:0", "tcp4", "127.0.0.1"},
+	} {
+		t.Run(tc.network, func(t *testing.T) {
+			withoutPrivilege(t)
+			l, err := acceptgate.Listen(context.Background(), tc.network, tc.address)
+			if err != nil {
+				t.Skip(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			before := l.Addr().String()
+			require.NoError(t, l.Reject())
+			require.NoError(t, l.Resume())
+			assert.Equal(t, before, l.Addr().String())
+			port := l.Addr().(*net.TCPAddr).Port
+			if c, err := net.DialTimeout(tc.other, net.JoinHostPort(tc.otherHost, fmt.Sprint(port)), patience); err == nil {
+				c.Close()
+				t.Errorf("a %s socket takes %s clients after Resume", tc.network, tc.other)
+			}
+		})
+	}
+}
+
+// While rejecting, the socket at a unix path has the owner, group and mode
+// the listener's had: a client of the group that may connect is refused, not
+// denied.
+func TestUnixRejectKeepsThePathsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs to give the socket to another group")
+	}
+	path := filepath.Join(t.TempDir(), "gate.sock")
+	l := listen(t, "unix", path)
+	require.NoError(t, os.Chown(path, -1, 65534))
+	require.NoError(t, os.Chmod(path, 0o660))
+	require.NoError(t, l.Reject())
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(path, &st))
+	assert.EqualValues(t, 65534, st.Gid)
+	assert.EqualValues(t, 0o660, st.Mode&0o777)
+}

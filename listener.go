@@ -7,9 +7,12 @@
 //   - Paused: Accept blocks and takes nothing from the kernel. New clients
 //     complete the TCP handshake and wait in the kernel's accept queue (up to
 //     the listen backlog); Resume serves them in order.
-//   - Rejecting: the socket stops listening, so new clients are refused at
-//     once (ECONNREFUSED). Accept blocks, as when paused. Connections the
-//     kernel had already completed are taken out first and delivered.
+//   - Rejecting: new clients are refused at once (ECONNREFUSED). Accept
+//     delivers the clients the kernel had admitted before, those in its
+//     accept queue and those whose handshake was under way, and then blocks,
+//     as when paused. How the socket refuses depends on the platform and on
+//     what the process may do (see Reject); on Linux none of it needs a
+//     privilege.
 //   - Closed: the wrapped listener is closed for good and Accept returns an
 //     error wrapping net.ErrClosed.
 //
@@ -307,8 +310,10 @@ func (l *Listener) Addr() net.Addr { return l.sock.Load().ln.Addr() }
 // SyscallConn returns a raw network connection to the socket the Listener
 // currently gates, for reading its options and accept queue (see package
 // backlog). It returns an error wrapping errors.ErrUnsupported if the wrapped
-// listener has no SyscallConn method. After Reject and Resume of a unix socket
-// the socket is a new one; call SyscallConn again.
+// listener has no SyscallConn method. After Reject and Resume of a TCP
+// socket that Listen created and whose fence this process may not lift, or
+// on platforms other than Linux, the socket is a new one; call SyscallConn
+// again.
 func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 	sc, ok := l.sock.Load().ln.(syscall.Conn)
 	if !ok {

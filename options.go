@@ -45,10 +45,12 @@ func WithTracking() Option {
 
 // WithStateHook sets a function called after every state change, with the
 // state left and the state entered. Calls are made one at a time, in the
-// order of the changes, from the goroutine that made the change, before the
-// transition method returns. The hook may call State and Stats, but not
-// Pause, Reject, Resume, Close or Shutdown. A panic in the hook is recovered
-// and logged.
+// order of the changes, outside the Listener's lock, so the hook may call any
+// of its methods, transitions included. Usually the goroutine that made a
+// change calls the hook before its transition method returns; while another
+// goroutine is inside the hook, that goroutine makes the call instead, once
+// the hook returns, and the transition method may return first. A panic in
+// the hook is recovered and logged.
 func WithStateHook(hook func(from, to State)) Option {
 	return func(c *config) { c.hook = hook }
 }

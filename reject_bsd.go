@@ -12,6 +12,10 @@ import (
 // binds its address again. Only Linux can listen again on a stopped
 // descriptor.
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
+	network, err := tcpNetwork(s.ln)
+	if err != nil {
+		return nil, err
+	}
 	conns, err := listener.AcceptQueued(s.ln)
 	l.pending = append(l.pending, conns...)
 	if err != nil {
@@ -19,7 +23,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	}
 	s.ln.Close()
 	ns := s.accepting()
-	ns.closed = true
+	ns.closed, ns.network = true, network
 	return ns, nil
 }
 
@@ -27,7 +31,7 @@ func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 	if !s.closed {
 		return s.accepting(), nil
 	}
-	ln, err := s.cfg.Rebind(context.Background(), s.ln.Addr())
+	ln, err := s.cfg.Listen(context.Background(), s.network, s.ln.Addr().String())
 	if err != nil {
 		return nil, err
 	}

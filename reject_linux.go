@@ -24,20 +24,13 @@ var settleTime = time.Second
 
 // rejectTCPLocked fences the socket where the fence can be lifted again: it
 // goes on listening, refusing new clients, and Accept delivers the ones it
-// had admitted. Elsewhere it stops the socket listening once no handshake is
-// under way.
+// had admitted. A member of an SO_REUSEPORT group cannot stay fenced: the
+// group's hash still hands it a share of the new clients, and it cannot
+// answer them (its SYN-ACK would leave through the fence's interface), so
+// they would wait for a retransmit. It stops listening behind the fence
+// instead, leaving the group. Elsewhere the socket stops once no handshake
+// is under way.
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
-	// A socket the gate created can always be replaced if the fence cannot
-	// be lifted; one that others may hold must be lifted in place.
-	if s.own || canUnfence() {
-		unfence, err := fence(s)
-		if err == nil {
-			ns := s.accepting()
-			ns.fence = unfence
-			return ns, nil
-		}
-		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
-	}
 	ns := s.accepting()
 	if ns.cfg.Backlog <= 0 {
 		// Listen again with the backlog the socket has, which Wrap's
@@ -46,15 +39,50 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 			ns.cfg.Backlog = q.Limit
 		}
 	}
+	// A socket the gate created can always be replaced if the fence cannot
+	// be lifted; one that others may hold must be lifted in place.
+	if s.own || canUnfence() {
+		unfence, err := fence(s)
+		if err == nil {
+			ns.fence = unfence
+			if !inGroup(s) {
+				return ns, nil
+			}
+		} else {
+			l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
+		}
+	}
 	if err := l.stopWhenSettledLocked(s); err != nil {
+		if ns.fence != nil && ns.fence() != nil {
+			// Still listening, and still fenced: rejecting after all.
+			return ns, nil
+		}
 		return nil, err
 	}
 	ns.stopped = true
-	if err := faults.Check(faults.Hold); err == nil {
+	if ns.fence != nil && ns.fence() == nil {
+		ns.fence = nil // lifted now; Resume only listens again
+	}
+	if err := faults.Check(faults.Hold); err == nil && ns.fence == nil {
 		// Best effort: a port taken in this instant is reported by Resume.
+		// (A socket still fenced cannot bind its address again.)
 		ns.release, _ = listener.HoldPort(s.ln)
 	}
 	return ns, nil
+}
+
+// inGroup reports whether the socket has SO_REUSEPORT, so that others may
+// share its address.
+func inGroup(s *socket) bool {
+	on := false
+	rc, err := s.ln.(syscall.Conn).SyscallConn()
+	if err == nil {
+		rc.Control(func(fd uintptr) {
+			v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT)
+			on = err == nil && v != 0
+		})
+	}
+	return on
 }
 
 func fence(s *socket) (unfence func() error, err error) {
@@ -81,14 +109,15 @@ func canUnfence() bool {
 // liftTCPLocked makes a rejecting TCP socket accept again on its address.
 func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 	if s.fence != nil {
-		err := s.fence()
-		if err == nil && !s.stopped {
-			return s.accepting(), nil
+		if err := s.fence(); err != nil {
+			if !s.own {
+				return nil, err // still fenced: still rejecting
+			}
+			return l.replaceLocked(s)
 		}
-		if !s.own {
-			return nil, err // still fenced: still rejecting
-		}
-		return l.replaceLocked(s)
+		lifted := *s
+		lifted.fence = nil
+		s = &lifted
 	}
 	if s.stopped {
 		return restart(s)
@@ -126,7 +155,11 @@ func rebind(s *socket) (net.Listener, error) {
 	if err := faults.Check(faults.Bind); err != nil {
 		return nil, err
 	}
-	return s.cfg.Rebind(context.Background(), s.ln.Addr())
+	network, err := tcpNetwork(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Listen(context.Background(), network, s.ln.Addr().String())
 }
 
 func relisten(s *socket) error {

@@ -99,14 +99,21 @@ func hide(path string) (*hiding, error) {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
 	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1}
-	if err := h.setUp(fi.Mode().Perm()); err != nil {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		h.discard()
+		return nil, fmt.Errorf("hide %s: no owner to keep", path)
+	}
+	if err := h.setUp(fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
 	return h, nil
 }
 
-func (h *hiding) setUp(mode os.FileMode) error {
+type fileOwner struct{ uid, gid int }
+
+func (h *hiding) setUp(mode os.FileMode, owner fileOwner) error {
 	if err := faults.Check(faults.Link); err != nil {
 		return err
 	}
@@ -119,8 +126,12 @@ func (h *hiding) setUp(mode os.FileMode) error {
 		return err
 	}
 	h.parked = fd
-	// The parked socket takes the path's mode before it takes the path, so
-	// that the path never grants more than it did.
+	// The parked socket takes the path's owner, group and mode before it
+	// takes the path, so that the path never grants more, nor less, than it
+	// did: a client allowed to connect is refused, not denied.
+	if err := os.Lchown(parked, owner.uid, owner.gid); err != nil {
+		return err
+	}
 	if err := os.Chmod(parked, mode); err != nil {
 		return err
 	}
@@ -178,4 +189,36 @@ func (h *hiding) discard() {
 		h.parked = -1
 	}
 	os.RemoveAll(h.dir)
+}
+
+// tcpNetwork returns the network to bind a new socket at ln's address with,
+// so that it takes the same clients: "tcp4" for an IPv4 socket, "tcp6" for
+// an IPv6-only one, "tcp" for a dual-stack one. Addr alone cannot tell: its
+// Network is always "tcp", and 0.0.0.0 would come back dual-stack on [::].
+func tcpNetwork(ln net.Listener) (string, error) {
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	network := "tcp"
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		sa, err := unix.Getsockname(int(fd))
+		if err != nil {
+			serr = os.NewSyscallError("getsockname", err)
+			return
+		}
+		switch sa.(type) {
+		case *unix.SockaddrInet4:
+			network = "tcp4"
+		case *unix.SockaddrInet6:
+			if only, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err == nil && only != 0 {
+				network = "tcp6"
+			}
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	return network, serr
 }

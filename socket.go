@@ -38,8 +38,9 @@ type socket struct {
 	stopped bool
 	release func() error
 	// closed is set on a socket that was closed, to be bound again on
-	// Resume (Unix systems other than Linux).
-	closed bool
+	// Resume with network (Unix systems other than Linux).
+	closed  bool
+	network string
 }
 
 func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {

@@ -33,9 +33,19 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 
 // Reject makes the socket refuse new clients at once, while Accept goes on
 // delivering the clients the kernel admitted before: those in its accept
-// queue and those whose handshake was under way. See the package
-// documentation for how each kind of socket does it, and what holds without
-// privileges.
+// queue and those whose handshake was under way.
+//
+// On Linux, a TCP socket is fenced: bound (SO_BINDTODEVICE) to an interface
+// no client arrives on, it refuses new clients while it goes on listening,
+// and Accept delivers the rest. Where the fence cannot be lifted again
+// (CAP_NET_RAW is needed for that) only a socket Listen created is fenced,
+// and Resume replaces it with a new socket on the same address. A member of
+// an SO_REUSEPORT group, a socket where no interface fits (a network
+// namespace with only lo) and a socket given to Wrap without that privilege
+// stop listening instead, once their queue is taken out and no handshake is
+// under way (waiting up to a second for handshakes). A unix socket's path is
+// made to lead to a socket that refuses, while the listener waits unreachable
+// and unchanged. Elsewhere the socket is closed and bound again by Resume.
 //
 // If Reject fails it returns the error and the Listener stays as it was;
 // connections it had already taken out of the kernel are delivered.
