@@ -24,13 +24,26 @@ var settleTime = time.Second
 
 // rejectTCPLocked fences the socket where the fence can be lifted again: it
 // goes on listening, refusing new clients, and Accept delivers the ones it
-// had admitted. A member of an SO_REUSEPORT group cannot stay fenced: the
-// group's hash still hands it a share of the new clients, and it cannot
-// answer them (its SYN-ACK would leave through the fence's interface), so
-// they would wait for a retransmit. It stops listening behind the fence
-// instead, leaving the group. Elsewhere the socket stops once no handshake
-// is under way.
+// had admitted. Elsewhere it stops the socket listening once no handshake is
+// under way.
+//
+// A member of an SO_REUSEPORT group is never fenced: the group's hash still
+// hands a fenced member its share of new clients, which it cannot answer
+// (its SYN-ACK would leave through the fence's interface), so they would
+// wait a second for their SYN to be sent again. It stops instead, leaving
+// the group, and the others take every new client.
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
+	// A socket the gate created can always be replaced if the fence cannot
+	// be lifted; one that others may hold must be lifted in place.
+	if !inGroup(s) && (s.own || canUnfence()) {
+		unfence, err := fence(s)
+		if err == nil {
+			ns := s.accepting()
+			ns.fence = unfence
+			return ns, nil
+		}
+		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
+	}
 	ns := s.accepting()
 	if ns.cfg.Backlog <= 0 {
 		// Listen again with the backlog the socket has, which Wrap's
@@ -39,33 +52,12 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 			ns.cfg.Backlog = q.Limit
 		}
 	}
-	// A socket the gate created can always be replaced if the fence cannot
-	// be lifted; one that others may hold must be lifted in place.
-	if s.own || canUnfence() {
-		unfence, err := fence(s)
-		if err == nil {
-			ns.fence = unfence
-			if !inGroup(s) {
-				return ns, nil
-			}
-		} else {
-			l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
-		}
-	}
 	if err := l.stopWhenSettledLocked(s); err != nil {
-		if ns.fence != nil && ns.fence() != nil {
-			// Still listening, and still fenced: rejecting after all.
-			return ns, nil
-		}
 		return nil, err
 	}
 	ns.stopped = true
-	if ns.fence != nil && ns.fence() == nil {
-		ns.fence = nil // lifted now; Resume only listens again
-	}
-	if err := faults.Check(faults.Hold); err == nil && ns.fence == nil {
+	if err := faults.Check(faults.Hold); err == nil {
 		// Best effort: a port taken in this instant is reported by Resume.
-		// (A socket still fenced cannot bind its address again.)
 		ns.release, _ = listener.HoldPort(s.ln)
 	}
 	return ns, nil

@@ -40,9 +40,10 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // and Accept delivers the rest. Where the fence cannot be lifted again
 // (CAP_NET_RAW is needed for that) only a socket Listen created is fenced,
 // and Resume replaces it with a new socket on the same address. A member of
-// an SO_REUSEPORT group, a socket where no interface fits (a network
-// namespace with only lo) and a socket given to Wrap without that privilege
-// stop listening instead, once their queue is taken out and no handshake is
+// an SO_REUSEPORT group (whose hash would still hand a fenced member new
+// clients), a socket where no interface fits (a network namespace with only
+// lo) and a socket given to Wrap without that privilege stop listening
+// instead, once their queue is taken out and no handshake is
 // under way (waiting up to a second for handshakes). A unix socket's path is
 // made to lead to a socket that refuses, while the listener waits unreachable
 // and unchanged. Elsewhere the socket is closed and bound again by Resume.
