@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/internal/faults"
 )
 
 var (
@@ -139,8 +140,13 @@ func openFDs(t *testing.T) int {
 	return len(entries)
 }
 
+// injectable are the steps of a transition the stress test makes fail.
+var injectable = []string{faults.Accept, faults.Fence, faults.Unfence, faults.Probe, faults.Handshakes,
+	faults.Shutdown, faults.Hold, faults.Listen, faults.Bind}
+
 // TestStressAgainstModel runs clients against a gate that a driver flips
-// at random (Pause, Reject, Resume, Close and listen again) and checks every
+// at random (Pause, Reject, Resume, Close and listen again), with a step of
+// one transition in eight made to fail, and checks every
 // client's outcome against what the model allows in the states it met, that
 // every connection was delivered exactly once, that Stats agrees with the
 // server, and that nothing is left behind.
@@ -165,7 +171,17 @@ func TestStressAgainstModel(t *testing.T) {
 	srv.serve(gate)
 
 	stop := make(chan struct{})
-	results := make(chan outcome, 1<<16)
+	// Outcomes are gathered as they come: a long run has more of them than
+	// any channel buffer holds.
+	results := make(chan outcome, 1024)
+	var gathered []outcome
+	gathering := make(chan struct{})
+	go func() {
+		defer close(gathering)
+		for r := range results {
+			gathered = append(gathered, r)
+		}
+	}()
 	var clients sync.WaitGroup
 	for range 6 {
 		clients.Add(1)
@@ -186,16 +202,35 @@ func TestStressAgainstModel(t *testing.T) {
 	start := time.Now()
 	for i := 0; i < ops && (duration == 0 || time.Since(start) < duration); i++ {
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond) // a random interval between operations, not synchronisation
+		// One transition in eight has one of its steps fail: it must then
+		// leave the gate as it was, and lose no client.
+		var disarm func() int
+		if rng.IntN(8) == 0 {
+			disarm = faults.Arm(injectable[rng.IntN(len(injectable))], 1, syscall.EIO)
+		}
+		check := func(err error) {
+			injected := 0
+			if disarm != nil {
+				injected = disarm()
+				disarm = nil
+			}
+			if err != nil && injected == 0 {
+				t.Fatalf("transition failed with no step made to fail: %v", err)
+			}
+		}
 		switch op := rng.IntN(10); {
 		case op < 3:
-			require.NoError(t, gate.Pause())
+			check(gate.Pause())
 		case op < 5:
 			tl.start(&tl.openRef)
-			require.NoError(t, gate.Reject())
+			check(gate.Reject())
 		case op < 9:
-			require.NoError(t, gate.Resume())
-			tl.end(&tl.openRef, &tl.refuse)
+			check(gate.Resume())
+			if gate.State() != acceptgate.Rejecting {
+				tl.end(&tl.openRef, &tl.refuse)
+			}
 		default: // close and listen again on the same address
+			check(nil)
 			tl.start(&tl.openRef)
 			tl.start(&tl.openCut)
 			require.NoError(t, gate.Close())
@@ -219,6 +254,7 @@ func TestStressAgainstModel(t *testing.T) {
 	close(stop)
 	clients.Wait()
 	close(results)
+	<-gathering
 
 	require.NoError(t, gate.Close())
 	srv.wg.Wait()
@@ -229,7 +265,7 @@ func TestStressAgainstModel(t *testing.T) {
 	defer srv.mu.Unlock()
 	assert.Equal(t, srv.accepted, final.Accepted, "Stats().Accepted of the last gate")
 	assert.Empty(t, srv.duplicates, "connections delivered twice")
-	for r := range results {
+	for _, r := range gathered {
 		counts[r.kind]++
 		switch r.kind {
 		case "served": // the answer names the request: the server had it
