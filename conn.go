@@ -112,20 +112,17 @@ func (l *Listener) acquireSlot() bool {
 		if l.tryAcquireSlot() {
 			return true
 		}
-		l.mu.Lock()
-		changed := l.changed
-		l.waiters.Add(1)
-		l.mu.Unlock()
+		changed := l.watch()
 		// Look again after registering: a release that came before it did
 		// not know to broadcast.
 		if l.tryAcquireSlot() {
-			l.waiters.Add(-1)
+			l.unwatch()
 			return true
 		}
 		if socketOpen(l.mode.Load()) {
 			<-changed
 		}
-		l.waiters.Add(-1)
+		l.unwatch()
 		if !socketOpen(l.mode.Load()) {
 			return false
 		}

@@ -1,24 +1,3 @@
-// Package acceptgate wraps a net.Listener so that a running server can stop
-// taking connections for a while without tearing itself down.
-//
-// A Listener is in one of four states:
-//
-//   - Accepting: Accept hands out connections as the wrapped listener does.
-//   - Paused: Accept blocks and takes nothing from the kernel. New clients
-//     complete the TCP handshake and wait in the kernel's accept queue (up to
-//     the listen backlog); Resume serves them in order.
-//   - Rejecting: new clients are refused at once (ECONNREFUSED). Accept
-//     delivers the clients the kernel had admitted before, those in its
-//     accept queue and those whose handshake was under way, and then blocks,
-//     as when paused. How the socket refuses depends on the platform and on
-//     what the process may do (see Reject); on Linux none of it needs a
-//     privilege.
-//   - Closed: the wrapped listener is closed for good and Accept returns an
-//     error wrapping net.ErrClosed.
-//
-// While paused or rejecting, Accept never returns an error of its own, so the
-// server's accept loop (http.Server.Serve, grpc.Server.Serve, a hand-written
-// loop) stays alive with its handlers and carries on after Resume.
 package acceptgate
 
 import (
@@ -27,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,55 +13,6 @@ import (
 
 	"github.com/acceptgate/acceptgate/backlog"
 )
-
-// State is the state of a Listener.
-type State int32
-
-// The states of a Listener. The zero value is Accepting.
-const (
-	Accepting State = iota // Accept hands out connections.
-	Paused                 // Accept blocks; clients wait in the kernel's accept queue.
-	Rejecting              // Accept blocks; the socket is not listening and clients are refused.
-	Closed                 // The listener is closed for good.
-)
-
-// String returns the state's name in lower case, such as "paused".
-func (s State) String() string {
-	switch s {
-	case Accepting:
-		return "accepting"
-	case Paused:
-		return "paused"
-	case Rejecting:
-		return "rejecting"
-	case Closed:
-		return "closed"
-	}
-	return fmt.Sprintf("State(%d)", int32(s))
-}
-
-// Flags or-ed into the mode word. They keep the Accept hot path to one
-// comparison: any mode other than plain Accepting goes the slow way.
-const (
-	// pendingFlag: connections taken out of the kernel by a transition wait
-	// to be delivered.
-	pendingFlag = 1 << 8
-	// deliverFlag: rejecting, and Accept still takes from the socket the
-	// clients the kernel admitted before it began refusing.
-	deliverFlag = 1 << 9
-
-	rejectingDelivering = int32(Rejecting) | deliverFlag
-	stateMask           = 0xff
-)
-
-// socketOpen reports whether Accept may take connections from the socket in
-// mode m.
-func socketOpen(m int32) bool { return m == int32(Accepting) || m == rejectingDelivering }
-
-// ErrInvalidTransition is wrapped by the error a transition returns when the
-// Listener cannot make it, such as Resume after Close (which also wraps
-// net.ErrClosed).
-var ErrInvalidTransition = errors.New("invalid transition")
 
 // Listener is a net.Listener whose Accept can be paused, made to reject new
 // clients, and resumed. Its methods are safe for concurrent use by multiple
@@ -172,137 +101,6 @@ func Listen(ctx context.Context, network, address string, opts ...Option) (*List
 	return wrap(ln, cfg, true), nil
 }
 
-// Accept waits for and returns the next connection to the listener.
-//
-// While the Listener is paused or rejecting, Accept blocks. It returns an
-// error wrapping net.ErrClosed once the Listener is closed. Errors of the
-// wrapped listener, temporary ones included, are passed on unchanged so that
-// a server's back-off logic keeps working.
-//
-// Without connection tracking the connection is the wrapped listener's own
-// (a *net.TCPConn from a TCP listener). With tracking it is wrapped; its
-// NetConn method returns the underlying connection.
-func (l *Listener) Accept() (net.Conn, error) {
-	for {
-		if m := l.mode.Load(); m != int32(Accepting) && m != rejectingDelivering {
-			c, err := l.acceptSlow()
-			if c != nil || err != nil {
-				return c, err
-			}
-			continue
-		}
-		if l.track && !l.acquireSlot() {
-			continue
-		}
-		s := l.sock.Load()
-		c, err := l.acceptFrom(s)
-		if err != nil {
-			if l.track {
-				l.releaseSlot()
-			}
-			if err = l.acceptError(s, err); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		l.accepted.Add(1)
-		if l.track {
-			return l.trackConn(c), nil
-		}
-		return c, nil
-	}
-}
-
-// errGateChanged tells Accept to look at the state again.
-var errGateChanged = errors.New("acceptgate: state changed")
-
-func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
-	if s.wake == nil {
-		return s.ln.Accept()
-	}
-	// Announce ourselves before checking the state: a Pause that stores its
-	// state after this point will see inflight > 0 and wait for us.
-	l.inflight.Add(1)
-	if !socketOpen(l.mode.Load()) {
-		l.leaveAccept()
-		return nil, errGateChanged
-	}
-	c, err := s.ln.Accept()
-	l.leaveAccept()
-	return c, err
-}
-
-func (l *Listener) leaveAccept() {
-	if l.inflight.Add(-1) == 0 && !socketOpen(l.mode.Load()) {
-		select {
-		case l.idle <- struct{}{}:
-		default: // a token is there already
-		}
-	}
-}
-
-// acceptError decides what an error from the wrapped Accept means: nil when it
-// came from the gate's own doing (a wake-up, a closed socket being replaced)
-// and Accept should look at the state again, otherwise the error to return.
-func (l *Listener) acceptError(s *socket, err error) error {
-	if err == errGateChanged {
-		return nil
-	}
-	if State(l.mode.Load()&stateMask) == Closed {
-		return l.closedError("accept")
-	}
-	if !socketOpen(l.mode.Load()) || l.sock.Load() != s {
-		return nil
-	}
-	if s.wake != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		// A wake-up from a Pause that was resumed before this goroutine
-		// looked at the state again.
-		return nil
-	}
-	return err
-}
-
-// acceptSlow handles every mode but plain Accepting: it delivers a pending
-// connection, reports the Listener closed, or waits for a change. It returns
-// (nil, nil) when Accept should look at the state again.
-func (l *Listener) acceptSlow() (net.Conn, error) {
-	l.mu.Lock()
-	mode := l.mode.Load()
-	if State(mode&stateMask) == Closed {
-		l.mu.Unlock()
-		return nil, l.closedError("accept")
-	}
-	// A delivery waiting for a slot registers before it tries: a slot
-	// released after a failed try then finds it and broadcasts.
-	if len(l.pending) > 0 && l.track {
-		l.waiters.Add(1)
-		defer l.waiters.Add(-1)
-	}
-	if len(l.pending) > 0 && (!l.track || l.tryAcquireSlot()) {
-		c := l.pending[0]
-		l.pending[0] = nil
-		l.pending = l.pending[1:]
-		if len(l.pending) == 0 {
-			l.pending = nil
-			l.mode.Store(mode &^ pendingFlag)
-		}
-		l.mu.Unlock()
-		l.accepted.Add(1)
-		if l.track {
-			return l.trackConn(c), nil
-		}
-		return c, nil
-	}
-	if socketOpen(mode) {
-		l.mu.Unlock()
-		return nil, nil
-	}
-	changed := l.changed
-	l.mu.Unlock()
-	<-changed
-	return nil, nil
-}
-
 // Addr returns the listener's network address. After a Reject and Resume it is
 // the same address.
 func (l *Listener) Addr() net.Addr { return l.sock.Load().ln.Addr() }
@@ -360,5 +158,3 @@ func (l *Listener) Stats() Stats {
 	}
 	return st
 }
-
-func (l *Listener) closedError(op string) error { return l.opError(op, net.ErrClosed) }

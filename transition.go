@@ -1,8 +1,6 @@
 package acceptgate
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -62,7 +60,7 @@ func (l *Listener) transition(to State, verb string) error {
 	from := l.State()
 	if from == Closed {
 		l.mu.Unlock()
-		return l.opError(verb, fmt.Errorf("%w: %w", ErrInvalidTransition, net.ErrClosed))
+		return l.opError(verb, net.ErrClosed)
 	}
 	if from == to {
 		l.mu.Unlock()
@@ -92,7 +90,7 @@ func (l *Listener) moveToLocked(from, to State) error {
 	// could take a client the new state should not, or miss a wake-up.
 	if socketOpen(l.mode.Load() &^ pendingFlag) {
 		l.setModeLocked(Rejecting, false) // not open, whatever from is
-		l.stopAccepts(s)
+		l.stopAcceptsLocked(s)
 	}
 	var ns *socket
 	var err error
@@ -136,7 +134,7 @@ func (l *Listener) setModeLocked(s State, open bool) {
 // wrapped Accept after setting a deadline in the past.
 var wakeWait = time.Second
 
-// stopAccepts wakes goroutines blocked in the wrapped Accept and waits until
+// stopAcceptsLocked wakes goroutines blocked in the wrapped Accept and waits until
 // none is left inside it. The mode must already keep them from going back.
 // The netpoller does not notice the state change by itself; a deadline in
 // the past makes it return at once, and also makes any later Accept on the
@@ -146,7 +144,7 @@ var wakeWait = time.Second
 // the transition, and with it every other method, for good: past wakeWait
 // the transition goes on, and a goroutine still inside may take one more
 // connection, which Accept delivers, as for a listener without SetDeadline.
-func (l *Listener) stopAccepts(s *socket) {
+func (l *Listener) stopAcceptsLocked(s *socket) {
 	if s.wake == nil {
 		return
 	}
@@ -173,125 +171,18 @@ func (l *Listener) broadcastLocked() {
 	l.changed = make(chan struct{})
 }
 
-type stateChange struct {
-	from, to State
-	addr     net.Addr
-}
-
-// enterLocked records a completed transition, wakes waiters and queues the
-// change for reportChanges.
-func (l *Listener) enterLocked(from, to State) {
-	l.since = time.Now()
-	l.broadcastLocked()
-	l.hookMu.Lock()
-	l.hookQueue = append(l.hookQueue, stateChange{from, to, l.Addr()})
-	l.hookMu.Unlock()
-}
-
-// reportChanges logs the queued changes and calls the hook with each, in
-// order, unless another goroutine is doing it already: then that one
-// reports this change too, once the hook it is in returns. So a hook may
-// call any method of the Listener, transitions included.
-func (l *Listener) reportChanges() {
-	l.hookMu.Lock()
-	if l.hookRunning {
-		l.hookMu.Unlock()
-		return
-	}
-	l.hookRunning = true
-	for len(l.hookQueue) > 0 {
-		c := l.hookQueue[0]
-		l.hookQueue = l.hookQueue[1:]
-		l.hookMu.Unlock()
-		l.logger.Info("acceptgate: state changed", "addr", c.addr.String(), "from", c.from.String(), "to", c.to.String())
-		if l.hook != nil {
-			l.callHook(c.from, c.to)
-		}
-		l.hookMu.Lock()
-	}
-	l.hookQueue = nil
-	l.hookRunning = false
-	l.hookMu.Unlock()
-}
-
-func (l *Listener) callHook(from, to State) {
-	defer func() {
-		if v := recover(); v != nil {
-			l.logger.Error("acceptgate: state hook panicked", "from", from.String(), "to", to.String(), "panic", fmt.Sprint(v))
-		}
-	}()
-	l.hook(from, to)
-}
-
-// Close closes the wrapped listener. Goroutines blocked in Accept return an
-// error wrapping net.ErrClosed, as does any later call of Accept, Pause,
-// Reject, Resume or Close. Connections taken out of the kernel by Reject and
-// not yet delivered are closed; connections already returned by Accept are
-// not (see Shutdown).
-//
-// Closing a rejecting Listener leaves a socket the gate did not create (one
-// given to Wrap) listening, for the other processes that may hold it, and a
-// unix socket's path as the wrapped listener would leave it.
-func (l *Listener) Close() error {
+// watch returns a channel closed at the next change: a transition, a slot
+// given back, connections to deliver. The caller counts as a waiter, so that
+// a slot given back broadcasts, until it calls unwatch.
+func (l *Listener) watch() <-chan struct{} {
 	l.mu.Lock()
-	from := l.State()
-	if from == Closed {
-		l.mu.Unlock()
-		return l.closedError("close")
-	}
-	l.mode.Store(int32(Closed))
-	err := l.sock.Load().close()
-	for _, c := range l.pending {
-		c.Close()
-	}
-	l.pending = nil
-	l.enterLocked(from, Closed)
-	l.mu.Unlock()
-	l.reportChanges()
-	if err != nil {
-		return l.opError("close", err)
-	}
-	return nil
+	defer l.mu.Unlock()
+	return l.watchLocked()
 }
 
-// Shutdown closes the Listener, then waits until every tracked connection it
-// handed out is closed. If ctx is done first, Shutdown closes the connections
-// left and returns ctx.Err(). Without tracking (see WithTracking) there is
-// nothing to wait for and Shutdown only closes the Listener.
-//
-// With net/http, call the server's Shutdown first: it closes idle keep-alive
-// connections and waits for requests in flight. The gate's Shutdown then
-// closes what the server does not track, such as hijacked connections, and
-// does it also when the server's Shutdown gave up at its deadline.
-func (l *Listener) Shutdown(ctx context.Context) error {
-	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	if !l.track {
-		return nil
-	}
-	for {
-		l.mu.Lock()
-		changed := l.changed
-		l.waiters.Add(1)
-		l.mu.Unlock()
-		if l.active.Load() == 0 {
-			l.waiters.Add(-1)
-			return nil
-		}
-		select {
-		case <-changed:
-			l.waiters.Add(-1)
-		case <-ctx.Done():
-			l.waiters.Add(-1)
-			l.closeTracked()
-			return ctx.Err()
-		}
-	}
+func (l *Listener) watchLocked() <-chan struct{} {
+	l.waiters.Add(1)
+	return l.changed
 }
 
-// opError wraps err as net's listener methods do, naming the call.
-func (l *Listener) opError(op string, err error) error {
-	a := l.Addr()
-	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
-}
+func (l *Listener) unwatch() { l.waiters.Add(-1) }

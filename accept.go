@@ -1,0 +1,138 @@
+package acceptgate
+
+import (
+	"errors"
+	"net"
+	"os"
+)
+
+// Accept waits for and returns the next connection to the listener.
+//
+// While the Listener is paused or rejecting, Accept blocks. It returns an
+// error wrapping net.ErrClosed once the Listener is closed. Errors of the
+// wrapped listener, temporary ones included, are passed on unchanged so that
+// a server's back-off logic keeps working.
+//
+// Without connection tracking the connection is the wrapped listener's own
+// (a *net.TCPConn from a TCP listener). With tracking it is wrapped; its
+// NetConn method returns the underlying connection.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		if m := l.mode.Load(); m != int32(Accepting) && m != rejectingDelivering {
+			c, err := l.acceptSlow()
+			if c != nil || err != nil {
+				return c, err
+			}
+			continue
+		}
+		if l.track && !l.acquireSlot() {
+			continue
+		}
+		s := l.sock.Load()
+		c, err := l.acceptFrom(s)
+		if err != nil {
+			if l.track {
+				l.releaseSlot()
+			}
+			if err = l.acceptError(s, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		l.accepted.Add(1)
+		if l.track {
+			return l.trackConn(c), nil
+		}
+		return c, nil
+	}
+}
+
+// errGateChanged tells Accept to look at the state again.
+var errGateChanged = errors.New("acceptgate: state changed")
+
+func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
+	if s.wake == nil {
+		return s.ln.Accept()
+	}
+	// Announce ourselves before checking the state: a Pause that stores its
+	// state after this point will see inflight > 0 and wait for us.
+	l.inflight.Add(1)
+	if !socketOpen(l.mode.Load()) {
+		l.leaveAccept()
+		return nil, errGateChanged
+	}
+	c, err := s.ln.Accept()
+	l.leaveAccept()
+	return c, err
+}
+
+func (l *Listener) leaveAccept() {
+	if l.inflight.Add(-1) == 0 && !socketOpen(l.mode.Load()) {
+		select {
+		case l.idle <- struct{}{}:
+		default: // a token is there already
+		}
+	}
+}
+
+// acceptError decides what an error from the wrapped Accept means: nil when it
+// came from the gate's own doing (a wake-up, a closed socket being replaced)
+// and Accept should look at the state again, otherwise the error to return.
+func (l *Listener) acceptError(s *socket, err error) error {
+	if err == errGateChanged {
+		return nil
+	}
+	if State(l.mode.Load()&stateMask) == Closed {
+		return l.closedError("accept")
+	}
+	if !socketOpen(l.mode.Load()) || l.sock.Load() != s {
+		return nil
+	}
+	if s.wake != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// A wake-up from a Pause that was resumed before this goroutine
+		// looked at the state again.
+		return nil
+	}
+	return err
+}
+
+// acceptSlow handles every mode but plain Accepting: it delivers a pending
+// connection, reports the Listener closed, or waits for a change. It returns
+// (nil, nil) when Accept should look at the state again.
+func (l *Listener) acceptSlow() (net.Conn, error) {
+	l.mu.Lock()
+	mode := l.mode.Load()
+	if State(mode&stateMask) == Closed {
+		l.mu.Unlock()
+		return nil, l.closedError("accept")
+	}
+	// A delivery waiting for a slot registers before it tries: a slot
+	// released after a failed try then finds it and broadcasts.
+	var changed <-chan struct{} = l.changed
+	if len(l.pending) > 0 && l.track {
+		changed = l.watchLocked()
+		defer l.unwatch()
+	}
+	if len(l.pending) > 0 && (!l.track || l.tryAcquireSlot()) {
+		c := l.pending[0]
+		l.pending[0] = nil
+		l.pending = l.pending[1:]
+		if len(l.pending) == 0 {
+			l.pending = nil
+			l.mode.Store(mode &^ pendingFlag)
+		}
+		l.mu.Unlock()
+		l.accepted.Add(1)
+		if l.track {
+			return l.trackConn(c), nil
+		}
+		return c, nil
+	}
+	if socketOpen(mode) {
+		l.mu.Unlock()
+		return nil, nil
+	}
+	l.mu.Unlock()
+	<-changed
+	return nil, nil
+}

@@ -1,0 +1,79 @@
+package acceptgate
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// Close closes the wrapped listener. Goroutines blocked in Accept return an
+// error wrapping net.ErrClosed, as does any later call of Accept, Pause,
+// Reject, Resume or Close. Connections taken out of the kernel by Reject and
+// not yet delivered are closed; connections already returned by Accept are
+// not (see Shutdown).
+//
+// Closing a rejecting Listener leaves a socket the gate did not create (one
+// given to Wrap) listening, for the other processes that may hold it, and a
+// unix socket's path as the wrapped listener would leave it.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed {
+		l.mu.Unlock()
+		return l.closedError("close")
+	}
+	l.mode.Store(int32(Closed))
+	err := l.sock.Load().close()
+	for _, c := range l.pending {
+		c.Close()
+	}
+	l.pending = nil
+	l.enterLocked(from, Closed)
+	l.mu.Unlock()
+	l.reportChanges()
+	if err != nil {
+		return l.opError("close", err)
+	}
+	return nil
+}
+
+// Shutdown closes the Listener, then waits until every tracked connection it
+// handed out is closed. If ctx is done first, Shutdown closes the connections
+// left and returns ctx.Err(). Without tracking (see WithTracking) there is
+// nothing to wait for and Shutdown only closes the Listener.
+//
+// With net/http, call the server's Shutdown first: it closes idle keep-alive
+// connections and waits for requests in flight. The gate's Shutdown then
+// closes what the server does not track, such as hijacked connections, and
+// does it also when the server's Shutdown gave up at its deadline.
+func (l *Listener) Shutdown(ctx context.Context) error {
+	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	if !l.track {
+		return nil
+	}
+	for {
+		changed := l.watch()
+		if l.active.Load() == 0 {
+			l.unwatch()
+			return nil
+		}
+		select {
+		case <-changed:
+			l.unwatch()
+		case <-ctx.Done():
+			l.unwatch()
+			l.closeTracked()
+			return ctx.Err()
+		}
+	}
+}
+
+// opError wraps err as net's listener methods do, naming the call.
+func (l *Listener) opError(op string, err error) error {
+	a := l.Addr()
+	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
+}
+
+func (l *Listener) closedError(op string) error { return l.opError(op, net.ErrClosed) }
