@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // patience bounds every wait in these tests; nothing waits for it to pass
@@ -232,6 +232,6 @@ func canFence(t *testing.T) bool {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	_, err = listener.Fence(ln)
+	_, err = sockets.Fence(ln)
 	return err == nil
 }

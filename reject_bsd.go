@@ -1,11 +1,14 @@
 //go:build unix && !linux
 
+// Files named _bsd.go build for every Unix system but Linux: the BSDs, and
+// Solaris and AIX, which take the same paths here.
+
 package acceptgate
 
 import (
 	"context"
 
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // rejectTCPLocked closes the listener after taking out its queue; Resume
@@ -16,7 +19,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns, err := listener.AcceptQueued(s.ln)
+	conns, err := sockets.AcceptQueued(s.ln)
 	l.pending = append(l.pending, conns...)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // settleTime bounds how long a TCP socket that must stop listening waits for
@@ -58,7 +58,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	ns.stopped = true
 	if err := faults.Check(faults.Hold); err == nil {
 		// Best effort: a port taken in this instant is reported by Resume.
-		ns.release, _ = listener.HoldPort(s.ln)
+		ns.release, _ = sockets.HoldPort(s.ln)
 	}
 	return ns, nil
 }
@@ -81,7 +81,7 @@ func fence(s *socket) (unfence func() error, err error) {
 	if err := faults.Check(faults.Fence); err != nil {
 		return nil, err
 	}
-	lift, err := listener.Fence(s.ln)
+	lift, err := sockets.Fence(s.ln)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func fence(s *socket) (unfence func() error, err error) {
 
 // canUnfence reports whether this process may lift a fence.
 func canUnfence() bool {
-	return faults.Check(faults.Probe) == nil && listener.CanLiftFence()
+	return faults.Check(faults.Probe) == nil && sockets.CanLiftFence()
 }
 
 // liftTCPLocked makes a rejecting TCP socket accept again on its address.
@@ -158,7 +158,7 @@ func relisten(s *socket) error {
 	if err := faults.Check(faults.Listen); err != nil {
 		return err
 	}
-	return listener.Relisten(s.ln, s.cfg.Backlog)
+	return sockets.Relisten(s.ln, s.cfg.Backlog)
 }
 
 // restart listens again on the descriptor stopWhenSettledLocked stopped, on
@@ -172,7 +172,7 @@ func restart(s *socket) (*socket, error) {
 	if err := relisten(s); err != nil {
 		ns := *s
 		if err := faults.Check(faults.Hold); err == nil {
-			ns.release, _ = listener.HoldPort(s.ln) // hold it again for the next try
+			ns.release, _ = sockets.HoldPort(s.ln) // hold it again for the next try
 		} else {
 			ns.release = nil
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 const patience = 10 * time.Second
@@ -333,7 +333,7 @@ func BenchmarkRejectResume(b *testing.B) {
 			must(b, err)
 			defer g.Close()
 			must(b, g.Reject())
-			if mode.name == "fence-lifted" && (g.Stats().Backlog < 0 || !listener.CanLiftFence()) {
+			if mode.name == "fence-lifted" && (g.Stats().Backlog < 0 || !sockets.CanLiftFence()) {
 				b.Skip("no fence here, or no privilege to lift it")
 			}
 			must(b, g.Resume())

@@ -1,8 +1,6 @@
 // Package listener creates listening sockets with the options servers ask
 // for (SO_REUSEPORT, the listen backlog, TCP_DEFER_ACCEPT, TCP_FASTOPEN), and
-// stops and restarts them: taking out what the kernel has queued, making a
-// socket stop listening while its descriptor stays open, listening on it
-// again, and binding a new socket to a listener's exact address.
+// binds a new socket to a listener's exact address.
 //
 // Features a platform lacks return errors wrapping errors.ErrUnsupported.
 package listener
@@ -15,6 +13,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // Config holds the options of a listening socket. The zero value gives what
@@ -65,7 +65,7 @@ func (c Config) Listen(ctx context.Context, network, address string) (net.Listen
 	if c.Backlog > 0 {
 		// net.Listen always asks for the system maximum; a second listen()
 		// on the same socket sets the length asked for.
-		if err := Relisten(ln, c.Backlog); err != nil {
+		if err := sockets.Relisten(ln, c.Backlog); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("listen %s %s: backlog %d: %w", network, address, c.Backlog, err)
 		}
@@ -90,26 +90,3 @@ func (c Config) Rebind(ctx context.Context, addr net.Addr) (net.Listener, error)
 }
 
 var errUnsupported = fmt.Errorf("not on %s: %w", runtime.GOOS, errors.ErrUnsupported)
-
-// rawConn returns the raw connection of a listener that has one.
-func rawConn(ln any) (syscall.RawConn, error) {
-	sc, ok := ln.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("%T exposes no socket: %w", ln, errors.ErrUnsupported)
-	}
-	return sc.SyscallConn()
-}
-
-// control runs f on the socket's descriptor and returns f's error or
-// Control's.
-func control(ln any, f func(fd int) error) error {
-	rc, err := rawConn(ln)
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -54,43 +52,6 @@ func TestBacklogIsTheOneAskedFor(t *testing.T) {
 	}
 	require.NoError(t, err)
 	assert.Equal(t, 7, q.Limit)
-}
-
-func TestStopListeningAndRelistenKeepThePort(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("only Linux listens again on a stopped descriptor")
-	}
-	ln, err := listener.Config{Backlog: 5}.Listen(ctx, "tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	queued, err := net.Dial("tcp4", ln.Addr().String())
-	require.NoError(t, err)
-	defer queued.Close()
-
-	taken, err := listener.AcceptQueued(ln)
-	require.NoError(t, err)
-	require.Len(t, taken, 1)
-	assert.Equal(t, queued.LocalAddr().String(), taken[0].RemoteAddr().String())
-	taken[0].Close()
-
-	require.NoError(t, listener.StopListening(ln))
-	_, err = net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
-	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
-
-	require.NoError(t, listener.Relisten(ln, 5))
-	c, err := net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
-	require.NoError(t, err, "listening again on the original port")
-	c.Close()
-	q, err := backlog.Of(ln.(*net.TCPListener))
-	require.NoError(t, err)
-	assert.Equal(t, 5, q.Limit)
-}
-
-func TestStopListeningRefusesUnixSockets(t *testing.T) {
-	ln, err := listener.Config{}.Listen(ctx, "unix", filepath.Join(t.TempDir(), "s"))
-	require.NoError(t, err)
-	defer ln.Close()
-	assert.ErrorIs(t, listener.StopListening(ln), errors.ErrUnsupported)
 }
 
 func TestRebindTakesTheSameAddressBack(t *testing.T) {

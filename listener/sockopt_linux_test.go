@@ -1,8 +1,6 @@
 package listener_test
 
 import (
-	"errors"
-	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -32,41 +30,4 @@ func TestLinuxSocketOptionsAreSet(t *testing.T) {
 	assert.Equal(t, 1, get(unix.SOL_SOCKET, unix.SO_REUSEADDR))
 	assert.NotZero(t, get(unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT), "deferred accept, rounded up to whole seconds")
 	assert.Equal(t, 16, get(unix.IPPROTO_TCP, unix.TCP_FASTOPEN))
-}
-
-func TestFenceRefusesNewClientsAndKeepsTheQueue(t *testing.T) {
-	ln, err := listener.Config{}.Listen(ctx, "tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	queued, err := net.Dial("tcp4", ln.Addr().String())
-	require.NoError(t, err)
-	defer queued.Close()
-
-	unfence, err := listener.Fence(ln)
-	if err != nil {
-		t.Skip("cannot fence here:", err)
-	}
-	_, err = net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
-	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "refused while fenced")
-	taken, err := listener.AcceptQueued(ln)
-	require.NoError(t, err)
-	require.Len(t, taken, 1, "the queue survived the fence")
-	taken[0].Close()
-
-	if err := unfence(); errors.Is(err, syscall.EPERM) {
-		t.Skip("lifting a fence needs CAP_NET_RAW")
-	} else {
-		require.NoError(t, err)
-	}
-	c, err := net.DialTimeout("tcp4", ln.Addr().String(), time.Second)
-	require.NoError(t, err, "accepting again once unfenced")
-	c.Close()
-}
-
-func TestFenceRefusesUnixSockets(t *testing.T) {
-	ln, err := net.Listen("unix", t.TempDir()+"/s")
-	require.NoError(t, err)
-	defer ln.Close()
-	_, err = listener.Fence(ln)
-	assert.ErrorIs(t, err, errors.ErrUnsupported)
 }

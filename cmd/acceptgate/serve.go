@@ -15,7 +15,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
-	"github.com/acceptgate/acceptgate/listener"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 type serveFlags struct {
@@ -122,11 +122,11 @@ func rejectMode(addr net.Addr) string {
 	if !ok {
 		return "unix: the path leads to a socket that refuses while the listener waits, hidden"
 	}
-	dev, err := listener.FenceDevice(ta.IP)
+	dev, err := sockets.FenceDevice(ta.IP)
 	switch {
 	case err != nil:
 		return "not fenced (" + err.Error() + "): the socket stops once its queue is empty and no handshake is under way; an interface that stays down (ip link add agfence type dummy) gives it a fence"
-	case listener.CanLiftFence():
+	case sockets.CanLiftFence():
 		return "fenced with " + dev + ", lifted in place"
 	}
 	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"

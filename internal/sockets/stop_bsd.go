@@ -1,6 +1,9 @@
 //go:build unix && !linux
 
-package listener
+// Files named _bsd.go build for every Unix system but Linux: the BSDs, and
+// Solaris and AIX, which take the same paths here.
+
+package sockets
 
 import (
 	"fmt"
