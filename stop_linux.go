@@ -1,0 +1,127 @@
+package acceptgate
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"golang.org/x/sys/unix"
+)
+
+// settleTime bounds how long a TCP socket that must stop listening waits for
+// the handshakes under way on it to complete, so that the kernel does not
+// reset their clients. TCP sends the SYN-ACK again after one second: a
+// handshake not done by then has lost a packet or belongs to a
+// TCP_DEFER_ACCEPT client that has sent nothing.
+var settleTime = time.Second
+
+// stopWhenSettledLocked stops s listening at a moment when no client is
+// waiting in its accept queue and no handshake is under way, so that the
+// kernel resets no one: it takes the queue out into l.pending and waits, up
+// to settleTime, for handshakes to complete. Past that it stops anyway, and
+// clients whose handshake is still under way are reset. On error s still
+// listens, and what was taken out is pending.
+func (l *Listener) stopWhenSettledLocked(s *socket) error {
+	sc, ok := s.ln.(syscall.Conn)
+	if !ok || s.wake == nil {
+		return errNoSocket
+	}
+	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
+	late := time.Now().Add(settleTime)
+	for {
+		if err := l.drainLocked(s, sc); err != nil {
+			return err
+		}
+		stopped, err := stopIfSettled(sc, time.Now().After(late))
+		if err != nil || stopped {
+			return err
+		}
+		// A handshake is under way: the next client to complete wakes us.
+		if _, err := l.acceptOneLocked(s, time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// drainLocked takes every connection in s's accept queue into l.pending.
+func (l *Listener) drainLocked(s *socket, sc syscall.Conn) error {
+	for {
+		q, err := backlog.Of(sc)
+		if err != nil {
+			return err
+		}
+		if q.Len == 0 {
+			return nil
+		}
+		for range q.Len {
+			if _, err := l.acceptOneLocked(s, time.Second); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// acceptOneLocked takes one connection from s into l.pending, waiting up to
+// wait for one. It reports whether it took one.
+func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) {
+	if err := s.wake(time.Now().Add(wait)); err != nil {
+		return false, err
+	}
+	if err := faults.Check(faults.Accept); err != nil {
+		return false, err
+	}
+	c, err := s.ln.Accept()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	l.pending = append(l.pending, c)
+	return true, nil
+}
+
+// stopIfSettled shuts the socket down if its accept queue is empty and no
+// handshake is under way, or at once if force. The checks and the shutdown
+// follow each other within microseconds: a client that completes its
+// handshake in between is the one the kernel can still reset.
+func stopIfSettled(sc syscall.Conn, force bool) (stopped bool, err error) {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	cerr := rc.Control(func(fd uintptr) {
+		if !force {
+			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+				err = e
+				return
+			}
+			if err = faults.Check(faults.Handshakes); err != nil {
+				return
+			}
+			if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
+				err = e
+				return
+			}
+			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+				err = e
+				return // one completed while we counted
+			}
+		}
+		if err = faults.Check(faults.Shutdown); err != nil {
+			return
+		}
+		if e := unix.Shutdown(int(fd), unix.SHUT_RD); e != nil {
+			err = os.NewSyscallError("shutdown", e)
+			return
+		}
+		stopped = true
+	})
+	if cerr != nil {
+		return false, cerr
+	}
+	return stopped, err
+}
