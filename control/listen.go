@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // ErrNoToken is wrapped by the error ListenAdmin returns for a TCP address
@@ -61,7 +60,7 @@ func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Co
 // listenUnix listens on a private unix socket at path and checks that it is
 // private.
 func listenUnix(ctx context.Context, path string) (net.Listener, error) {
-	if err := removeStaleSocket(path); err != nil {
+	if err := sockets.RemoveStale(path); err != nil {
 		return nil, fmt.Errorf("control: admin socket: %w", err)
 	}
 	ln, err := listenPrivateSocket(ctx, path)
@@ -75,27 +74,6 @@ func listenUnix(ctx context.Context, path string) (net.Listener, error) {
 		return nil, fmt.Errorf("control: admin socket: %w", err)
 	}
 	return ln, nil
-}
-
-// removeStaleSocket removes a socket file nobody listens on any more, so
-// that its path can be bound again. A socket someone listens on, or a file
-// that is not a socket, is left alone and reported as in use.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%s is not a socket: %w", path, syscall.EADDRINUSE)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return fmt.Errorf("%s: someone listens there: %w", path, syscall.EADDRINUSE)
-	}
-	return os.Remove(path)
 }
 
 func isPath(addr string) bool { return strings.Contains(addr, "/") }

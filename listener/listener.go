@@ -78,7 +78,7 @@ func (c Config) Listen(ctx context.Context, network, address string) (net.Listen
 // stale socket file left at the path.
 func (c Config) Rebind(ctx context.Context, addr net.Addr) (net.Listener, error) {
 	if ua, ok := addr.(*net.UnixAddr); ok {
-		if err := removeStaleSocket(ua.Name); err != nil {
+		if err := sockets.RemoveStale(ua.Name); err != nil {
 			return nil, fmt.Errorf("rebind %s: %w", ua.Name, err)
 		}
 	}

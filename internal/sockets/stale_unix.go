@@ -1,0 +1,36 @@
+//go:build unix
+
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// RemoveStale removes a unix socket file nobody listens on any more, so that
+// its path can be bound again. A socket someone still listens on is left
+// alone and reported as in use.
+func RemoveStale(path string) error {
+	if path == "" || path[0] == '@' {
+		return nil // abstract: no file
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s is not a socket: %w", path, syscall.EADDRINUSE)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("%s: someone listens there: %w", path, syscall.EADDRINUSE)
+	}
+	return os.Remove(path)
+}

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package listener
-
-func removeStaleSocket(path string) error { return nil }
