@@ -466,25 +466,6 @@ func TestUnixPathNeverWidensNorGoesMissing(t *testing.T) {
 	eventually(t, func() bool { return openDescriptors(t) <= fds }, "descriptors back to %d", fds)
 }
 
-// unwakeable is a listener whose SetDeadline does not wake its Accept.
-type unwakeable struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (u *unwakeable) Accept() (net.Conn, error) {
-	select {
-	case c := <-u.conns:
-		return c, nil
-	case <-u.closed:
-		return nil, net.ErrClosed
-	}
-}
-func (u *unwakeable) SetDeadline(time.Time) error { return nil }
-func (u *unwakeable) Close() error                { u.once.Do(func() { close(u.closed) }); return nil }
-func (u *unwakeable) Addr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-
 // Suspected: Pause waited without bound, holding the state mutex, for an
 // Accept that SetDeadline does not wake. It now gives up after a while; the
 // connection that Accept takes later is delivered, not lost.

@@ -4,66 +4,15 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
 )
-
-// temporaryError is what accept4 failing with EMFILE looks like to a
-// server: a temporary net.Error, so it backs off and tries again.
-var temporaryError = &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
-
-// failingListener fails every Accept with a temporary error, as a listener
-// out of descriptors does; a deadline in the past fails it with a timeout,
-// as it does a real one.
-type failingListener struct {
-	mu       sync.Mutex
-	deadline time.Time
-	closed   bool
-	calls    int
-}
-
-func (f *failingListener) Accept() (net.Conn, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	switch {
-	case f.closed:
-		return nil, net.ErrClosed
-	case !f.deadline.IsZero() && time.Now().After(f.deadline):
-		return nil, &net.OpError{Op: "accept", Err: os.ErrDeadlineExceeded}
-	}
-	return nil, temporaryError
-}
-
-func (f *failingListener) SetDeadline(t time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.deadline = t
-	return nil
-}
-
-func (f *failingListener) Close() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.closed = true
-	return nil
-}
-
-func (f *failingListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-
-func (f *failingListener) Calls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
 
 func TestTemporaryErrorsPassThroughAndPauseStillWorks(t *testing.T) {
 	inner := &failingListener{}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
@@ -235,3 +237,19 @@ func canFence(t *testing.T) bool {
 	_, err = sockets.Fence(ln)
 	return err == nil
 }
+
+// kernelQueue returns how many connections wait in l's accept queue, as the
+// kernel counts them, and whether it could tell (package backlog's tests
+// check its figures against ss).
+func kernelQueue(t *testing.T, l *acceptgate.Listener) (int, bool) {
+	t.Helper()
+	q, err := backlog.Of(l)
+	if err != nil {
+		return 0, false
+	}
+	return q.Len, true
+}
+
+// onLinux is set where the tests can read the accept queue and Reject keeps
+// the descriptor.
+const onLinux = runtime.GOOS == "linux"

@@ -10,9 +10,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -437,7 +439,7 @@ func TestTransitionsRaceWithAcceptLoseNothing(t *testing.T) {
 // TestAcceptedErrorsPassThrough checks that the wrapped listener's own
 // errors, temporary ones included, reach the caller unchanged.
 func TestAcceptedErrorsPassThrough(t *testing.T) {
-	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: errTooManyFiles}
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
 	inner := &scriptedListener{errs: []error{emfile}}
 	l := acceptgate.Wrap(inner)
 	_, err := l.Accept()
@@ -445,52 +447,6 @@ func TestAcceptedErrorsPassThrough(t *testing.T) {
 	assert.Equal(t, acceptgate.Accepting, l.State())
 	require.NoError(t, l.Close())
 }
-
-var errTooManyFiles = errors.New("too many open files")
-
-// scriptedListener returns the errors it holds, then blocks until closed.
-type scriptedListener struct {
-	mu     sync.Mutex
-	errs   []error
-	closed chan struct{}
-}
-
-func (s *scriptedListener) Accept() (net.Conn, error) {
-	s.mu.Lock()
-	if s.closed == nil {
-		s.closed = make(chan struct{})
-	}
-	if len(s.errs) > 0 {
-		err := s.errs[0]
-		s.errs = s.errs[1:]
-		s.mu.Unlock()
-		return nil, err
-	}
-	closed := s.closed
-	s.mu.Unlock()
-	<-closed
-	return nil, net.ErrClosed
-}
-
-func (s *scriptedListener) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed == nil {
-		s.closed = make(chan struct{})
-	}
-	close(s.closed)
-	return nil
-}
-
-func (s *scriptedListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
-
-// readyListener hands out the same connection at once, every time: the
-// Accept path with no kernel in it.
-type readyListener struct{ c net.Conn }
-
-func (r readyListener) Accept() (net.Conn, error) { return r.c, nil }
-func (r readyListener) Close() error              { return nil }
-func (r readyListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 func TestAcceptAllocations(t *testing.T) {
 	server, client := net.Pipe()

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package acceptgate_test
-
-const onLinux = false
