@@ -108,7 +108,7 @@ func TestAdmissionMatrix(t *testing.T) {
 	}
 	for _, withToken := range []bool{false, true} {
 		t.Run(fmt.Sprintf("token=%v", withToken), func(t *testing.T) {
-			opts := []control.HandlerOption{control.WithAllowedHosts("Admin.Internal:1")}
+			opts := []control.Option{control.WithAllowedHosts("Admin.Internal:1")}
 			if withToken {
 				opts = append(opts, control.WithToken(token))
 			}
@@ -180,7 +180,7 @@ func crossOrigin(b browser) bool {
 func TestCrossSiteStateChangeIsRefusedWhateverItsContentType(t *testing.T) {
 	for _, withToken := range []bool{false, true} {
 		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json", ""} {
-			opts := []control.HandlerOption{}
+			opts := []control.Option{}
 			auth := ""
 			if withToken {
 				opts, auth = append(opts, control.WithToken(token)), "Bearer "+token
@@ -323,7 +323,7 @@ func TestUnixSocketIgnoresHost(t *testing.T) {
 
 func TestRefusalsAreLoggedWithAFloodCut(t *testing.T) {
 	var log bytes.Buffer
-	h, _ := fixture(t, control.WithToken(token), control.WithAPILogger(slog.New(slog.NewTextHandler(&log, nil))))
+	h, _ := fixture(t, control.WithToken(token), control.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	now := time.Unix(1000, 0)
 	control.SetAuditClock(h, func() time.Time { return now })
 
@@ -348,13 +348,13 @@ func TestRefusalsAreLoggedWithAFloodCut(t *testing.T) {
 	assert.NotContains(t, log.String(), token)
 
 	log.Reset()
-	open, _ := fixture(t, control.WithAPILogger(slog.New(slog.NewTextHandler(&log, nil))))
+	open, _ := fixture(t, control.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	browser{method: "GET", path: "/v1/listeners", host: "evil.example"}.send(t, open)
 	assert.Contains(t, log.String(), "status=421")
 	assert.Contains(t, log.String(), "host=evil.example")
 }
 
-func fixtureHandler(t *testing.T, opts ...control.HandlerOption) *control.Handler {
+func fixtureHandler(t *testing.T, opts ...control.Option) *control.Handler {
 	h, _ := fixture(t, opts...)
 	return h
 }

@@ -66,26 +66,43 @@ type Request struct {
 //
 // A Handler is safe for concurrent use.
 type Handler struct {
-	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
-	hasToken bool
-	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
-	cop      *http.CrossOriginProtection
-	logger   *slog.Logger
-	audit    *auditor
+	settings
+	cop   *http.CrossOriginProtection
+	audit *auditor
 
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
 	names []string // sorted
 }
 
-// A HandlerOption configures a Handler.
-type HandlerOption func(*Handler)
+// An Option configures a Handler made by NewHandler or signal handling set
+// up by HandleSignals; each says where it applies.
+type Option func(*settings)
+
+type settings struct {
+	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
+	hasToken bool
+	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
+	logger   *slog.Logger
+}
+
+func newSettings(opts []Option) settings {
+	s := settings{hosts: make(map[string]bool), logger: slog.Default()}
+	for _, o := range opts {
+		o(&s)
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
 
 // WithToken makes the Handler require "Authorization: Bearer token" on every
 // route but /readyz; the scheme name may be in any case. The token is
 // compared in constant time and never logged. An empty token means none.
-func WithToken(token string) HandlerOption {
-	return func(h *Handler) {
+// HandleSignals ignores it.
+func WithToken(token string) Option {
+	return func(h *settings) {
 		h.hasToken = token != ""
 		h.tokenSum = sha256.Sum256([]byte(token))
 	}
@@ -95,9 +112,9 @@ func WithToken(token string) HandlerOption {
 // Handler without a token, besides loopback addresses and "localhost": the
 // names the operator reaches the admin API by, such as a /etc/hosts alias of
 // 127.0.0.1. Names are compared without the port and regardless of case. A
-// Handler with a token does not look at Host.
-func WithAllowedHosts(names ...string) HandlerOption {
-	return func(h *Handler) {
+// Handler with a token does not look at Host. HandleSignals ignores it.
+func WithAllowedHosts(names ...string) Option {
+	return func(h *settings) {
 		for _, n := range names {
 			if host, _, err := net.SplitHostPort(n); err == nil {
 				n = host // the port is not compared
@@ -107,22 +124,18 @@ func WithAllowedHosts(names ...string) HandlerOption {
 	}
 }
 
-// WithAPILogger sets where state changes and refused requests are logged,
-// with who asked for them. The default is slog.Default().
-func WithAPILogger(logger *slog.Logger) HandlerOption {
-	return func(h *Handler) { h.logger = logger }
+// WithLogger sets where state changes and refused requests (or signals) are
+// logged, with who asked for them. The default, and nil, is slog.Default().
+func WithLogger(logger *slog.Logger) Option {
+	return func(s *settings) { s.logger = logger }
 }
 
 // NewHandler returns a Handler with no gates.
-func NewHandler(opts ...HandlerOption) *Handler {
+func NewHandler(opts ...Option) *Handler {
 	h := &Handler{
-		gates:  make(map[string]*acceptgate.Listener),
-		hosts:  make(map[string]bool),
-		cop:    http.NewCrossOriginProtection(),
-		logger: slog.Default(),
-	}
-	for _, o := range opts {
-		o(h)
+		settings: newSettings(opts),
+		gates:    make(map[string]*acceptgate.Listener),
+		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
 	return h

@@ -21,12 +21,12 @@ import (
 const token = "s3cret"
 
 // quiet sends a Handler's log to nowhere.
-var quiet = control.WithAPILogger(slog.New(slog.DiscardHandler))
+var quiet = control.WithLogger(slog.New(slog.DiscardHandler))
 
 // fixture is a Handler over two gates, "web" and "grpc", on loopback.
-func fixture(t *testing.T, opts ...control.HandlerOption) (*control.Handler, map[string]*acceptgate.Listener) {
+func fixture(t *testing.T, opts ...control.Option) (*control.Handler, map[string]*acceptgate.Listener) {
 	t.Helper()
-	h := control.NewHandler(append([]control.HandlerOption{quiet}, opts...)...)
+	h := control.NewHandler(append([]control.Option{quiet}, opts...)...)
 	gates := map[string]*acceptgate.Listener{}
 	for _, name := range []string{"web", "grpc"} {
 		g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")

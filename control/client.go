@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,9 +17,10 @@ import (
 
 // Client talks to a Handler's API.
 type Client struct {
-	base  string // http://host:port, without a trailing slash
-	token string
-	http  *http.Client
+	base   string // http://host:port, without a trailing slash
+	token  string
+	reason string // sent with every change, for the server's log
+	http   *http.Client
 }
 
 // APIError is an error answer from the API.
@@ -35,7 +37,14 @@ func (e *APIError) Error() string {
 type ClientOption func(*clientConfig)
 
 type clientConfig struct {
-	tls *tls.Config
+	tls    *tls.Config
+	reason string
+}
+
+// WithReason sets the reason sent with every change the Client asks for,
+// which the server logs beside who asked, such as the name of the tool.
+func WithReason(reason string) ClientOption {
+	return func(c *clientConfig) { c.reason = reason }
 }
 
 // WithClientTLS sets the TLS configuration for an https:// admin URL, such
@@ -54,7 +63,7 @@ func NewClient(admin, token string, opts ...ClientOption) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	c := &Client{token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &Client{token: token, reason: cfg.reason, http: &http.Client{Timeout: 30 * time.Second}}
 	if cfg.tls != nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = cfg.tls.Clone()
@@ -112,7 +121,7 @@ func (c *Client) Change(ctx context.Context, action, name string) ([]View, error
 // Ready reports whether /readyz answers 200.
 func (c *Client) Ready(ctx context.Context) (bool, error) {
 	err := c.do(ctx, http.MethodGet, "/readyz", nil)
-	if ae, ok := err.(*APIError); ok && ae.Status == http.StatusServiceUnavailable {
+	if ae := (*APIError)(nil); errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable {
 		return false, nil
 	}
 	return err == nil, err
@@ -121,7 +130,11 @@ func (c *Client) Ready(ctx context.Context) (bool, error) {
 func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	var body io.Reader
 	if method == http.MethodPost {
-		body = bytes.NewReader([]byte(`{"reason":"acceptgate ctl"}`))
+		b, err := json.Marshal(Request{Reason: c.reason})
+		if err != nil {
+			return fmt.Errorf("control: %w", err)
+		}
+		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {

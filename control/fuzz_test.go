@@ -38,7 +38,7 @@ func FuzzAPI(f *testing.F) {
 		if _, err := url.ParseRequestURI(path); err != nil || strings.ContainsAny(path, " #?") {
 			t.Skip() // not a request line a client could send
 		}
-		opts := []control.HandlerOption{}
+		opts := []control.Option{}
 		if withToken {
 			opts = append(opts, control.WithToken(token))
 		}

@@ -53,7 +53,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestListenAdminServesTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
 	var logged bytes.Buffer
-	h, gates := fixture(t, control.WithToken(token), control.WithAPILogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	h, gates := fixture(t, control.WithToken(token), control.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	ln, err := control.ListenAdmin(context.Background(), "127.0.0.1:0", h, &tls.Config{Certificates: []tls.Certificate{cert}})
 	require.NoError(t, err)
 	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)} // the plain client's handshake error
@@ -87,7 +87,7 @@ func TestListenAdminRefusesAUselessTLSConfig(t *testing.T) {
 
 func TestListenAdminWarnsThatATokenOffLoopbackTravelsInClear(t *testing.T) {
 	var log bytes.Buffer
-	h := control.NewHandler(control.WithToken(token), control.WithAPILogger(slog.New(slog.NewTextHandler(&log, nil))))
+	h := control.NewHandler(control.WithToken(token), control.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	ln, err := control.ListenAdmin(context.Background(), "0.0.0.0:0", h, nil)
 	require.NoError(t, err)
 	ln.Close()

@@ -5,7 +5,6 @@ package control
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/acceptgate/acceptgate"
 )
@@ -13,6 +12,6 @@ import (
 // HandleSignals pauses gates on SIGTTOU and resumes them on SIGTTIN. This
 // platform has neither signal: it returns an error wrapping
 // errors.ErrUnsupported.
-func HandleSignals(logger *slog.Logger, gates ...*acceptgate.Listener) (stop func(), err error) {
+func HandleSignals(gates []*acceptgate.Listener, opts ...Option) (stop func(), err error) {
 	return nil, fmt.Errorf("control: SIGTTOU and SIGTTIN: %w", errors.ErrUnsupported)
 }

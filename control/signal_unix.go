@@ -17,13 +17,11 @@ import (
 // kernel's job-control signals: a background process that writes to (or
 // reads from) its terminal with tostop set receives them, and while they are
 // handled it pauses (or resumes) its gates instead of being stopped. Handle
-// them in servers that run detached from a terminal. Each change is logged to
-// logger (nil means slog.Default()). stop returns once signals are no longer
+// them in servers that run detached from a terminal. Each change is logged to the
+// logger WithLogger gives (slog.Default() without it). stop returns once signals are no longer
 // handled; it is safe to call more than once.
-func HandleSignals(logger *slog.Logger, gates ...*acceptgate.Listener) (stop func(), err error) {
-	if logger == nil {
-		logger = slog.Default()
-	}
+func HandleSignals(gates []*acceptgate.Listener, opts ...Option) (stop func(), err error) {
+	logger := newSettings(opts).logger
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTTOU, syscall.SIGTTIN)
 	done := make(chan struct{})

@@ -22,7 +22,7 @@ func TestSignalsPauseAndResume(t *testing.T) {
 		defer g.Close()
 		gates[i] = g
 	}
-	stop, err := control.HandleSignals(nil, gates...)
+	stop, err := control.HandleSignals(gates)
 	require.NoError(t, err)
 	defer stop()
 

@@ -42,7 +42,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	var opts []control.ClientOption
+	opts := []control.ClientOption{control.WithReason("acceptgate ctl")}
 	if cfg, err := clientTLS(*caFile); err != nil {
 		return err
 	} else if cfg != nil {

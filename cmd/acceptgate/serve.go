@@ -98,7 +98,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		fmt.Fprintf(stdout, "pause: %s pause http   resume: ... resume http   status: ... status\n", ctl)
 	}
 	if f.signals {
-		if stopSignals, err := control.HandleSignals(logger, gate); err == nil {
+		if stopSignals, err := control.HandleSignals([]*acceptgate.Listener{gate}, control.WithLogger(logger)); err == nil {
 			defer stopSignals()
 			fmt.Fprintf(stdout, "or: kill -TTOU %d (pause), kill -TTIN %d (resume); Ctrl-C stops\n", os.Getpid(), os.Getpid())
 		}
@@ -142,7 +142,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, lo
 	if err != nil {
 		return nil, "", err
 	}
-	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithAPILogger(logger))
+	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger))
 	if err := h.Register("http", gate); err != nil {
 		return nil, "", err
 	}
