@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,8 @@ type Handler struct {
 	settings
 	cop   *http.CrossOriginProtection
 	audit *auditor
+
+	mux *http.ServeMux // the routes, behind the admission rules
 
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
@@ -138,6 +141,7 @@ func NewHandler(opts ...Option) *Handler {
 		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
+	h.mux = h.routes()
 	return h
 }
 
@@ -179,43 +183,74 @@ var actions = map[string]func(*acceptgate.Listener) error{
 	"resume": (*acceptgate.Listener).Resume,
 }
 
-// ServeHTTP routes a request; see Handler.
+// ServeHTTP decides whether the request may be served at all, then routes
+// it; see Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	if status, reason := h.admit(r, path == "/readyz"); status != 0 {
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	if status, reason := h.admit(r, p == "/readyz"); status != 0 {
 		h.refuse(w, r, status, reason)
 		return
 	}
-	if path == "/readyz" {
-		if allowMethod(w, r, http.MethodGet) {
-			h.readyz(w)
-		}
+	if p == "" || path.Clean(p) != p {
+		// ServeMux would redirect to the clean path; answer as for any
+		// route that does not exist, in JSON.
+		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
 		return
 	}
-	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	switch {
-	case len(parts) == 2 && parts[0] == "v1" && parts[1] == "listeners":
-		if allowMethod(w, r, http.MethodGet) {
-			writeJSON(w, http.StatusOK, h.views(h.sortedNames()))
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	h.mux.ServeHTTP(w, &r2)
+}
+
+// routes is the API's mux. Methods are checked by the handlers, not by the
+// patterns, so that a wrong method is answered in JSON too.
+func (h *Handler) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/readyz", h.onlyGet(func(w http.ResponseWriter, r *http.Request) { h.readyz(w) }))
+	m.HandleFunc("/v1/listeners", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, h.views(h.sortedNames()))
+	}))
+	m.HandleFunc("/v1/listeners/{name}", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
+		if g := h.gate(w, r.PathValue("name")); g != nil {
+			writeJSON(w, http.StatusOK, view(r.PathValue("name"), g))
 		}
-	case len(parts) == 3 && parts[0] == "v1" && parts[1] == "listeners":
-		if allowMethod(w, r, http.MethodGet) {
-			if g := h.gate(w, parts[2]); g != nil {
-				writeJSON(w, http.StatusOK, view(parts[2], g))
-			}
+	}))
+	m.HandleFunc("/v1/listeners/{name}/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
+		if h.gate(w, r.PathValue("name")) != nil {
+			h.change(w, r, r.PathValue("action"), []string{r.PathValue("name")}, true)
 		}
-	case len(parts) == 4 && parts[0] == "v1" && parts[1] == "listeners" && actions[parts[3]] != nil:
-		if allowMethod(w, r, http.MethodPost) {
-			if h.gate(w, parts[2]) != nil {
-				h.change(w, r, parts[3], []string{parts[2]}, true)
-			}
-		}
-	case len(parts) == 2 && parts[0] == "v1" && actions[parts[1]] != nil:
-		if allowMethod(w, r, http.MethodPost) {
-			h.change(w, r, parts[1], h.sortedNames(), false)
-		}
-	default:
+	}))
+	m.HandleFunc("/v1/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
+		h.change(w, r, r.PathValue("action"), h.sortedNames(), false)
+	}))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+	})
+	return m
+}
+
+// onlyGet serves GET and HEAD with f, and refuses other methods.
+func (h *Handler) onlyGet(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if allowMethod(w, r, http.MethodGet) {
+			f(w, r)
+		}
+	}
+}
+
+// onlyPost serves POST with f for a known action, and refuses other
+// methods; an unknown action is an unknown route.
+func (h *Handler) onlyPost(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if actions[r.PathValue("action")] == nil {
+			writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+			return
+		}
+		if allowMethod(w, r, http.MethodPost) {
+			f(w, r)
+		}
 	}
 }
 
