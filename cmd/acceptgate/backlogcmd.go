@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,7 +52,7 @@ func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "state\tbacklog\tclients\t")
 	for _, o := range bench.Outcomes {
-		fmt.Fprintf(tw, "%s\t", o)
+		fmt.Fprintf(tw, "%s\t", strings.ReplaceAll(o, "_", " "))
 	}
 	fmt.Fprintln(tw, "connect p50\tconnect p99\tfirst byte p50\tfirst byte p99\tmax queue\t")
 	for _, r := range reports {
