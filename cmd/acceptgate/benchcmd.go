@@ -11,8 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"github.com/acceptgate/acceptgate/bench"
 )
 
 const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
@@ -51,14 +49,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
-	res, err := bench.ParseResults(&raw)
+	res, err := parseResults(&raw)
 	if err != nil {
 		return err
 	}
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "Measured %s on %s, %d cores, Linux %s, %s, by `go run ./cmd/acceptgate bench`.\n\n",
 		time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), kernel(), goVersion(ctx))
-	res.Markdown(&md)
+	res.markdown(&md)
 	stdout.Write(md.Bytes())
 	if *readme == "" {
 		return nil
