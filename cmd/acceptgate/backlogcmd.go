@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,19 +12,20 @@ import (
 	"github.com/acceptgate/acceptgate/bench"
 )
 
+const backlogUsage = `Usage: acceptgate backlog [flags]
+
+Runs a gate on loopback with the given backlog through accepting, paused,
+rejecting and paused-then-resumed, with clients that connect at once, and
+reports what they saw and the accept queue over time.`
+
 func runBacklog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backlog", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("backlog", backlogUsage, stderr)
 	var cfg bench.BacklogConfig
 	fs.IntVar(&cfg.Backlog, "backlog", 16, "listen backlog `N`")
 	fs.IntVar(&cfg.Clients, "clients", 0, "clients per state; 0 means 3 × backlog")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 1500*time.Millisecond, "a client gives up connecting after this")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	plotFile := fs.String("plot", "", "draw the queue over time and the outcomes per state to `FILE` (.svg or .png)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate backlog [flags]\n\nRuns a gate on loopback with the given backlog through accepting, paused,\nrejecting and paused-then-resumed, with clients that connect at once, and\nreports what they saw and the accept queue over time.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,15 +14,16 @@ import (
 
 const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
 
+const benchUsage = `Usage: acceptgate bench [flags]
+
+Runs the benchmark suite in ./bench (from the module's root), prints the
+medians, ratios and targets as Markdown, and rewrites the README's
+Performance table between its perf markers.`
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", benchUsage, stderr)
 	count := fs.Int("count", 6, "runs of each benchmark; medians are reported")
 	readme := fs.String("readme", "README.md", "`file` whose Performance table is rewritten; empty to only print")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate bench [flags]\n\nRuns the benchmark suite in ./bench (from the module's root), prints the\nmedians, ratios and targets as Markdown, and rewrites the README's\nPerformance table between its perf markers.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

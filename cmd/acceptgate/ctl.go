@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,17 +11,18 @@ import (
 	"github.com/acceptgate/acceptgate/control"
 )
 
+const ctlUsage = `Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]
+
+status shows every gate, or NAME; pause, reject and resume change NAME,
+or every gate when NAME is left out. Exits non-zero with the server's
+error when it refuses.`
+
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ctl", ctlUsage, stderr)
 	admin := fs.String("admin", "127.0.0.1:9090", "admin API: `URL`, host:port or unix socket path")
 	tokenFile := fs.String("token-file", "", "`file` holding the bearer token, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
 	caFile := fs.String("cacert", "", "PEM `file` of certificates to trust for an https:// admin URL, besides the system's")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]\n\nstatus shows every gate, or NAME; pause, reject and resume change NAME,\nor every gate when NAME is left out. Exits non-zero with the server's\nerror when it refuses.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("ctl: %w", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,18 +13,18 @@ import (
 	"github.com/acceptgate/acceptgate/bench"
 )
 
+const handoffUsage = `Usage: acceptgate handoff [flags]
+
+Runs two gates on one loopback port with SO_REUSEPORT under a loop of
+clients, moves traffic between them, and counts what the clients saw.`
+
 func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("handoff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("handoff", handoffUsage, stderr)
 	conns := fs.Int("conns", 20000, "connections per mode, in all")
 	handoffs := fs.Int("handoffs", 200, "times traffic moves between the two sockets, per mode")
 	clients := fs.Int("clients", 4, "concurrent client loops")
 	leave := fs.String("leave", "reject,close", "how the leaving socket goes: reject, close, or both")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate handoff [flags]\n\nRuns two gates on one loopback port with SO_REUSEPORT under a loop of\nclients, moves traffic between them, and counts what the clients saw.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
