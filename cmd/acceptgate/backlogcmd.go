@@ -45,6 +45,8 @@ func runBacklog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return backlogTable(stdout, reports)
 }
 
+// backlogTable writes one row per phase: the clients' outcomes, their
+// latencies and the longest accept queue sampled.
 func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "state\tbacklog\tclients\t")
@@ -66,6 +68,8 @@ func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	return tw.Flush()
 }
 
+// ms formats a latency; "-" where no client got that far (a percentile of
+// no sample is 0).
 func ms(d time.Duration) string {
 	if d == 0 {
 		return "-"

@@ -27,6 +27,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The benchmarks live in bench's _test files, which only go test
+	// builds: run it, from the module's root, and read what it prints.
 	var raw bytes.Buffer
 	// Each round runs every benchmark once, so that the machine's drift
 	// over the minutes of a run spreads evenly over what is compared.
@@ -74,6 +76,9 @@ func progress(w io.Writer, out []byte) {
 	}
 }
 
+// replaceBetween rewrites the file at path with body in place of whatever
+// stood between the begin and end markers, which stay; the rest of the file
+// is left as it was.
 func replaceBetween(path, begin, end, body string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -87,6 +92,9 @@ func replaceBetween(path, begin, end, body string) error {
 	return os.WriteFile(path, []byte(s[:i+len(begin)]+"\n"+body+s[j:]), 0o644)
 }
 
+// cpuModel, kernel and goVersion name the machine a table was measured on:
+// the figures mean little without it. Each falls back to what the runtime
+// knows where /proc or the go command cannot tell.
 func cpuModel() string {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	for _, line := range strings.Split(string(b), "\n") {

@@ -82,6 +82,8 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return tw.Flush()
 }
 
+// known formats a figure the server reports as -1 where the kernel cannot
+// tell (a queue length on a platform without one).
 func known(n int) string {
 	if n < 0 {
 		return "-"

@@ -30,6 +30,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "soak %s: %d requests, %d served, %d refused, %d reset (+%d in a Reject call), %d timed out\n",
 			s.Elapsed.Round(time.Second), s.Requests, s.Served, s.Refused, s.Reset, s.ResetInReject, s.TimedOut)
 	}
+	// The summary is printed even when Soak fails (a reset outside Reject,
+	// a failed transition): the counts are what tells what went wrong.
 	st, err := bench.Soak(ctx, cfg)
 	fmt.Fprintf(stdout, "soak: seed %d, %s\n", st.Seed, st.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  requests %d: served %d, refused while rejecting %d, reset %d, reset during a Reject call %d, timed out %d\n",
