@@ -29,6 +29,8 @@ const (
 	LeaveClose                   // Close, and a new socket joins for its next turn
 )
 
+// String returns "reject" or "close", the names acceptgate handoff -leave
+// takes.
 func (m LeaveMode) String() string {
 	if m == LeaveClose {
 		return "close"
