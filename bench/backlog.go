@@ -1,15 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -27,12 +22,12 @@ type BacklogConfig struct {
 	Progress       func(phase string)
 }
 
-// The outcomes a backlog client can have.
+// The outcomes a backlog client can have, as PhaseReport.Outcomes keys.
 const (
 	OutcomeServed   = "served"    // connected and answered
 	OutcomeWaiting  = "waiting"   // connected, not answered when the phase ended
 	OutcomeRefused  = "refused"   // connect refused at once
-	OutcomeTimedOut = "timed out" // connect timed out: its SYNs were dropped
+	OutcomeTimedOut = "timed_out" // connect timed out: its SYNs were dropped
 	OutcomeReset    = "reset"     // connected, then reset
 )
 
@@ -45,7 +40,8 @@ type QueueSample struct {
 	Len int           `json:"len"`
 }
 
-// PhaseReport is what the clients of one phase saw.
+// PhaseReport is what the clients of one phase saw. Durations are from the
+// start of a client's connect; in JSON, in nanoseconds.
 type PhaseReport struct {
 	Phase      string         `json:"phase"`
 	Backlog    int            `json:"backlog"`
@@ -58,7 +54,20 @@ type PhaseReport struct {
 	Queue      []QueueSample  `json:"queue"`
 }
 
-// Phases are the states the experiment runs clients against.
+// Phases are the states the experiment runs clients against. What Linux does
+// in each, with the defaults:
+//
+//   - accepting: every client is served.
+//   - paused: the kernel completes handshakes into the accept queue until it
+//     holds backlog+1 connections (it counts a queue as full only when it is
+//     longer than the backlog), then drops further SYNs without answering.
+//     The queued clients see their connect succeed and wait; the others
+//     retransmit their SYN at 1 s, are dropped again, and time out.
+//   - rejecting: no socket listens, so every SYN is answered with a reset:
+//     refused at once.
+//   - paused-then-resumed: as paused until Resume at ResumeAfter; the queue
+//     is served in order, and a client whose SYN was dropped gets in with
+//     its retransmission at 1 s, so every client is served.
 var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed"}
 
 // BacklogExperiment runs, for each of Phases, a gate on loopback with
@@ -106,11 +115,6 @@ func (cfg *BacklogConfig) defaults() {
 	}
 }
 
-type clientResult struct {
-	outcome        string
-	connect, first time.Duration
-}
-
 func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport, error) {
 	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", acceptgate.WithBacklog(cfg.Backlog))
 	if err != nil {
@@ -134,7 +138,9 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 
 	start := time.Now()
 	// The phase ends for every client at the same moment; a client still
-	// waiting for its answer then counts as waiting.
+	// waiting for its answer then counts as waiting. After a Resume, the
+	// phase lasts long enough for a client whose SYNs were dropped to
+	// retransmit (at 1 s, then 3 s), connect and be answered.
 	end := start.Add(cfg.Hold)
 	if phase == "paused-then-resumed" {
 		end = start.Add(cfg.ResumeAfter + 2*cfg.ConnectTimeout + time.Second)
@@ -148,7 +154,7 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 			if q, err := backlog.Of(gate); err == nil {
 				rep.Queue = append(rep.Queue, QueueSample{At: now.Sub(start), Len: q.Len})
 			}
-			time.Sleep(cfg.Sample) // the sampling interval
+			time.Sleep(cfg.Sample)
 		}
 	}()
 	if phase == "paused-then-resumed" {
@@ -156,13 +162,16 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 		defer resume.Stop()
 	}
 
-	results := make([]clientResult, cfg.Clients)
+	// Every client connects at once and waits for its answer until the
+	// phase ends: tcp4, as the gate listens on 127.0.0.1.
+	hello := probe{network: "tcp4", connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
+	results := make([]attempt, cfg.Clients)
 	var clients sync.WaitGroup
 	for i := range results {
 		clients.Add(1)
 		go func() {
 			defer clients.Done()
-			results[i] = backlogClient(gate.Addr().String(), cfg.ConnectTimeout, end)
+			results[i] = hello.run(gate.Addr().String())
 		}()
 	}
 	clients.Wait()
@@ -170,7 +179,7 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 
 	var connects, firsts []time.Duration
 	for _, r := range results {
-		rep.Outcomes[r.outcome]++
+		rep.Outcomes[r.outcome.String()]++
 		if r.connect > 0 {
 			connects = append(connects, r.connect)
 		}
@@ -181,37 +190,6 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	rep.ConnectP50, rep.ConnectP99 = percentile(connects, 0.5), percentile(connects, 0.99)
 	rep.FirstP50, rep.FirstP99 = percentile(firsts, 0.5), percentile(firsts, 0.99)
 	return rep, nil
-}
-
-func backlogClient(addr string, timeout time.Duration, end time.Time) clientResult {
-	t0 := time.Now()
-	c, err := net.DialTimeout("tcp4", addr, min(timeout, time.Until(end)))
-	if err != nil {
-		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
-			return clientResult{outcome: OutcomeRefused}
-		case isTimeout(err):
-			return clientResult{outcome: OutcomeTimedOut}
-		}
-		return clientResult{outcome: OutcomeReset}
-	}
-	defer c.Close()
-	r := clientResult{connect: time.Since(t0)}
-	c.SetDeadline(end)
-	if _, err := io.WriteString(c, "hello\n"); err != nil {
-		r.outcome = OutcomeReset
-		return r
-	}
-	_, err = bufio.NewReader(c).ReadString('\n')
-	switch {
-	case err == nil:
-		r.outcome, r.first = OutcomeServed, time.Since(t0)
-	case isTimeout(err):
-		r.outcome = OutcomeWaiting
-	default:
-		r.outcome = OutcomeReset
-	}
-	return r
 }
 
 func percentile(ds []time.Duration, p float64) time.Duration {

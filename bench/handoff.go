@@ -1,12 +1,8 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +29,8 @@ const (
 	LeaveClose                   // Close, and a new socket joins for its next turn
 )
 
+// String returns "reject" or "close", the names acceptgate handoff -leave
+// takes.
 func (m LeaveMode) String() string {
 	if m == LeaveClose {
 		return "close"
@@ -42,12 +40,12 @@ func (m LeaveMode) String() string {
 
 // HandoffResult counts what the clients saw.
 type HandoffResult struct {
-	Conns    int // connections attempted
-	Served   int // connected, sent a request, read the answer
-	Refused  int // connect refused
-	Reset    int // connected, then reset or cut off before the answer
-	TimedOut int // connect or answer timed out
-	Handoffs int
+	Conns    int `json:"conns"`     // connections attempted
+	Served   int `json:"served"`    // connected, sent a request, read the answer
+	Refused  int `json:"refused"`   // connect refused
+	Reset    int `json:"reset"`     // connected, then reset or cut off before the answer
+	TimedOut int `json:"timed_out"` // connect or answer timed out
+	Handoffs int `json:"handoffs"`  // times a socket left
 }
 
 // ResetsPer10k is the share of connections reset after a successful connect.
@@ -94,9 +92,13 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 				if n > int64(cfg.Conns) || ctx.Err() != nil {
 					return
 				}
-				outcome := oneClient(addr, n, cfg.Timeout)
+				// Each client sends its own number, so that an answer
+				// meant for another connection is not taken for its own.
+				line := fmt.Sprintf("%d\n", n)
+				a := probe{network: "tcp", connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
+					answered: func(got string) bool { return got == line }}.run(addr)
 				mu.Lock()
-				res.count(outcome)
+				res.count(a.outcome)
 				mu.Unlock()
 				if d := done.Add(1); cfg.OnProgress != nil && d%1000 == 0 {
 					cfg.OnProgress(int(d))
@@ -105,9 +107,17 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 		}()
 	}
 
-	// The driver: each turn, the socket in service leaves and the other
-	// stays. A left socket comes back (Resume, or a new socket) before the
-	// next turn, so that both share traffic again when the next one leaves.
+	// The driver: each turn, one socket leaves and the other stays. The
+	// kernel hands each new connection to a member of the SO_REUSEPORT group
+	// by a hash of its 4-tuple, so while both are in the group each queues
+	// about half the clients, and a connection queued on one never moves to
+	// the other by itself. What a leave must do is stop new SYNs hashing to
+	// the leaving socket and still deliver what it has queued: Reject takes
+	// its queue out through Accept and leaves once no handshake is under
+	// way; Close resets its queue unless net.ipv4.tcp_migrate_req=1 has the
+	// kernel move it to the socket that stays. A left socket comes back
+	// (Resume, or a new socket) before the next turn, so that both share
+	// traffic again when the next one leaves.
 	step := cfg.Conns / (cfg.Handoffs + 1)
 	var driveErr error
 	for turn := 0; turn < cfg.Handoffs && driveErr == nil; turn++ {
@@ -163,15 +173,8 @@ func (cfg *HandoffConfig) defaults() {
 	}
 }
 
-type outcome int
-
-const (
-	served outcome = iota
-	refused
-	reset
-	timedOut
-)
-
+// count adds one client's outcome. A client still waiting for its answer at
+// the deadline counts as timed out: the run has no phase end to wait for.
 func (r *HandoffResult) count(o outcome) {
 	r.Conns++
 	switch o {
@@ -181,61 +184,7 @@ func (r *HandoffResult) count(o outcome) {
 		r.Refused++
 	case reset:
 		r.Reset++
-	case timedOut:
+	case timedOut, waiting:
 		r.TimedOut++
 	}
-}
-
-func oneClient(addr string, n int64, timeout time.Duration) outcome {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return timedOut
-		}
-		return refused
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	want := fmt.Sprintf("%d\n", n)
-	if _, err := io.WriteString(c, want); err != nil {
-		return reset
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	switch {
-	case err == nil && got == want:
-		return served
-	case isTimeout(err):
-		return timedOut
-	}
-	return reset
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// serveLines answers each connection's first line with the same line.
-func serveLines(wg *sync.WaitGroup, l net.Listener) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					io.WriteString(c, line)
-				}
-			}()
-		}
-	}()
 }

@@ -1,18 +1,15 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -31,17 +28,23 @@ type SoakConfig struct {
 
 // SoakStats is what a soak run saw.
 type SoakStats struct {
-	Seed                           uint64
-	Elapsed                        time.Duration
-	Requests                       int // attempted
-	Served                         int // answered 200
-	Refused                        int // connect refused: the gate was rejecting
-	Reset                          int // connected, then reset or cut off, outside any Reject call
-	ResetInReject                  int // connected during a Reject call, then reset: the documented window
-	TimedOut                       int
-	Flips                          map[string]int
-	GoroutinesStart, GoroutinesEnd int
-	HeapStart, HeapEnd             uint64 // live heap after a GC, bytes
+	Seed     uint64        `json:"seed"`
+	Elapsed  time.Duration `json:"elapsed"`
+	Requests int           `json:"requests"` // attempted
+	Served   int           `json:"served"`   // answered 200
+	Refused  int           `json:"refused"`  // connect refused: the gate was rejecting
+	// Reset counts clients that connected, then were reset or cut off,
+	// outside any Reject call; ResetInReject those whose connect overlapped
+	// a Reject call, the window in which Reject may reset (see Soak).
+	Reset         int            `json:"reset"`
+	ResetInReject int            `json:"reset_in_reject"`
+	TimedOut      int            `json:"timed_out"` // connect or answer timed out
+	Flips         map[string]int `json:"flips"`     // state changes made, by "pause", "reject", "resume"
+
+	GoroutinesStart int    `json:"goroutines_start"`
+	GoroutinesEnd   int    `json:"goroutines_end"`
+	HeapStart       uint64 `json:"heap_start"` // live heap after a GC, bytes
+	HeapEnd         uint64 `json:"heap_end"`
 }
 
 // ErrResets is wrapped by Soak's error when a client that connected outside
@@ -83,6 +86,13 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 		return false
 	}
 
+	// One request per connection, so that every request meets the gate
+	// in whatever state it is in, not a kept-alive connection it let in
+	// earlier.
+	get := probe{network: "tcp", connectTimeout: 5 * time.Second, answerTimeout: 5 * time.Second,
+		request:  "GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n",
+		answered: func(status string) bool { return strings.HasPrefix(status, "HTTP/1.1 200") },
+	}
 	var wg sync.WaitGroup
 	for range cfg.Clients {
 		wg.Add(1)
@@ -90,23 +100,9 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				began := time.Now()
-				o, connected := request(gate.Addr().String())
+				a := get.run(gate.Addr().String())
 				mu.Lock()
-				st.Requests++
-				switch o {
-				case served:
-					st.Served++
-				case refused:
-					st.Refused++
-				case timedOut:
-					st.TimedOut++
-				case reset:
-					if inReject(began, connected) {
-						st.ResetInReject++
-					} else {
-						st.Reset++
-					}
-				}
+				st.count(a.outcome, a.outcome == reset && inReject(began, a.connected))
 				mu.Unlock()
 			}
 		}()
@@ -207,35 +203,25 @@ func jitter(rng *rand.Rand, mean time.Duration) time.Duration {
 	return mean/2 + time.Duration(rng.Int64N(int64(mean)))
 }
 
-// request sends one HTTP request on a new connection and returns what
-// happened, and when the connect succeeded.
-func request(addr string) (outcome, time.Time) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return refused, time.Time{}
+// count adds one request's outcome. A reset counts against the gate only
+// if the connect did not overlap a Reject call: Reject may reset a client
+// whose handshake completes while the socket is being taken down.
+func (st *SoakStats) count(o outcome, inReject bool) {
+	st.Requests++
+	switch o {
+	case served:
+		st.Served++
+	case refused:
+		st.Refused++
+	case timedOut, waiting:
+		st.TimedOut++
+	case reset:
+		if inReject {
+			st.ResetInReject++
+		} else {
+			st.Reset++
 		}
-		if isTimeout(err) {
-			return timedOut, time.Time{}
-		}
-		// ECONNRESET here means the kernel had completed the handshake and
-		// the reset came before Go looked: a reset after connect.
-		return reset, time.Now()
 	}
-	connected := time.Now()
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n"); err != nil {
-		return reset, connected
-	}
-	status, err := bufio.NewReader(c).ReadString('\n')
-	switch {
-	case err == nil && strings.HasPrefix(status, "HTTP/1.1 200"):
-		return served, connected
-	case isTimeout(err):
-		return timedOut, connected
-	}
-	return reset, connected
 }
 
 func liveHeap() uint64 {

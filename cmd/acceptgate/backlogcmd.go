@@ -2,29 +2,29 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/acceptgate/acceptgate/bench"
 )
 
+const backlogUsage = `Usage: acceptgate backlog [flags]
+
+Runs a gate on loopback with the given backlog through accepting, paused,
+rejecting and paused-then-resumed, with clients that connect at once, and
+reports what they saw and the accept queue over time.`
+
 func runBacklog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backlog", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("backlog", backlogUsage, stderr)
 	var cfg bench.BacklogConfig
 	fs.IntVar(&cfg.Backlog, "backlog", 16, "listen backlog `N`")
 	fs.IntVar(&cfg.Clients, "clients", 0, "clients per state; 0 means 3 × backlog")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 1500*time.Millisecond, "a client gives up connecting after this")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	plotFile := fs.String("plot", "", "draw the queue over time and the outcomes per state to `FILE` (.svg or .png)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate backlog [flags]\n\nRuns a gate on loopback with the given backlog through accepting, paused,\nrejecting and paused-then-resumed, with clients that connect at once, and\nreports what they saw and the accept queue over time.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,18 +40,18 @@ func runBacklog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "backlog: plot written to %s\n", *plotFile)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reports)
+		return writeJSON(stdout, reports)
 	}
 	return backlogTable(stdout, reports)
 }
 
+// backlogTable writes one row per phase: the clients' outcomes, their
+// latencies and the longest accept queue sampled.
 func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "state\tbacklog\tclients\t")
 	for _, o := range bench.Outcomes {
-		fmt.Fprintf(tw, "%s\t", o)
+		fmt.Fprintf(tw, "%s\t", strings.ReplaceAll(o, "_", " "))
 	}
 	fmt.Fprintln(tw, "connect p50\tconnect p99\tfirst byte p50\tfirst byte p99\tmax queue\t")
 	for _, r := range reports {
@@ -68,6 +68,8 @@ func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	return tw.Flush()
 }
 
+// ms formats a latency; "-" where no client got that far (a percentile of
+// no sample is 0).
 func ms(d time.Duration) string {
 	if d == 0 {
 		return "-"

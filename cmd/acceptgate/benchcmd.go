@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,24 +10,25 @@ import (
 	"runtime"
 	"strings"
 	"time"
-
-	"github.com/acceptgate/acceptgate/bench"
 )
 
 const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
 
+const benchUsage = `Usage: acceptgate bench [flags]
+
+Runs the benchmark suite in ./bench (from the module's root), prints the
+medians, ratios and targets as Markdown, and rewrites the README's
+Performance table between its perf markers.`
+
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", benchUsage, stderr)
 	count := fs.Int("count", 6, "runs of each benchmark; medians are reported")
 	readme := fs.String("readme", "README.md", "`file` whose Performance table is rewritten; empty to only print")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate bench [flags]\n\nRuns the benchmark suite in ./bench (from the module's root), prints the\nmedians, ratios and targets as Markdown, and rewrites the README's\nPerformance table between its perf markers.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The benchmarks live in bench's _test files, which only go test
+	// builds: run it, from the module's root, and read what it prints.
 	var raw bytes.Buffer
 	// Each round runs every benchmark once, so that the machine's drift
 	// over the minutes of a run spreads evenly over what is compared.
@@ -51,14 +51,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
-	res, err := bench.ParseResults(&raw)
+	res, err := parseResults(&raw)
 	if err != nil {
 		return err
 	}
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "Measured %s on %s, %d cores, Linux %s, %s, by `go run ./cmd/acceptgate bench`.\n\n",
 		time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), kernel(), goVersion(ctx))
-	res.Markdown(&md)
+	res.markdown(&md)
 	stdout.Write(md.Bytes())
 	if *readme == "" {
 		return nil
@@ -76,6 +76,9 @@ func progress(w io.Writer, out []byte) {
 	}
 }
 
+// replaceBetween rewrites the file at path with body in place of whatever
+// stood between the begin and end markers, which stay; the rest of the file
+// is left as it was.
 func replaceBetween(path, begin, end, body string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -89,6 +92,9 @@ func replaceBetween(path, begin, end, body string) error {
 	return os.WriteFile(path, []byte(s[:i+len(begin)]+"\n"+body+s[j:]), 0o644)
 }
 
+// cpuModel, kernel and goVersion name the machine a table was measured on:
+// the figures mean little without it. Each falls back to what the runtime
+// knows where /proc or the go command cannot tell.
 func cpuModel() string {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	for _, line := range strings.Split(string(b), "\n") {

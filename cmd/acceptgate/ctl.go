@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,17 +10,18 @@ import (
 	"github.com/acceptgate/acceptgate/control"
 )
 
+const ctlUsage = `Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]
+
+status shows every gate, or NAME; pause, reject and resume change NAME,
+or every gate when NAME is left out. Exits non-zero with the server's
+error when it refuses.`
+
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ctl", ctlUsage, stderr)
 	admin := fs.String("admin", "127.0.0.1:9090", "admin API: `URL`, host:port or unix socket path")
 	tokenFile := fs.String("token-file", "", "`file` holding the bearer token, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
 	caFile := fs.String("cacert", "", "PEM `file` of certificates to trust for an https:// admin URL, besides the system's")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]\n\nstatus shows every gate, or NAME; pause, reject and resume change NAME,\nor every gate when NAME is left out. Exits non-zero with the server's\nerror when it refuses.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("ctl: %w", err)
 	}
@@ -72,9 +71,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return writeJSON(stdout, views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tSINCE\tACCEPTED\tACTIVE\tQUEUED\tBACKLOG")
@@ -85,6 +82,8 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return tw.Flush()
 }
 
+// known formats a figure the server reports as -1 where the kernel cannot
+// tell (a queue length on a platform without one).
 func known(n int) string {
 	if n < 0 {
 		return "-"

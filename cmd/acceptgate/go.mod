@@ -2,8 +2,17 @@ module github.com/acceptgate/acceptgate/cmd/acceptgate
 
 go 1.25.0
 
+// The library, github.com/acceptgate/acceptgate, is not required here: no
+// version of it is published yet, and a require of an unpublished version
+// fails to load even in workspace mode, since go.work only adds the modules
+// it uses as roots and does not stand in for other versions of them. In a
+// checkout, go.work (use . ./cmd/acceptgate) provides the library from the
+// working tree. There is no replace directive, so that once the library is
+// tagged, `go get github.com/acceptgate/acceptgate@vX.Y.Z` here adds the
+// one line `go install github.com/acceptgate/acceptgate/cmd/acceptgate@latest`
+// needs. `go mod tidy` here cannot work until then: it ignores go.work.
+
 require (
-	github.com/acceptgate/acceptgate v0.0.0
 	github.com/stretchr/testify v1.11.1
 	go.uber.org/goleak v1.3.0
 	gonum.org/v1/plot v0.17.0
@@ -23,5 +32,3 @@ require (
 	golang.org/x/text v0.28.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
-
-replace github.com/acceptgate/acceptgate => ../..

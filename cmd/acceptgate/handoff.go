@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,27 +12,33 @@ import (
 	"github.com/acceptgate/acceptgate/bench"
 )
 
+const handoffUsage = `Usage: acceptgate handoff [flags]
+
+Runs two gates on one loopback port with SO_REUSEPORT under a loop of
+clients, moves traffic between them, and counts what the clients saw.`
+
 func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("handoff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("handoff", handoffUsage, stderr)
 	conns := fs.Int("conns", 20000, "connections per mode, in all")
 	handoffs := fs.Int("handoffs", 200, "times traffic moves between the two sockets, per mode")
 	clients := fs.Int("clients", 4, "concurrent client loops")
 	leave := fs.String("leave", "reject,close", "how the leaving socket goes: reject, close, or both")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate handoff [flags]\n\nRuns two gates on one loopback port with SO_REUSEPORT under a loop of\nclients, moves traffic between them, and counts what the clients saw.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// One row per leave mode; the embedded result's fields are flattened
+	// into the row, with their own snake_case keys.
 	type row struct {
 		Leave        string  `json:"leave"`
 		MigrateReq   string  `json:"tcp_migrate_req"`
 		ResetsPer10k float64 `json:"resets_per_10k"`
 		bench.HandoffResult
 	}
+	// Whether the kernel moves a closed socket's queue to another member of
+	// its SO_REUSEPORT group (Linux 5.14+): with 0, every connection queued
+	// on a socket that leaves by Close is reset, which is what -leave close
+	// measures.
 	migrate := "unknown"
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req"); err == nil {
 		migrate = strings.TrimSpace(string(b))
@@ -64,9 +68,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		rows = append(rows, row{name, migrate, r.ResetsPer10k(), r})
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "leave\ttcp_migrate_req\tconns\thandoffs\tserved\trefused\treset\ttimed out\tresets/10k\t")

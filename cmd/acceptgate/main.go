@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,11 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: acceptgate COMMAND [flags]\n\nCommands:")
+	fmt.Fprintln(w, `Usage: acceptgate COMMAND [flags]
+
+Commands:`)
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'acceptgate help COMMAND' for its flags; 'acceptgate --version' for the version.")
+	fmt.Fprintln(w, `
+Run 'acceptgate help COMMAND' for its flags; 'acceptgate --version' for the version.`)
 }
 
 func buildVersion() string {
@@ -111,4 +115,24 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// newFlagSet returns the flag set of a command: errors and -h go to stderr,
+// and -h prints usage, then the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// writeJSON writes v as indented JSON: the -json output of every command.
+// Its keys are snake_case, as the admin API's are.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

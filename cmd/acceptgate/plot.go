@@ -115,7 +115,7 @@ func outcomePlot(reports []bench.PhaseReport) (*plot.Plot, error) {
 		bars.LineStyle.Width = 0
 		bars.Offset = width * vg.Length(i-len(bench.Outcomes)/2)
 		p.Add(bars)
-		p.Legend.Add(o, bars)
+		p.Legend.Add(strings.ReplaceAll(o, "_", " "), bars)
 	}
 	p.NominalX(names...)
 	p.Y.Min, p.Y.Max = 0, 1.5*float64(reports[0].Clients) // room for the legend

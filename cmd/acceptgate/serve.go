@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,10 +31,17 @@ type serveFlags struct {
 	signals    bool
 }
 
+const serveUsage = `Usage: acceptgate serve [flags]
+
+Runs an HTTP server behind a gate named "http": GET / answers hello,
+GET /slow?d=2s holds the request that long. The admin API (acceptgate ctl),
+and with --signals SIGTTOU and SIGTTIN, pause and resume it. SIGINT or
+SIGTERM shut it down gracefully: new clients refused, requests in flight
+finished, idle keep-alive connections closed, all within --grace.`
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", serveUsage, stderr)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`address` the demo HTTP server listens on")
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:9090", "`address` or unix socket path of the admin API; empty for none")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the bearer token the admin API requires, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
@@ -54,10 +60,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
 	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate serve [flags]\n\nRuns an HTTP server behind a gate named \"http\": GET / answers hello,\nGET /slow?d=2s holds the request that long. The admin API (acceptgate ctl)\n(and with --signals, SIGTTOU/SIGTTIN) pause and resume it; SIGINT or SIGTERM shut it down\ngracefully: new clients refused, requests in flight finished, idle\nkeep-alive connections closed, all within --grace.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

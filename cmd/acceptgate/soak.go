@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -10,18 +9,20 @@ import (
 	"github.com/acceptgate/acceptgate/bench"
 )
 
+const soakUsage = `Usage: acceptgate soak [flags]
+
+Serves HTTP behind a gate on loopback under a loop of clients while the
+gate flips between accepting, paused and rejecting; prints progress every
+5s and a summary. Exits non-zero if a client was reset outside a Reject
+call.`
+
 func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("soak", soakUsage, stderr)
 	var cfg bench.SoakConfig
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to run")
 	fs.IntVar(&cfg.Clients, "clients", 16, "concurrent client loops on loopback")
 	fs.DurationVar(&cfg.FlipEvery, "flip-every", 250*time.Millisecond, "mean time between state changes")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the state changes; 0 picks one")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: acceptgate soak [flags]\n\nServes HTTP behind a gate on loopback under a loop of clients while the\ngate flips between accepting, paused and rejecting; prints progress every\n5s and a summary. Exits non-zero if a client was reset outside a Reject\ncall.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -29,6 +30,8 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "soak %s: %d requests, %d served, %d refused, %d reset (+%d in a Reject call), %d timed out\n",
 			s.Elapsed.Round(time.Second), s.Requests, s.Served, s.Refused, s.Reset, s.ResetInReject, s.TimedOut)
 	}
+	// The summary is printed even when Soak fails (a reset outside Reject,
+	// a failed transition): the counts are what tells what went wrong.
 	st, err := bench.Soak(ctx, cfg)
 	fmt.Fprintf(stdout, "soak: seed %d, %s\n", st.Seed, st.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  requests %d: served %d, refused while rejecting %d, reset %d, reset during a Reject call %d, timed out %d\n",
