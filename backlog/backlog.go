@@ -57,7 +57,7 @@ func Resize(l syscall.Conn, size int) error {
 		return fmt.Errorf("backlog: %w", err)
 	}
 	var lerr error
-	if err := rc.Control(func(fd uintptr) { lerr = relisten(fd, size) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { lerr = setBacklog(fd, size) }); err != nil {
 		return fmt.Errorf("backlog: %w", err)
 	}
 	if lerr != nil {

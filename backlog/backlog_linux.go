@@ -31,7 +31,7 @@ func queueOf(fd uintptr) (Queue, error) {
 	return Queue{Len: int(info.Unacked), Limit: int(info.Sacked)}, nil
 }
 
-func relisten(fd uintptr, size int) error {
+func setBacklog(fd uintptr, size int) error {
 	on, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	if err != nil {
 		return os.NewSyscallError("getsockopt SO_ACCEPTCONN", err)

@@ -8,7 +8,7 @@ func queueOf(fd uintptr) (Queue, error) {
 	return Queue{}, fmt.Errorf("accept queue: %w", errUnsupported)
 }
 
-func relisten(fd uintptr, size int) error {
+func setBacklog(fd uintptr, size int) error {
 	return fmt.Errorf("listen again: %w", errUnsupported)
 }
 

@@ -2,17 +2,12 @@ package control
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"path"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,61 +73,6 @@ type Handler struct {
 	names []string // sorted
 }
 
-// An Option configures a Handler made by NewHandler or signal handling set
-// up by HandleSignals; each says where it applies.
-type Option func(*settings)
-
-type settings struct {
-	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
-	hasToken bool
-	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
-	logger   *slog.Logger
-}
-
-func newSettings(opts []Option) settings {
-	s := settings{hosts: make(map[string]bool), logger: slog.Default()}
-	for _, o := range opts {
-		o(&s)
-	}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
-	return s
-}
-
-// WithToken makes the Handler require "Authorization: Bearer token" on every
-// route but /readyz; the scheme name may be in any case. The token is
-// compared in constant time and never logged. An empty token means none.
-// HandleSignals ignores it.
-func WithToken(token string) Option {
-	return func(h *settings) {
-		h.hasToken = token != ""
-		h.tokenSum = sha256.Sum256([]byte(token))
-	}
-}
-
-// WithAllowedHosts adds names a client may use in the Host header of a
-// Handler without a token, besides loopback addresses and "localhost": the
-// names the operator reaches the admin API by, such as a /etc/hosts alias of
-// 127.0.0.1. Names are compared without the port and regardless of case. A
-// Handler with a token does not look at Host. HandleSignals ignores it.
-func WithAllowedHosts(names ...string) Option {
-	return func(h *settings) {
-		for _, n := range names {
-			if host, _, err := net.SplitHostPort(n); err == nil {
-				n = host // the port is not compared
-			}
-			h.hosts[strings.ToLower(n)] = true
-		}
-	}
-}
-
-// WithLogger sets where state changes and refused requests (or signals) are
-// logged, with who asked for them. The default, and nil, is slog.Default().
-func WithLogger(logger *slog.Logger) Option {
-	return func(s *settings) { s.logger = logger }
-}
-
 // NewHandler returns a Handler with no gates.
 func NewHandler(opts ...Option) *Handler {
 	h := &Handler{
@@ -181,86 +121,6 @@ var actions = map[string]func(*acceptgate.Listener) error{
 	"pause":  (*acceptgate.Listener).Pause,
 	"reject": (*acceptgate.Listener).Reject,
 	"resume": (*acceptgate.Listener).Resume,
-}
-
-// ServeHTTP decides whether the request may be served at all, then routes
-// it; see Handler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := strings.TrimSuffix(r.URL.Path, "/")
-	if status, reason := h.admit(r, p == "/readyz"); status != 0 {
-		h.refuse(w, r, status, reason)
-		return
-	}
-	if p == "" || path.Clean(p) != p {
-		// ServeMux would redirect to the clean path; answer as for any
-		// route that does not exist, in JSON.
-		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
-		return
-	}
-	r2 := *r
-	u := *r.URL
-	u.Path, u.RawPath = p, ""
-	r2.URL = &u
-	h.mux.ServeHTTP(w, &r2)
-}
-
-// routes is the API's mux. Methods are checked by the handlers, not by the
-// patterns, so that a wrong method is answered in JSON too.
-func (h *Handler) routes() *http.ServeMux {
-	m := http.NewServeMux()
-	m.HandleFunc("/readyz", h.onlyGet(func(w http.ResponseWriter, r *http.Request) { h.readyz(w) }))
-	m.HandleFunc("/v1/listeners", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, h.views(h.sortedNames()))
-	}))
-	m.HandleFunc("/v1/listeners/{name}", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
-		if g := h.gate(w, r.PathValue("name")); g != nil {
-			writeJSON(w, http.StatusOK, view(r.PathValue("name"), g))
-		}
-	}))
-	m.HandleFunc("/v1/listeners/{name}/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
-		if h.gate(w, r.PathValue("name")) != nil {
-			h.change(w, r, r.PathValue("action"), []string{r.PathValue("name")}, true)
-		}
-	}))
-	m.HandleFunc("/v1/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
-		h.change(w, r, r.PathValue("action"), h.sortedNames(), false)
-	}))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
-	})
-	return m
-}
-
-// onlyGet serves GET and HEAD with f, and refuses other methods.
-func (h *Handler) onlyGet(f http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if allowMethod(w, r, http.MethodGet) {
-			f(w, r)
-		}
-	}
-}
-
-// onlyPost serves POST with f for a known action, and refuses other
-// methods; an unknown action is an unknown route.
-func (h *Handler) onlyPost(f http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if actions[r.PathValue("action")] == nil {
-			writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
-			return
-		}
-		if allowMethod(w, r, http.MethodPost) {
-			f(w, r)
-		}
-	}
-}
-
-func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
-	if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
-		return true
-	}
-	w.Header().Set("Allow", method)
-	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method))
-	return false
 }
 
 func (h *Handler) gate(w http.ResponseWriter, name string) *acceptgate.Listener {

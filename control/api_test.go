@@ -40,14 +40,14 @@ func fixture(t *testing.T, opts ...control.Option) (*control.Handler, map[string
 
 type call struct {
 	method, path, body string
-	auth               string // the Authorization header; "-" for none
+	auth               string // the Authorization header; empty for none
 }
 
 func (c call) do(h http.Handler) (*http.Response, map[string]any, []any) {
 	var body io.Reader = strings.NewReader(c.body)
 	req := httptest.NewRequest(c.method, "http://127.0.0.1:9090"+c.path, body)
 	req.RemoteAddr = "127.0.0.1:40000"
-	if c.auth != "-" {
+	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
 	rec := httptest.NewRecorder()
@@ -72,43 +72,38 @@ func TestAPIRoutes(t *testing.T) {
 		states    map[string]string // gate states after the call
 		check     func(*testing.T, map[string]any, []any)
 	}{
-		{"list", call{"GET", "/v1/listeners", "", bearer}, 200, "", map[string]string{"web": "accepting", "grpc": "accepting"},
-			func(t *testing.T, _ map[string]any, arr []any) {
-				require.Len(t, arr, 2)
-				first := arr[0].(map[string]any)
-				assert.Equal(t, "grpc", first["name"], "sorted by name")
-				for _, k := range []string{"name", "addr", "state", "since", "accepted", "active", "queued", "backlog"} {
-					assert.Contains(t, first, k)
-				}
-			}},
-		{"one", call{"GET", "/v1/listeners/web", "", bearer}, 200, "", nil,
-			func(t *testing.T, obj map[string]any, _ []any) { assert.Equal(t, "web", obj["name"]) }},
-		{"pause one", call{"POST", "/v1/listeners/web/pause", "", bearer}, 200, "", map[string]string{"web": "paused", "grpc": "accepting"},
-			func(t *testing.T, obj map[string]any, _ []any) { assert.Equal(t, "paused", obj["state"]) }},
-		{"reject one with a reason", call{"POST", "/v1/listeners/grpc/reject", `{"reason":"deploy"}`, bearer}, 200, "", map[string]string{"web": "accepting", "grpc": "rejecting"}, nil},
-		{"pause all", call{"POST", "/v1/pause", "", bearer}, 200, "", map[string]string{"web": "paused", "grpc": "paused"},
-			func(t *testing.T, _ map[string]any, arr []any) { assert.Len(t, arr, 2) }},
-		{"readyz", call{"GET", "/readyz", "", "-"}, 200, "", nil,
-			func(t *testing.T, obj map[string]any, _ []any) {
-				assert.Equal(t, map[string]any{"ready": true, "states": []any{"accepting"}}, obj, "nothing but readiness")
-			}},
-		{"unknown gate", call{"GET", "/v1/listeners/nope", "", bearer}, 404, "nope", nil, nil},
-		{"unknown gate change", call{"POST", "/v1/listeners/nope/pause", "", bearer}, 404, "nope", nil, nil},
-		{"unknown route", call{"GET", "/v2/whatever", "", bearer}, 404, "no such route", nil, nil},
-		{"unknown action", call{"POST", "/v1/listeners/web/explode", "", bearer}, 404, "no such route", nil, nil},
-		{"GET never changes state", call{"GET", "/v1/listeners/web/pause", "", bearer}, 405, "use POST", map[string]string{"web": "accepting"}, nil},
-		{"GET on all", call{"GET", "/v1/pause", "", bearer}, 405, "use POST", map[string]string{"web": "accepting", "grpc": "accepting"}, nil},
-		{"POST on a view", call{"POST", "/v1/listeners", "", bearer}, 405, "use GET", nil, nil},
-		{"DELETE readyz", call{"DELETE", "/readyz", "", "-"}, 405, "use GET", nil, nil},
-		{"no token", call{"POST", "/v1/listeners/web/pause", "", "-"}, 401, "token", map[string]string{"web": "accepting"}, nil},
-		{"wrong token", call{"POST", "/v1/pause", "", "Bearer nope"}, 401, "token", map[string]string{"web": "accepting", "grpc": "accepting"}, nil},
-		{"token without Bearer", call{"GET", "/v1/listeners", "", token}, 401, "token", nil, nil},
-		{"lower-case scheme", call{"POST", "/v1/listeners/web/pause", "", "bearer " + token}, 200, "", map[string]string{"web": "paused"}, nil},
-		{"Basic scheme", call{"GET", "/v1/listeners", "", "Basic " + token}, 401, "not Bearer", nil, nil},
-		{"no token to read", call{"GET", "/v1/listeners", "", "-"}, 401, "token", nil, nil},
-		{"bad JSON", call{"POST", "/v1/listeners/web/pause", `{"reason":`, bearer}, 400, "malformed", map[string]string{"web": "accepting"}, nil},
-		{"unknown field", call{"POST", "/v1/pause", `{"force":true}`, bearer}, 400, "malformed", map[string]string{"web": "accepting", "grpc": "accepting"}, nil},
-		{"oversized body", call{"POST", "/v1/listeners/web/pause", `{"reason":"` + strings.Repeat("x", 8<<10) + `"}`, bearer}, 413, "body over", map[string]string{"web": "accepting"}, nil},
+		{name: "list", call: call{method: "GET", path: "/v1/listeners", auth: bearer}, status: 200, states: map[string]string{"web": "accepting", "grpc": "accepting"}, check: func(t *testing.T, _ map[string]any, arr []any) {
+			require.Len(t, arr, 2)
+			first := arr[0].(map[string]any)
+			assert.Equal(t, "grpc", first["name"], "sorted by name")
+			for _, k := range []string{"name", "addr", "state", "since", "accepted", "active", "queued", "backlog"} {
+				assert.Contains(t, first, k)
+			}
+		}},
+		{name: "one", call: call{method: "GET", path: "/v1/listeners/web", auth: bearer}, status: 200, check: func(t *testing.T, obj map[string]any, _ []any) { assert.Equal(t, "web", obj["name"]) }},
+		{name: "pause one", call: call{method: "POST", path: "/v1/listeners/web/pause", auth: bearer}, status: 200, states: map[string]string{"web": "paused", "grpc": "accepting"}, check: func(t *testing.T, obj map[string]any, _ []any) { assert.Equal(t, "paused", obj["state"]) }},
+		{name: "reject one with a reason", call: call{method: "POST", path: "/v1/listeners/grpc/reject", body: `{"reason":"deploy"}`, auth: bearer}, status: 200, states: map[string]string{"web": "accepting", "grpc": "rejecting"}},
+		{name: "pause all", call: call{method: "POST", path: "/v1/pause", auth: bearer}, status: 200, states: map[string]string{"web": "paused", "grpc": "paused"}, check: func(t *testing.T, _ map[string]any, arr []any) { assert.Len(t, arr, 2) }},
+		{name: "readyz", call: call{method: "GET", path: "/readyz"}, status: 200, check: func(t *testing.T, obj map[string]any, _ []any) {
+			assert.Equal(t, map[string]any{"ready": true, "states": []any{"accepting"}}, obj, "nothing but readiness")
+		}},
+		{name: "unknown gate", call: call{method: "GET", path: "/v1/listeners/nope", auth: bearer}, status: 404, errSubstr: "nope"},
+		{name: "unknown gate change", call: call{method: "POST", path: "/v1/listeners/nope/pause", auth: bearer}, status: 404, errSubstr: "nope"},
+		{name: "unknown route", call: call{method: "GET", path: "/v2/whatever", auth: bearer}, status: 404, errSubstr: "no such route"},
+		{name: "unknown action", call: call{method: "POST", path: "/v1/listeners/web/explode", auth: bearer}, status: 404, errSubstr: "no such route"},
+		{name: "GET never changes state", call: call{method: "GET", path: "/v1/listeners/web/pause", auth: bearer}, status: 405, errSubstr: "use POST", states: map[string]string{"web": "accepting"}},
+		{name: "GET on all", call: call{method: "GET", path: "/v1/pause", auth: bearer}, status: 405, errSubstr: "use POST", states: map[string]string{"web": "accepting", "grpc": "accepting"}},
+		{name: "POST on a view", call: call{method: "POST", path: "/v1/listeners", auth: bearer}, status: 405, errSubstr: "use GET"},
+		{name: "DELETE readyz", call: call{method: "DELETE", path: "/readyz"}, status: 405, errSubstr: "use GET"},
+		{name: "no token", call: call{method: "POST", path: "/v1/listeners/web/pause"}, status: 401, errSubstr: "token", states: map[string]string{"web": "accepting"}},
+		{name: "wrong token", call: call{method: "POST", path: "/v1/pause", auth: "Bearer nope"}, status: 401, errSubstr: "token", states: map[string]string{"web": "accepting", "grpc": "accepting"}},
+		{name: "token without Bearer", call: call{method: "GET", path: "/v1/listeners", auth: token}, status: 401, errSubstr: "token"},
+		{name: "lower-case scheme", call: call{method: "POST", path: "/v1/listeners/web/pause", auth: "bearer " + token}, status: 200, states: map[string]string{"web": "paused"}},
+		{name: "Basic scheme", call: call{method: "GET", path: "/v1/listeners", auth: "Basic " + token}, status: 401, errSubstr: "not Bearer"},
+		{name: "no token to read", call: call{method: "GET", path: "/v1/listeners"}, status: 401, errSubstr: "token"},
+		{name: "bad JSON", call: call{method: "POST", path: "/v1/listeners/web/pause", body: `{"reason":`, auth: bearer}, status: 400, errSubstr: "malformed", states: map[string]string{"web": "accepting"}},
+		{name: "unknown field", call: call{method: "POST", path: "/v1/pause", body: `{"force":true}`, auth: bearer}, status: 400, errSubstr: "malformed", states: map[string]string{"web": "accepting", "grpc": "accepting"}},
+		{name: "oversized body", call: call{method: "POST", path: "/v1/listeners/web/pause", body: `{"reason":"` + strings.Repeat("x", 8<<10) + `"}`, auth: bearer}, status: 413, errSubstr: "body over", states: map[string]string{"web": "accepting"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, gates := fixture(t, control.WithToken(token))
@@ -131,7 +126,7 @@ func TestAPIRoutes(t *testing.T) {
 
 func TestReadyzFollowsTheGates(t *testing.T) {
 	h, gates := fixture(t)
-	get := call{"GET", "/readyz", "", "-"}
+	get := call{method: "GET", path: "/readyz"}
 	resp, _, _ := get.do(h)
 	assert.Equal(t, 200, resp.StatusCode)
 	require.NoError(t, gates["web"].Pause())
@@ -146,12 +141,12 @@ func TestReadyzFollowsTheGates(t *testing.T) {
 func TestRefusedTransitionIsAConflict(t *testing.T) {
 	h, gates := fixture(t)
 	require.NoError(t, gates["web"].Close())
-	resp, obj, _ := call{"POST", "/v1/listeners/web/resume", "", "-"}.do(h)
+	resp, obj, _ := call{method: "POST", path: "/v1/listeners/web/resume"}.do(h)
 	assert.Equal(t, 409, resp.StatusCode)
 	assert.Contains(t, obj["error"], "closed")
 	assert.Equal(t, acceptgate.Closed, gates["web"].State())
 
-	resp, obj, _ = call{"POST", "/v1/pause", "", "-"}.do(h)
+	resp, obj, _ = call{method: "POST", path: "/v1/pause"}.do(h)
 	assert.Equal(t, 409, resp.StatusCode, "one gate of all refused")
 	assert.Contains(t, obj["error"], "web")
 }

@@ -1,0 +1,63 @@
+package control
+
+import (
+	"crypto/sha256"
+	"log/slog"
+	"net"
+	"strings"
+)
+
+// An Option configures a Handler made by NewHandler or signal handling set
+// up by HandleSignals; each says where it applies.
+type Option func(*settings)
+
+type settings struct {
+	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
+	hasToken bool
+	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
+	logger   *slog.Logger
+}
+
+func newSettings(opts []Option) settings {
+	s := settings{hosts: make(map[string]bool), logger: slog.Default()}
+	for _, o := range opts {
+		o(&s)
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
+
+// WithToken makes the Handler require "Authorization: Bearer token" on every
+// route but /readyz; the scheme name may be in any case. The token is
+// compared in constant time and never logged. An empty token means none.
+// HandleSignals ignores it.
+func WithToken(token string) Option {
+	return func(h *settings) {
+		h.hasToken = token != ""
+		h.tokenSum = sha256.Sum256([]byte(token))
+	}
+}
+
+// WithAllowedHosts adds names a client may use in the Host header of a
+// Handler without a token, besides loopback addresses and "localhost": the
+// names the operator reaches the admin API by, such as a /etc/hosts alias of
+// 127.0.0.1. Names are compared without the port and regardless of case. A
+// Handler with a token does not look at Host. HandleSignals ignores it.
+func WithAllowedHosts(names ...string) Option {
+	return func(h *settings) {
+		for _, n := range names {
+			if host, _, err := net.SplitHostPort(n); err == nil {
+				n = host // the port is not compared
+			}
+			h.hosts[strings.ToLower(n)] = true
+		}
+	}
+}
+
+// WithLogger sets where state changes and refused requests (or signals) are
+// logged, with who asked for them. The default, and nil, is slog.Default().
+func WithLogger(logger *slog.Logger) Option {
+	return func(s *settings) { s.logger = logger }
+}

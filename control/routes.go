@@ -1,0 +1,88 @@
+package control
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+)
+
+// ServeHTTP decides whether the request may be served at all, then routes
+// it; see Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	if status, reason := h.admit(r, p == "/readyz"); status != 0 {
+		h.refuse(w, r, status, reason)
+		return
+	}
+	if p == "" || path.Clean(p) != p {
+		// ServeMux would redirect to the clean path; answer as for any
+		// route that does not exist, in JSON.
+		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+		return
+	}
+	r2 := *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	h.mux.ServeHTTP(w, &r2)
+}
+
+// routes is the API's mux. Methods are checked by the handlers, not by the
+// patterns, so that a wrong method is answered in JSON too.
+func (h *Handler) routes() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/readyz", h.onlyGet(func(w http.ResponseWriter, r *http.Request) { h.readyz(w) }))
+	m.HandleFunc("/v1/listeners", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, h.views(h.sortedNames()))
+	}))
+	m.HandleFunc("/v1/listeners/{name}", h.onlyGet(func(w http.ResponseWriter, r *http.Request) {
+		if g := h.gate(w, r.PathValue("name")); g != nil {
+			writeJSON(w, http.StatusOK, view(r.PathValue("name"), g))
+		}
+	}))
+	m.HandleFunc("/v1/listeners/{name}/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
+		if h.gate(w, r.PathValue("name")) != nil {
+			h.change(w, r, r.PathValue("action"), []string{r.PathValue("name")}, true)
+		}
+	}))
+	m.HandleFunc("/v1/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
+		h.change(w, r, r.PathValue("action"), h.sortedNames(), false)
+	}))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+	})
+	return m
+}
+
+// onlyGet serves GET and HEAD with f, and refuses other methods.
+func (h *Handler) onlyGet(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if allowMethod(w, r, http.MethodGet) {
+			f(w, r)
+		}
+	}
+}
+
+// onlyPost serves POST with f for a known action, and refuses other
+// methods; an unknown action is an unknown route.
+func (h *Handler) onlyPost(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if actions[r.PathValue("action")] == nil {
+			writeError(w, http.StatusNotFound, "no such route: "+r.URL.Path)
+			return
+		}
+		if allowMethod(w, r, http.MethodPost) {
+			f(w, r)
+		}
+	}
+}
+
+func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method))
+	return false
+}
