@@ -22,8 +22,10 @@ const (
 	// connection sat in the accept queue (or in SYN_RECV) the whole time: the
 	// kernel had finished the handshake, the gate had not accepted it.
 	waiting
-	// refused: the SYN was answered with a reset, because no socket was
-	// listening on the address (a rejecting gate, a closed socket).
+	// refused: the connect failed at once: the SYN was answered with a
+	// reset, because no socket was listening on the address (a rejecting
+	// gate, a closed socket), or the handshake was reset before connect
+	// returned.
 	refused
 	// timedOut: the connect timed out. A full accept queue drops SYNs
 	// without a word rather than refusing them, and the client retransmits
@@ -79,16 +81,20 @@ func (p probe) run(addr string) attempt {
 	c, err := net.DialTimeout(p.network, addr, dialTimeout)
 	if err != nil {
 		switch {
-		case errors.Is(err, syscall.ECONNREFUSED):
+		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+			// ECONNRESET from connect itself: on loopback the whole
+			// handshake runs inside the client's connect, so a listener
+			// that stopped (or closed) mid-handshake resets the client
+			// before connect returns. It never saw a connection: for it, as
+			// for a refused one, the connect failed. (Over a network the
+			// same reset comes after connect returned; the README's "Without
+			// privileges" says when it can happen.)
 			return attempt{outcome: refused}
 		case isTimeout(err):
 			return attempt{outcome: timedOut}
 		}
-		// ECONNRESET here means the kernel had completed the handshake and
-		// the reset came before Go looked at the socket: a reset after the
-		// connect, counted as one, at about the time it happened. Other
-		// errors (out of ports or descriptors) count the same, so that
-		// nothing goes unseen.
+		// Anything else (out of ports or descriptors) is counted as a reset,
+		// so that nothing goes unseen.
 		return attempt{outcome: reset, connected: time.Now()}
 	}
 	defer c.Close()
