@@ -112,8 +112,18 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, rea
 // client cannot make either large.
 func clip(s string) string {
 	const max = 128
-	if len(s) <= max {
-		return s
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < max; i++ {
+		// Printable ASCII only, so that the logger has nothing to escape and
+		// a line stays as short as the cut says.
+		if c := s[i]; c >= ' ' && c <= '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('?')
+		}
 	}
-	return s[:max] + "..."
+	if b.Len() < len(s) {
+		b.WriteString("...")
+	}
+	return b.String()
 }

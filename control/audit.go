@@ -66,3 +66,18 @@ func (a *auditor) take() (dropped int, ok bool) {
 	dropped, a.dropped = a.dropped, 0
 	return dropped, true
 }
+
+// flush logs how many refusals went unlogged, once their second is over,
+// even if no refusal comes after them: called for every request, so that
+// the end of a flood is told as soon as anyone calls again.
+func (a *auditor) flush() {
+	a.mu.Lock()
+	dropped := 0
+	if a.dropped > 0 && a.now().Sub(a.start) >= time.Second {
+		dropped, a.dropped = a.dropped, 0
+	}
+	a.mu.Unlock()
+	if dropped > 0 {
+		a.logger.Warn("control: refused requests not logged", "count", dropped)
+	}
+}

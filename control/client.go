@@ -80,7 +80,17 @@ func NewClient(admin, token string, opts ...ClientOption) (*Client, error) {
 		c.base = "http://unix"
 		c.http.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", admin)
+			conn, err := d.DialContext(ctx, "unix", admin)
+			if err != nil {
+				return nil, err
+			}
+			// Another user may have taken the path: tell it nothing, the
+			// token least of all, and believe none of its answers.
+			if err := checkServer(conn, admin); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		}}
 	default:
 		if _, _, err := net.SplitHostPort(admin); err != nil {

@@ -12,14 +12,20 @@ import (
 )
 
 // checkPrivate returns an error if the socket file at path lets anyone but
-// its owner connect.
+// its owner connect. A umask can also take the owner's own bits away
+// (0277 leaves r--------, which nobody can connect to); those are given back,
+// which opens the file to no one else.
 func checkPrivate(path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return err
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+	perm := fi.Mode().Perm()
+	if perm&0o077 != 0 {
 		return fmt.Errorf("%s has mode %04o, not private to its owner", path, perm)
+	}
+	if perm != 0o600 {
+		return os.Chmod(path, 0o600)
 	}
 	return nil
 }

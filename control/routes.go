@@ -10,6 +10,7 @@ import (
 // ServeHTTP decides whether the request may be served at all, then routes
 // it; see Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.audit.flush()
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	if status, reason := h.admit(r, p == "/readyz"); status != 0 {
 		h.refuse(w, r, status, reason)

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,17 +21,23 @@ const maxToken = 4 << 10
 // token that is not printable ASCII without spaces, which could not travel
 // in an Authorization header. Its errors name the file, never its content.
 func ReadTokenFile(path string) (string, error) {
-	f, err := os.Open(path)
+	// Only a regular file: opening a FIFO would wait for a writer for good.
+	if fi, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("control: token file: %w", err)
+	} else if err := regular(path, fi); err != nil {
+		return "", err
+	}
+	f, err := openNoBlock(path)
 	if err != nil {
 		return "", fmt.Errorf("control: token file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat() // of the file opened, not of whatever path names now
+	fi, err := f.Stat() // of the file opened, not of whatever path named before
 	if err != nil {
 		return "", fmt.Errorf("control: token file: %w", err)
 	}
-	if fi.IsDir() {
-		return "", fmt.Errorf("control: token file %s is a directory", path)
+	if err := regular(path, fi); err != nil {
+		return "", err
 	}
 	if err := checkTokenFile(fi); err != nil {
 		return "", fmt.Errorf("control: token file %s: %w", path, err)
@@ -42,13 +49,35 @@ func ReadTokenFile(path string) (string, error) {
 	if len(b) > maxToken {
 		return "", fmt.Errorf("control: token file %s is over %d bytes", path, maxToken)
 	}
-	token := strings.TrimSpace(string(b))
+	token, err := CheckToken(string(b))
+	if err != nil {
+		return "", fmt.Errorf("control: token file %s: %w", path, err)
+	}
+	return token, nil
+}
+
+func regular(path string, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return fmt.Errorf("control: token file %s is a directory", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("control: token file %s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	return nil
+}
+
+// CheckToken returns s without surrounding white space, or an error if
+// nothing is left or what is left is not printable ASCII without spaces,
+// which could not travel in an Authorization header. Its errors never
+// contain s.
+func CheckToken(s string) (string, error) {
+	token := strings.TrimSpace(s)
 	if token == "" {
-		return "", fmt.Errorf("control: token file %s is empty", path)
+		return "", errors.New("the token is empty")
 	}
 	for _, c := range []byte(token) {
 		if c <= ' ' || c > '~' {
-			return "", fmt.Errorf("control: token file %s: the token must be printable ASCII without spaces", path)
+			return "", errors.New("the token must be printable ASCII without spaces")
 		}
 	}
 	return token, nil

@@ -22,3 +22,9 @@ func checkTokenFile(fi os.FileInfo) error {
 	}
 	return nil
 }
+
+// openNoBlock opens path for reading without waiting, should it have become
+// a FIFO since it was looked at.
+func openNoBlock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}

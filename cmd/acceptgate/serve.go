@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("serve: takes no arguments, %d given (not repeated here: one may be a secret)", fs.NArg())
 	}
 	return serve(ctx, f, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 }

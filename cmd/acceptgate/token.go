@@ -20,9 +20,8 @@ var errTokenFlag = errors.New("--token is no longer taken: the process list show
 // package could quote its value in an error.
 func refuseTokenFlag(args []string) error {
 	for _, a := range args {
-		if a == "--" {
-			return nil
-		}
+		// Past "--" too: the command then refuses the argument, and must
+		// not quote it either.
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if strings.HasPrefix(a, "-") && name == "token" {
 			return errTokenFlag
@@ -38,14 +37,23 @@ func adminToken(file string) (string, error) {
 	if file != "" {
 		return control.ReadTokenFile(file)
 	}
-	envFile, env := os.Getenv("ACCEPTGATE_TOKEN_FILE"), os.Getenv("ACCEPTGATE_TOKEN")
+	envFile, hasFile := os.LookupEnv("ACCEPTGATE_TOKEN_FILE")
+	env, hasEnv := os.LookupEnv("ACCEPTGATE_TOKEN")
 	switch {
-	case envFile != "" && env != "":
+	case hasFile && hasEnv:
 		return "", errors.New("both $ACCEPTGATE_TOKEN_FILE and $ACCEPTGATE_TOKEN are set; unset one")
-	case envFile != "":
+	case hasFile:
 		return control.ReadTokenFile(envFile)
+	case hasEnv:
+		// Set but empty, or with stray white space, is a mistake (a secret
+		// that was not injected), not a request to run without a token.
+		token, err := control.CheckToken(env)
+		if err != nil {
+			return "", fmt.Errorf("$ACCEPTGATE_TOKEN: %w", err)
+		}
+		return token, nil
 	}
-	return env, nil
+	return "", nil
 }
 
 // serverTLS loads the admin API's certificate and key; nil if neither is
