@@ -39,7 +39,11 @@ func TestBacklogExperimentShowsWhatClientsLiveThrough(t *testing.T) {
 	for _, s := range paused.Queue {
 		maxQueue = max(maxQueue, s.Len)
 	}
-	assert.Equal(t, backlog+1, maxQueue, "the sampled queue")
+	// The kernel checks for room and adds to the queue without a lock
+	// between: two handshakes completing at once on two CPUs may both find
+	// room for one, and the queue holds backlog+2 now and then.
+	assert.GreaterOrEqual(t, maxQueue, backlog+1, "the sampled queue")
+	assert.LessOrEqual(t, maxQueue, backlog+2, "the sampled queue")
 
 	assert.Equal(t, clients, by["rejecting"].Outcomes[bench.OutcomeRefused], "refused at once")
 
