@@ -29,7 +29,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 		unfence, err := fence(s)
 		if err == nil {
 			ns := s.accepting()
-			ns.fence = unfence
+			ns.unfence = unfence
 			return ns, nil
 		}
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
@@ -90,15 +90,15 @@ func canUnfence() bool {
 
 // liftTCPLocked makes a rejecting TCP socket accept again on its address.
 func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
-	if s.fence != nil {
-		if err := s.fence(); err != nil {
+	if s.unfence != nil {
+		if err := s.unfence(); err != nil {
 			if !s.own {
 				return nil, err // still fenced: still rejecting
 			}
 			return l.replaceLocked(s)
 		}
 		lifted := *s
-		lifted.fence = nil
+		lifted.unfence = nil
 		s = &lifted
 	}
 	if s.stopped {
@@ -174,8 +174,8 @@ func restart(s *socket) (*socket, error) {
 // restoreForOthers makes a rejecting socket listen as it did before Reject,
 // for the other processes that hold it, before the gate lets go of it.
 func (s *socket) restoreForOthers() {
-	if s.fence != nil {
-		_ = s.fence()
+	if s.unfence != nil {
+		_ = s.unfence()
 	}
 	if s.stopped {
 		if s.release != nil {

@@ -26,10 +26,10 @@ type socket struct {
 	// While rejecting, the fields below say how the socket refuses clients;
 	// all are zero while it accepts or is paused.
 
-	// fence lifts the fence a Linux TCP socket listens behind: clients are
-	// refused, while handshakes already under way still complete into its
-	// queue and Accept delivers them.
-	fence func() error
+	// unfence lifts the fence a Linux TCP socket listens behind while it
+	// rejects: clients are refused, while handshakes already under way
+	// still complete into its queue and Accept delivers them.
+	unfence func() error
 	// hidden is set on a unix socket that listens on, unreachable: its path
 	// leads to a socket that refuses.
 	hidden *hiding
@@ -37,10 +37,10 @@ type socket struct {
 	// could be put up); release gives back the port held meanwhile.
 	stopped bool
 	release func() error
-	// closed is set on a socket that was closed, to be bound again on
-	// Resume with network (Unix systems other than Linux).
-	closed  bool
-	network string
+	// mustBind is set on a socket that was closed, so that Resume binds a
+	// new one at its address with network (Unix systems other than Linux).
+	mustBind bool
+	network  string
 }
 
 func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {
@@ -58,10 +58,10 @@ func (s *socket) accepting() *socket {
 
 // delivers reports whether, while rejecting, Accept still takes connections
 // from the socket: the ones the kernel had admitted before it refused.
-func (s *socket) delivers() bool { return s.fence != nil || s.hidden != nil }
+func (s *socket) delivers() bool { return s.unfence != nil || s.hidden != nil }
 
 // listening reports whether the socket listens, so that its accept queue can
 // be read.
-func (s *socket) listening() bool { return !s.stopped && !s.closed }
+func (s *socket) listening() bool { return !s.stopped && !s.mustBind }
 
 var errNoSocket = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)

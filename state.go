@@ -9,7 +9,7 @@ type State int32
 const (
 	Accepting State = iota // Accept hands out connections.
 	Paused                 // Accept blocks; clients wait in the kernel's accept queue.
-	Rejecting              // Accept blocks; the socket is not listening and clients are refused.
+	Rejecting              // New clients are refused; Accept delivers what the kernel had admitted, then blocks.
 	Closed                 // The listener is closed for good.
 )
 

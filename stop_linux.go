@@ -2,13 +2,14 @@ package acceptgate
 
 import (
 	"errors"
+	"net"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
-	"golang.org/x/sys/unix"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // settleTime bounds how long a TCP socket that must stop listening waits for
@@ -35,7 +36,7 @@ func (l *Listener) stopWhenSettledLocked(s *socket) error {
 		if err := l.drainLocked(s, sc); err != nil {
 			return err
 		}
-		stopped, err := stopIfSettled(sc, time.Now().After(late))
+		stopped, err := stopIfSettled(s.ln, time.Now().After(late))
 		if err != nil || stopped {
 			return err
 		}
@@ -88,12 +89,13 @@ func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) 
 // handshake is under way, or at once if force. The checks and the shutdown
 // follow each other within microseconds: a client that completes its
 // handshake in between is the one the kernel can still reset.
-func stopIfSettled(sc syscall.Conn, force bool) (stopped bool, err error) {
+func stopIfSettled(ln net.Listener, force bool) (stopped bool, err error) {
+	sc := ln.(syscall.Conn)
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false, err
 	}
-	cerr := rc.Control(func(fd uintptr) {
+	cerr := rc.Control(func(uintptr) {
 		if !force {
 			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
 				err = e
@@ -114,8 +116,7 @@ func stopIfSettled(sc syscall.Conn, force bool) (stopped bool, err error) {
 		if err = faults.Check(faults.Shutdown); err != nil {
 			return
 		}
-		if e := unix.Shutdown(int(fd), unix.SHUT_RD); e != nil {
-			err = os.NewSyscallError("shutdown", e)
+		if err = sockets.StopListening(ln); err != nil {
 			return
 		}
 		stopped = true

@@ -22,9 +22,9 @@ func chownOther(path string) error { return os.Lchown(path, 65534, 65534) }
 
 // TestAdminSocketLetsItsOwnerInWhateverTheUmask: a umask that takes the owner's own bits away does not lock the owner out of the admin socket, nor open it to anyone else.
 func TestAdminSocketLetsItsOwnerInWhateverTheUmask(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admin.sock") // made before the umask takes the owner's bits
 	old := syscall.Umask(0o277)
 	defer syscall.Umask(old)
-	path := filepath.Join(t.TempDir(), "admin.sock")
 	ln, err := control.ListenAdmin(context.Background(), path, control.NewHandler(quiet), nil)
 	if err != nil {
 		return // refusing to start would be fine too

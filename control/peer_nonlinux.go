@@ -1,7 +1,5 @@
 //go:build unix && !linux
 
-// Files named _bsd.go build for every Unix system but Linux.
-
 package control
 
 import (

@@ -1,8 +1,5 @@
 //go:build unix && !linux
 
-// Files named _bsd.go build for every Unix system but Linux: the BSDs, and
-// Solaris and AIX, which take the same paths here.
-
 package acceptgate
 
 import (
@@ -26,12 +23,12 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	}
 	s.ln.Close()
 	ns := s.accepting()
-	ns.closed, ns.network = true, network
+	ns.mustBind, ns.network = true, network
 	return ns, nil
 }
 
 func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
-	if !s.closed {
+	if !s.mustBind {
 		return s.accepting(), nil
 	}
 	ln, err := s.cfg.Listen(context.Background(), s.network, s.ln.Addr().String())

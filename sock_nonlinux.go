@@ -1,8 +1,5 @@
 //go:build unix && !linux
 
-// Files named _bsd.go build for every Unix system but Linux: the BSDs, and
-// Solaris and AIX, which take the same paths here.
-
 package acceptgate
 
 import (
