@@ -12,13 +12,13 @@ import (
 
 // HandoffConfig shapes a handoff run.
 type HandoffConfig struct {
-	Clients    int           // concurrent client loops; default 4
-	Conns      int           // connections in all; default 10000
-	Handoffs   int           // times traffic moves from one socket to the other; default 20
-	Leave      LeaveMode     // how the leaving socket goes
-	Timeout    time.Duration // per connection; default 5s
-	Address    string        // loopback address; default "127.0.0.1:0"
-	OnProgress func(done int)
+	Clients  int           // concurrent client loops; default 4
+	Conns    int           // connections in all; default 10000
+	Handoffs int           // times traffic moves from one socket to the other; default 20
+	Leave    LeaveMode     // how the leaving socket goes
+	Timeout  time.Duration // per connection; default 5s
+	Address  string        // loopback address; default "127.0.0.1:0"
+	Progress func(done int)
 }
 
 // LeaveMode is how a socket leaves its SO_REUSEPORT group in a handoff.
@@ -100,8 +100,8 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 				mu.Lock()
 				res.count(a.outcome)
 				mu.Unlock()
-				if d := done.Add(1); cfg.OnProgress != nil && d%1000 == 0 {
-					cfg.OnProgress(int(d))
+				if d := done.Add(1); cfg.Progress != nil && d%1000 == 0 {
+					cfg.Progress(int(d))
 				}
 			}
 		}()

@@ -16,10 +16,6 @@ import (
 	"github.com/acceptgate/acceptgate/control"
 )
 
-func runningAsRoot() bool { return os.Geteuid() == 0 }
-
-func chownOther(path string) error { return os.Lchown(path, 65534, 65534) }
-
 // TestAdminSocketLetsItsOwnerInWhateverTheUmask: a umask that takes the owner's own bits away does not lock the owner out of the admin socket, nor open it to anyone else.
 func TestAdminSocketLetsItsOwnerInWhateverTheUmask(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "admin.sock") // made before the umask takes the owner's bits

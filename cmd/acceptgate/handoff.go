@@ -56,7 +56,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		start := time.Now()
 		r, err := bench.Handoff(ctx, bench.HandoffConfig{
 			Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
-			OnProgress: func(done int) {
+			Progress: func(done int) {
 				if done%10000 == 0 {
 					fmt.Fprintf(stderr, "handoff %s: %d/%d connections, %s\n", name, done, *conns, time.Since(start).Round(time.Millisecond))
 				}

@@ -16,3 +16,7 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 	require.NoError(t, err)
 	assert.Equal(t, want, fi.Mode().Perm())
 }
+
+func runningAsRoot() bool { return os.Geteuid() == 0 }
+
+func chownOther(path string) error { return os.Lchown(path, 65534, 65534) }
