@@ -109,20 +109,14 @@ func (l *Listener) tryAcquireSlot() bool {
 // the state changed meanwhile and Accept must look at it again.
 func (l *Listener) acquireSlot() bool {
 	for {
-		if l.tryAcquireSlot() {
+		got := false
+		l.await(nil, func() bool {
+			got = l.tryAcquireSlot()
+			return got || !socketOpen(l.mode.Load())
+		})
+		if got {
 			return true
 		}
-		changed := l.watch()
-		// Look again after registering: a release that came before it did
-		// not know to broadcast.
-		if l.tryAcquireSlot() {
-			l.unwatch()
-			return true
-		}
-		if socketOpen(l.mode.Load()) {
-			<-changed
-		}
-		l.unwatch()
 		if !socketOpen(l.mode.Load()) {
 			return false
 		}

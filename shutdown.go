@@ -54,16 +54,11 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	for {
-		changed := l.watch()
-		if l.active.Load() == 0 {
-			l.unwatch()
+		done, err := l.await(ctx.Done(), func() bool { return l.active.Load() == 0 })
+		if done {
 			return nil
 		}
-		select {
-		case <-changed:
-			l.unwatch()
-		case <-ctx.Done():
-			l.unwatch()
+		if err != nil {
 			l.closeTracked()
 			return ctx.Err()
 		}

@@ -1,6 +1,7 @@
 package acceptgate
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"time"
@@ -171,15 +172,29 @@ func (l *Listener) broadcastLocked() {
 	l.changed = make(chan struct{})
 }
 
-// watch returns a channel closed at the next change: a transition, a slot
-// given back, connections to deliver. The caller counts as a waiter, so that
-// a slot given back broadcasts, until it calls unwatch.
-func (l *Listener) watch() <-chan struct{} {
+// await waits for ready to hold: it returns at once if it does, and
+// otherwise at the next change (a transition, a slot given back, connections
+// to deliver) or when cancel is closed, with context.Canceled. ready is
+// asked after the caller counts as a waiter, so that a slot given back
+// before it is not missed: releaseSlot broadcasts only to waiters.
+func (l *Listener) await(cancel <-chan struct{}, ready func() bool) (bool, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.watchLocked()
+	changed := l.watchLocked()
+	l.mu.Unlock()
+	defer l.unwatch()
+	if ready() {
+		return true, nil
+	}
+	select {
+	case <-changed:
+		return false, nil
+	case <-cancel:
+		return false, context.Canceled
+	}
 }
 
+// watchLocked counts the caller as a waiter until it calls unwatch, and
+// returns the channel closed at the next change.
 func (l *Listener) watchLocked() <-chan struct{} {
 	l.waiters.Add(1)
 	return l.changed
