@@ -108,6 +108,9 @@ func (l *Listener) tryAcquireSlot() bool {
 // acquireSlot waits for a free slot. It returns false, without a slot, when
 // the state changed meanwhile and Accept must look at it again.
 func (l *Listener) acquireSlot() bool {
+	if l.tryAcquireSlot() {
+		return true // the hot path: no lock
+	}
 	for {
 		got := false
 		l.await(nil, func() bool {
