@@ -102,7 +102,7 @@ func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 		s = &lifted
 	}
 	if s.stopped {
-		return restart(s)
+		return relistenStopped(s)
 	}
 	return s.accepting(), nil
 }
@@ -151,9 +151,9 @@ func relisten(s *socket) error {
 	return sockets.Relisten(s.ln, s.cfg.Backlog)
 }
 
-// restart listens again on the descriptor stopWhenSettledLocked stopped, on
-// the same address and port.
-func restart(s *socket) (*socket, error) {
+// relistenStopped listens again on the descriptor stopWhenSettledLocked
+// stopped, on the same address and port, after giving back the hold on it.
+func relistenStopped(s *socket) (*socket, error) {
 	if s.release != nil {
 		if err := s.release(); err != nil {
 			return nil, err

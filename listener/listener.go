@@ -67,7 +67,7 @@ func (c Config) Listen(ctx context.Context, network, address string) (net.Listen
 		// on the same socket sets the length asked for.
 		if err := sockets.Relisten(ln, c.Backlog); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("listen %s %s: backlog %d: %w", network, address, c.Backlog, err)
+			return nil, &net.OpError{Op: "listen", Net: network, Addr: ln.Addr(), Err: fmt.Errorf("backlog %d: %w", c.Backlog, err)}
 		}
 	}
 	return ln, nil
@@ -75,18 +75,18 @@ func (c Config) Listen(ctx context.Context, network, address string) (net.Listen
 
 // Rebind listens anew on addr, the exact address (port included) of an
 // earlier listener, with c's options. For a unix socket it first removes a
-// stale socket file left at the path.
+// stale socket file left at the path. Errors are *net.OpError, as Listen's.
+//
+// A TCP address says "tcp" whatever the socket was: an IPv4 wildcard
+// address comes back dual-stack. To bind exactly the family an earlier
+// socket had, call Listen with "tcp4" or "tcp6".
 func (c Config) Rebind(ctx context.Context, addr net.Addr) (net.Listener, error) {
 	if ua, ok := addr.(*net.UnixAddr); ok {
 		if err := sockets.RemoveStale(ua.Name); err != nil {
-			return nil, fmt.Errorf("rebind %s: %w", ua.Name, err)
+			return nil, &net.OpError{Op: "listen", Net: "unix", Addr: addr, Err: err}
 		}
 	}
-	ln, err := c.Listen(ctx, addr.Network(), addr.String())
-	if err != nil {
-		return nil, fmt.Errorf("rebind: %w", err)
-	}
-	return ln, nil
+	return c.Listen(ctx, addr.Network(), addr.String())
 }
 
 var errUnsupported = fmt.Errorf("not on %s: %w", runtime.GOOS, errors.ErrUnsupported)
