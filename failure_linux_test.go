@@ -701,3 +701,17 @@ func TestUnixRejectKeepsThePathsOwner(t *testing.T) {
 	assert.EqualValues(t, 65534, st.Gid)
 	assert.EqualValues(t, 0o660, st.Mode&0o777)
 }
+
+// Closing a rejecting gate over a socket others hold closes it all the same,
+// and says so if it could not make the socket listen again for them.
+func TestCloseSaysWhenItCannotRestoreAnInheritedSocket(t *testing.T) {
+	withoutPrivilege(t) // not fenced: stopped, so Close must listen again
+	arm(t, faults.Listen, 1, syscall.EIO)
+	l := wrapTCP(t)
+	require.NoError(t, l.Reject())
+	err := l.Close()
+	require.ErrorIs(t, err, syscall.EIO)
+	assert.Contains(t, err.Error(), "other holders")
+	assert.Equal(t, acceptgate.Closed, l.State())
+	assert.ErrorIs(t, l.Close(), net.ErrClosed, "closed for good")
+}

@@ -2,6 +2,7 @@ package acceptgate
 
 import (
 	"context"
+	"errors"
 	"net"
 	"syscall"
 
@@ -173,14 +174,16 @@ func relistenStopped(s *socket) (*socket, error) {
 
 // restoreForOthers makes a rejecting socket listen as it did before Reject,
 // for the other processes that hold it, before the gate lets go of it.
-func (s *socket) restoreForOthers() {
+func (s *socket) restoreForOthers() error {
+	var errs []error
 	if s.unfence != nil {
-		_ = s.unfence()
+		errs = append(errs, s.unfence())
 	}
 	if s.stopped {
 		if s.release != nil {
-			_ = s.release()
+			errs = append(errs, s.release())
 		}
-		_ = relisten(s)
+		errs = append(errs, relisten(s))
 	}
+	return errors.Join(errs...)
 }

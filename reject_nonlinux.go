@@ -38,4 +38,4 @@ func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 	return newSocket(ln, s.cfg, s.own), nil
 }
 
-func (s *socket) restoreForOthers() {}
+func (s *socket) restoreForOthers() error { return nil }

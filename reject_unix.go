@@ -3,6 +3,8 @@
 package acceptgate
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -52,20 +54,27 @@ func (l *Listener) liftLocked(s *socket) (*socket, error) {
 }
 
 func (s *socket) close() error {
+	var errs []error
 	if s.hidden != nil {
 		// Give the path back to the listener, so that closing it removes the
 		// path or leaves it, as that listener was made to.
 		if err := s.hidden.unhide(); err != nil {
 			s.hidden.discard()
+			errs = append(errs, err)
 		}
 	}
 	if s.mustBind {
-		return nil
+		return errors.Join(errs...)
 	}
 	if !s.own {
-		s.restoreForOthers()
+		// Closed all the same: the gate is done with it. The error tells
+		// the caller that the others who hold it may find it not listening.
+		if err := s.restoreForOthers(); err != nil {
+			errs = append(errs, fmt.Errorf("listen again for the socket's other holders: %w", err))
+		}
 	}
-	return s.ln.Close()
+	errs = append(errs, s.ln.Close())
+	return errors.Join(errs...)
 }
 
 // tcpNetwork returns the network to bind a new socket at ln's address with,

@@ -14,7 +14,8 @@ import (
 //
 // Closing a rejecting Listener leaves a socket the gate did not create (one
 // given to Wrap) listening, for the other processes that may hold it, and a
-// unix socket's path as the wrapped listener would leave it.
+// unix socket's path as the wrapped listener would leave it. If a step of
+// that fails, Close still closes and returns the error.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	from := l.State()

@@ -12,10 +12,11 @@ import (
 )
 
 // Fence makes a listening TCP socket refuse new clients at once while it
-// keeps listening, so that the connections in its accept queue, and the
-// handshakes about to join it, can be taken out with AcceptQueued before
-// StopListening without a new client slipping in between and being reset.
-// In an SO_REUSEPORT group, new clients go to the other sockets instead.
+// keeps listening: the connections in its accept queue, and the handshakes
+// about to join it, can still be accepted, and no new client slips in. Do
+// not fence a member of an SO_REUSEPORT group: the group's hash still hands
+// it a share of new clients, whose SYN-ACK it sends through the fence's
+// interface, so they wait for their SYN to be sent again.
 //
 // It binds the socket (SO_BINDTODEVICE) to a network interface that none of
 // its clients can arrive on: one that is down, or, for a socket bound to a
