@@ -29,6 +29,7 @@ type Listener struct {
 	idle     chan struct{} // a token when inflight drops to zero while not accepting
 
 	accepted atomic.Uint64
+	aborted  atomic.Uint64 // closed by WithSkipAborted, never returned
 
 	// Connection tracking, on when an option needs it.
 	track   bool
@@ -132,6 +133,7 @@ type Stats struct {
 	Pending  int       // connections taken out of the kernel by Reject, not yet returned by Accept
 	Queued   int       // connections waiting in the kernel's accept queue; -1 where unknown
 	Backlog  int       // the accept queue's limit; -1 where unknown
+	Aborted  uint64    // connections closed unreturned because their client gave up (WithSkipAborted)
 }
 
 // Stats returns a snapshot of the Listener's state and counters.
@@ -144,6 +146,7 @@ func (l *Listener) Stats() Stats {
 		State:    l.State(),
 		Since:    l.since,
 		Accepted: l.accepted.Load(),
+		Aborted:  l.aborted.Load(),
 		Active:   l.active.Load(),
 		Pending:  len(l.pending),
 		Queued:   -1,
