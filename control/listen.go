@@ -20,7 +20,7 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 //
 // A unix socket is private to its owner (mode 0600) from the instant it
 // exists, whatever the umask: no other user can connect to it, not even
-// between its creation and a chmod (see listenPrivateSocket for how, on each
+// between its creation and a chmod (see sockets.ListenPrivate for how, on each
 // platform). A stale socket file nobody listens on is replaced; anything
 // else at the path is left alone and reported. tlsConfig must be nil for a
 // unix socket.
@@ -63,13 +63,13 @@ func listenUnix(ctx context.Context, path string) (net.Listener, error) {
 	if err := sockets.RemoveStale(path); err != nil {
 		return nil, fmt.Errorf("control: admin socket: %w", err)
 	}
-	ln, err := listenPrivateSocket(ctx, path)
+	ln, err := sockets.ListenPrivate(ctx, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("control: admin socket: %w", err)
 	}
 	// The platform code makes the file private before anyone could connect;
 	// this only refuses to serve if a platform did not do what it says.
-	if err := checkPrivate(path); err != nil {
+	if err := sockets.CheckPrivate(path); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control: admin socket: %w", err)
 	}

@@ -1,4 +1,4 @@
-package control
+package sockets
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// testHookBeforeBind, if set, is called with the socket's descriptor after
-// its mode is set and before it is bound.
-var testHookBeforeBind func(fd int)
+// TestHookBeforeBind, if set (by tests), is called with the descriptor of the
+// socket ListenPrivate makes after its mode is set and before it is bound.
+var TestHookBeforeBind func(fd int)
 
-// listenPrivateSocket listens on a unix socket at path that only its owner
+// ListenPrivate listens on a unix socket at path that only its owner
 // may connect to. When bind creates the socket file, Linux gives it the mode
 // of the socket's own inode less the umask (unix_bind in
 // net/unix/af_unix.c), so an fchmod(0600) of the socket before bind makes
 // the file private from its first instant, whatever the umask, with no
 // chmod after the fact.
-func listenPrivateSocket(ctx context.Context, path string) (net.Listener, error) {
+func ListenPrivate(ctx context.Context, network, path string) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
 		cerr := rc.Control(func(fd uintptr) {
@@ -27,8 +27,8 @@ func listenPrivateSocket(ctx context.Context, path string) (net.Listener, error)
 				err = os.NewSyscallError("fchmod", err)
 				return
 			}
-			if testHookBeforeBind != nil {
-				testHookBeforeBind(int(fd))
+			if TestHookBeforeBind != nil {
+				TestHookBeforeBind(int(fd))
 			}
 		})
 		if cerr != nil {
@@ -36,5 +36,5 @@ func listenPrivateSocket(ctx context.Context, path string) (net.Listener, error)
 		}
 		return err
 	}}
-	return lc.Listen(ctx, "unix", path)
+	return lc.Listen(ctx, network, path)
 }

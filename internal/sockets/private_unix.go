@@ -1,6 +1,6 @@
 //go:build unix
 
-package control
+package sockets
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"sync"
 )
 
-// checkPrivate returns an error if the socket file at path lets anyone but
+// CheckPrivate returns an error if the socket file at path lets anyone but
 // its owner connect. A umask can also take the owner's own bits away
 // (0277 leaves r--------, which nobody can connect to); those are given back,
 // which opens the file to no one else.
-func checkPrivate(path string) error {
+func CheckPrivate(path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return err
@@ -30,14 +30,14 @@ func checkPrivate(path string) error {
 	return nil
 }
 
-// listenViaPrivateDir listens on a unix socket at path that only its owner
+// ListenViaPrivateDir listens on a unix socket at path that only its owner
 // may connect to, on systems where bind gives the socket file whatever mode
 // the umask leaves (the BSDs and macOS take no mode from the socket). It
 // binds in a new directory of mode 0700 beside path, which no other user may
 // enter, makes the file 0600 there, and only then links it at path: link,
 // unlike rename, fails rather than replace a file that appeared at path
 // meanwhile. The temporary name and directory are removed before it returns.
-func listenViaPrivateDir(ctx context.Context, path string) (net.Listener, error) {
+func ListenViaPrivateDir(ctx context.Context, network, path string) (net.Listener, error) {
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".acceptgate-admin-")
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func listenViaPrivateDir(ctx context.Context, path string) (net.Listener, error)
 	defer os.RemoveAll(dir)
 	tmp := filepath.Join(dir, "s")
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "unix", tmp)
+	ln, err := lc.Listen(ctx, network, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func listenViaPrivateDir(ctx context.Context, path string) (net.Listener, error)
 		ul.Close()
 		return nil, err
 	}
-	return &linkedSocket{UnixListener: ul, addr: &net.UnixAddr{Name: path, Net: "unix"}}, nil
+	return &linkedSocket{UnixListener: ul, addr: &net.UnixAddr{Name: path, Net: network}}, nil
 }
 
 // linkedSocket is a unix listener reached by a path other than the one it
