@@ -102,7 +102,9 @@ func (l *Listener) acceptError(s *socket, err error) error {
 func (l *Listener) acceptSlow() (net.Conn, error) {
 	l.mu.Lock()
 	mode := l.mode.Load()
-	if State(mode&stateMask) == Closed {
+	if State(mode&stateMask) == Closed && len(l.pending) == 0 {
+		// A Listener released to another process is closed with
+		// connections left to deliver; a closed one has none.
 		l.mu.Unlock()
 		return nil, l.closedError("accept")
 	}
@@ -120,6 +122,7 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		if len(l.pending) == 0 {
 			l.pending = nil
 			l.mode.Store(mode &^ pendingFlag)
+			l.closeDrainedLocked()
 		}
 		l.mu.Unlock()
 		l.accepted.Add(1)

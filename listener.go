@@ -48,6 +48,8 @@ type Listener struct {
 	since   time.Time
 	changed chan struct{} // closed and replaced whenever a waiter may proceed
 	pending []net.Conn    // taken out of the kernel by a transition, not yet delivered
+	handing *handing      // set while the socket is being handed to or from another process
+	drained chan struct{} // closed when a released Listener has delivered its pending connections
 
 	// Changes to report, in transition order. They are reported outside mu
 	// by one goroutine at a time, so that a hook may call any method.

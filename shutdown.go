@@ -20,15 +20,13 @@ func (l *Listener) Close() error {
 	l.mu.Lock()
 	from := l.State()
 	if from == Closed {
+		l.closePendingLocked() // left by a release to another process
 		l.mu.Unlock()
 		return l.closedError("close")
 	}
 	l.mode.Store(int32(Closed))
 	err := l.sock.Load().close()
-	for _, c := range l.pending {
-		c.Close()
-	}
-	l.pending = nil
+	l.closePendingLocked()
 	l.enterLocked(from, Closed)
 	l.mu.Unlock()
 	l.reportChanges()
@@ -64,6 +62,15 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+func (l *Listener) closePendingLocked() {
+	for _, c := range l.pending {
+		c.Close()
+	}
+	l.pending = nil
+	l.mode.Store(l.mode.Load() &^ pendingFlag)
+	l.closeDrainedLocked()
 }
 
 // opError wraps err as net's listener methods do, naming the call.

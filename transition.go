@@ -63,6 +63,10 @@ func (l *Listener) transition(to State, verb string) error {
 		l.mu.Unlock()
 		return l.opError(verb, net.ErrClosed)
 	}
+	if l.handing != nil {
+		l.mu.Unlock()
+		return l.opError(verb, errHandingOver)
+	}
 	if from == to {
 		l.mu.Unlock()
 		return nil

@@ -120,3 +120,12 @@ func fenceDevice(ip net.IP, fresh bool) (string, error) {
 	}
 	return "", errors.New("no interface that clients cannot arrive on")
 }
+
+// Unfence lifts a fence that another process put up on a socket it handed
+// over: the socket was not bound to an interface before (Fence refuses one
+// that was), so it is bound to none again. It needs CAP_NET_RAW.
+func Unfence(ln net.Listener) error {
+	return control(ln, func(fd int) error {
+		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ""))
+	})
+}

@@ -23,3 +23,9 @@ func FenceDevice(ip net.IP) (string, error) {
 // CanLiftFence reports whether this process may lift a fence (Linux only).
 // Here it returns false.
 func CanLiftFence() bool { return false }
+
+// Unfence lifts a fence another process put up (Linux only). Here it
+// returns an error wrapping errors.ErrUnsupported.
+func Unfence(ln net.Listener) error {
+	return fmt.Errorf("unfence %s: %w", ln.Addr(), errUnsupported)
+}

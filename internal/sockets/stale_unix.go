@@ -28,9 +28,16 @@ func RemoveStale(path string) error {
 	if fi.Mode().Type() != os.ModeSocket {
 		return fmt.Errorf("%s is not a socket: %w", path, syscall.EADDRINUSE)
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
 		c.Close()
 		return fmt.Errorf("%s: someone listens there: %w", path, syscall.EADDRINUSE)
+	case errors.Is(err, syscall.EPROTOTYPE):
+		// A socket of another type (SOCK_SEQPACKET) is bound there.
+		return fmt.Errorf("%s: a socket of another type is bound there: %w", path, syscall.EADDRINUSE)
+	case !errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%s: cannot tell whether it is in use: %w", path, err)
 	}
 	return os.Remove(path)
 }

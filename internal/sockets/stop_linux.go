@@ -55,3 +55,13 @@ func HoldPort(ln net.Listener) (release func() error, err error) {
 		})
 	}, nil
 }
+
+// ReleasePort gives back the port of a socket that another process stopped
+// and held with HoldPort before handing it over. The hold's release would
+// restore the SO_REUSEADDR the socket had; a listening socket Go or package
+// listener made had it on, so it is turned on.
+func ReleasePort(ln net.Listener) error {
+	return control(ln, func(fd int) error {
+		return os.NewSyscallError("setsockopt SO_REUSEADDR", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1))
+	})
+}

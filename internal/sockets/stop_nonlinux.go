@@ -19,3 +19,9 @@ func StopListening(ln net.Listener) error {
 func HoldPort(ln net.Listener) (release func() error, err error) {
 	return nil, fmt.Errorf("hold port of %s: %w", ln.Addr(), errUnsupported)
 }
+
+// ReleasePort gives back the port held by another process's HoldPort. Here
+// it returns an error wrapping errors.ErrUnsupported.
+func ReleasePort(ln net.Listener) error {
+	return fmt.Errorf("release port of %s: %w", ln.Addr(), errUnsupported)
+}

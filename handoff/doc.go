@@ -1,0 +1,43 @@
+// Package handoff moves a server's listening sockets to a new process, with
+// their queues, so that an upgrade refuses and resets no client and needs no
+// privilege.
+//
+// The running process offers its gates on a unix socket (Listen, then
+// Serve); the new one takes them (Take), starts serving them, and commits
+// (Takeover.Commit). The exchange:
+//
+//  1. The taker says which version of the exchange it speaks.
+//  2. The offer pauses each gate strictly (after this it takes nothing from
+//     the kernel; a rejecting gate stops delivering from its queue) and sends
+//     every socket by name with SCM_RIGHTS, with what the taker needs to
+//     serve it as before: network, address, state, options, backlog, how a
+//     rejecting socket refuses, a unix path's mode.
+//  3. The taker wraps each socket in a gate that holds it as it came
+//     (paused, or rejecting without delivering) and says it is ready.
+//  4. The offer says go; the taker puts each gate in the state it had in the
+//     old process and says it is accepting.
+//  5. The offer lets go of its descriptors without touching the sockets (no
+//     shutdown, no unlink: the new process owns them), removes its offer
+//     socket so that the new process can offer at the same path, and says
+//     done. Its gates are closed; Accept still delivers the connections a
+//     Reject had taken out of the kernel, and Serve returns once they are
+//     delivered.
+//
+// Until step 5, the offer can roll back: if the taker fails, disconnects or
+// is silent longer than the timeout, every gate goes back to the state it
+// had and the old process serves on. Clients that connect meanwhile wait in
+// the kernel's queue, which both processes share, and are served by
+// whichever process goes on. A taker that dies between go and accepting
+// takes the clients it accepted in that instant with it, as any process
+// that dies does.
+//
+// Bad input changes nothing: a peer running as another user (other than
+// root), a message that is truncated, too large, of another version or out
+// of turn, or descriptors that do not match their description end the
+// exchange with an error, and the offer rolls back and waits for the next
+// taker.
+//
+// Handoff works on Unix systems; Linux can hand over every state, including
+// a rejecting TCP socket. Elsewhere Listen and Take return errors wrapping
+// errors.ErrUnsupported.
+package handoff

@@ -1,0 +1,208 @@
+//go:build unix
+
+package handoff_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/handoff"
+)
+
+type endpoint struct {
+	network string
+	address func(t *testing.T) string
+}
+
+func endpoints() []endpoint {
+	eps := []endpoint{
+		{"tcp4", func(*testing.T) string { return "127.0.0.1:0" }},
+		{"unix", func(t *testing.T) string { return filepath.Join(t.TempDir(), "gate.sock") }},
+	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		ln.Close()
+		eps = append(eps, endpoint{"tcp6", func(*testing.T) string { return "[::1]:0" }})
+	}
+	return eps
+}
+
+func dialNetwork(network string) string {
+	if network == "unix" {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// Each state arrives as it was: an accepting gate serves in the new process,
+// a paused one keeps its queued clients for the new process's Resume, a
+// rejecting one refuses until the new process resumes it.
+func TestHandOverKeepsTheState(t *testing.T) {
+	for _, ep := range endpoints() {
+		for _, state := range []acceptgate.State{acceptgate.Accepting, acceptgate.Paused, acceptgate.Rejecting} {
+			t.Run(ep.network+"/"+state.String(), func(t *testing.T) {
+				old, err := acceptgate.Listen(context.Background(), ep.network, ep.address(t))
+				require.NoError(t, err)
+				defer old.Close()
+				addr := old.Addr().String()
+				nw := dialNetwork(ep.network)
+				stopOld := serveLines(old, "old")
+				defer stopOld()
+				var queued net.Conn
+				switch state {
+				case acceptgate.Paused:
+					require.NoError(t, old.Pause())
+					queued, err = net.Dial(nw, addr)
+					require.NoError(t, err)
+					defer queued.Close()
+					_, err = queued.Write([]byte("queued\n"))
+					require.NoError(t, err)
+				case acceptgate.Rejecting:
+					require.NoError(t, old.Reject())
+				}
+
+				path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+				tk, err := handoff.Take(context.Background(), path)
+				require.NoError(t, err)
+				assert.Equal(t, os.Getpid(), tk.PID())
+				g := tk.Listeners()["g"]
+				require.NotNil(t, g)
+				defer g.Close()
+				stopNew := serveLines(g, "new")
+				defer stopNew()
+				require.NoError(t, tk.Commit(context.Background()))
+				require.NoError(t, served())
+
+				assert.Equal(t, acceptgate.Closed, old.State())
+				assert.Equal(t, state, g.State())
+				assert.Equal(t, addr, g.Addr().String())
+				switch state {
+				case acceptgate.Accepting:
+					assertServedBy(t, "new", nw, addr)
+				case acceptgate.Paused:
+					assert.Equal(t, 1, g.Stats().Queued, "the queued client is still queued")
+					require.NoError(t, g.Resume())
+					queued.SetReadDeadline(deadline())
+					got, err := readLine(queued)
+					require.NoError(t, err)
+					assert.Equal(t, "new:queued\n", got)
+				case acceptgate.Rejecting:
+					_, err := net.Dial(nw, addr)
+					assert.True(t, errors.Is(err, syscall.ECONNREFUSED), "dial a rejecting gate: %v", err)
+					require.NoError(t, g.Resume())
+					assertServedBy(t, "new", nw, addr)
+				}
+				require.NoError(t, g.Close())
+				if ep.network == "unix" {
+					_, err := os.Lstat(addr)
+					assert.True(t, errors.Is(err, os.ErrNotExist), "the new process owns the path, and its Close removes it: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func assertServedBy(t *testing.T, who, network, addr string) {
+	t.Helper()
+	got, err := ask(network, addr)
+	require.NoError(t, err)
+	assert.Equal(t, who+":hi\n", got)
+}
+
+// A taker that gives up leaves the old process serving as before, and the
+// next taker can take the gates.
+func TestAbortRollsBack(t *testing.T) {
+	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer old.Close()
+	stopOld := serveLines(old, "old")
+	defer stopOld()
+	addr := old.Addr().String()
+	path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+
+	tk, err := handoff.Take(context.Background(), path)
+	require.NoError(t, err)
+	assert.Equal(t, acceptgate.Paused, old.State(), "paused while the taker holds the socket")
+	assert.Error(t, old.Resume(), "no transition while handing over")
+	require.NoError(t, tk.Abort())
+	eventually(t, func() bool { return old.State() == acceptgate.Accepting }, "the old gate to accept again")
+	assertServedBy(t, "old", "tcp", addr)
+	require.NoError(t, old.Pause())
+	require.NoError(t, old.Resume(), "transitions work again")
+
+	tk, err = handoff.Take(context.Background(), path)
+	require.NoError(t, err)
+	g := tk.Listeners()["g"]
+	defer g.Close()
+	stopNew := serveLines(g, "new")
+	defer stopNew()
+	require.NoError(t, tk.Commit(context.Background()))
+	require.NoError(t, served())
+	assertServedBy(t, "new", "tcp", addr)
+}
+
+// Connections a Reject took out of the kernel before the handoff are served
+// by the old process, and Serve returns once they are.
+func TestPendingServedByTheOldProcess(t *testing.T) {
+	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer old.Close()
+	addr := old.Addr().String()
+	require.NoError(t, old.Pause())
+	var clients []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte("waiting\n"))
+		require.NoError(t, err)
+		clients = append(clients, c)
+	}
+	eventually(t, func() bool { return old.Stats().Queued == 3 }, "three clients queued")
+	disarm := forceStop(t)
+	require.NoError(t, old.Reject())
+	disarm()
+	require.Equal(t, 3, old.Stats().Pending, "Reject without a fence takes the queue out")
+
+	path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+	tk, err := handoff.Take(context.Background(), path)
+	require.NoError(t, err)
+	g := tk.Listeners()["g"]
+	defer g.Close()
+	require.NoError(t, tk.Commit(context.Background()))
+	assert.Equal(t, acceptgate.Rejecting, g.State())
+
+	stopOld := serveLines(old, "old") // the old process's server, still running
+	defer stopOld()
+	require.NoError(t, served(), "Serve returns once the pending clients are delivered")
+	for _, c := range clients {
+		c.SetReadDeadline(deadline())
+		got, err := readLine(c)
+		require.NoError(t, err)
+		assert.Equal(t, "old:waiting\n", got)
+	}
+	_, err = old.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed)
+}
+
+func TestListenRefusesAPathInUse(t *testing.T) {
+	g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer g.Close()
+	path, _ := offer(t, map[string]*acceptgate.Listener{"g": g})
+	_, err = handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": g})
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	fi, err := os.Lstat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	assert.True(t, strings.HasSuffix(path, "handoff.sock"))
+}

@@ -1,0 +1,242 @@
+//go:build unix
+
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/internal/sockets"
+)
+
+// Offer offers a process's gates to the next process that takes them over.
+type Offer struct {
+	ln    unixListener
+	path  string
+	names []string
+	gates map[string]*acceptgate.Listener
+	opts  options
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// unixListener is a *net.UnixListener, or one bound elsewhere and linked
+// at the offer's path (systems other than Linux).
+type unixListener interface {
+	net.Listener
+	AcceptUnix() (*net.UnixConn, error)
+	SetDeadline(time.Time) error
+}
+
+// processStart is when this process started, as the offer tells takers.
+var processStart = time.Now()
+
+// Listen makes the offer socket at path, private to this user (mode 0600)
+// from the instant it exists, offering gates by name. A stale socket file
+// nobody listens on is replaced; a path someone listens on is an error
+// wrapping syscall.EADDRINUSE, and nothing changes.
+func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Listener, opts ...Option) (*Offer, error) {
+	if len(gates) == 0 || len(gates) > maxSockets {
+		return nil, fmt.Errorf("handoff: offer %d gates: between 1 and %d", len(gates), maxSockets)
+	}
+	names := make([]string, 0, len(gates))
+	for name, g := range gates {
+		if name == "" || g == nil {
+			return nil, fmt.Errorf("handoff: offer: a gate needs a name and a Listener")
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if err := sockets.RemoveStale(path); err != nil {
+		return nil, fmt.Errorf("handoff: offer: %w", err)
+	}
+	ln, err := sockets.ListenPrivate(ctx, "unixpacket", path)
+	if err != nil {
+		return nil, fmt.Errorf("handoff: offer: %w", err)
+	}
+	if err := sockets.CheckPrivate(path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("handoff: offer: %w", err)
+	}
+	ul, ok := ln.(unixListener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("handoff: offer on %s: %T: %w", path, ln, errors.ErrUnsupported)
+	}
+	return &Offer{ln: ul, path: path, names: names, gates: maps(gates), opts: newOptions(opts)}, nil
+}
+
+func maps(m map[string]*acceptgate.Listener) map[string]*acceptgate.Listener {
+	c := make(map[string]*acceptgate.Listener, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// Addr returns the offer socket's address.
+func (o *Offer) Addr() net.Addr { return o.ln.Addr() }
+
+// Close stops offering and removes the offer socket. An exchange under way
+// rolls back.
+func (o *Offer) Close() error {
+	o.closeOnce.Do(func() { o.closeErr = o.ln.Close() })
+	return o.closeErr
+}
+
+// Serve answers takers, one at a time, until one takes the gates over; then
+// it returns nil: the gates are closed, their sockets belong to the new
+// process, and the offer socket is removed. Before it returns, the gates
+// deliver the connections a Reject had taken out of the kernel (within the
+// timeout), so shut the servers down only after Serve returns.
+//
+// A failed exchange rolls back, is logged, and Serve waits for the next
+// taker. Serve returns an error wrapping net.ErrClosed after Close, and
+// ctx's error when ctx is done (also rolling back an exchange under way).
+func (o *Offer) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { o.ln.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for {
+		c, err := o.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("handoff: offer: %w", err)
+		}
+		done, err := o.exchange(ctx, c)
+		c.Close()
+		if done {
+			o.waitDrained(ctx)
+			return nil
+		}
+		o.opts.logger.Warn("handoff: exchange failed; the gates serve on here", "offer", o.path, "err", err)
+	}
+}
+
+// exchange runs one exchange on c. It reports whether the gates were handed
+// over; if not, they are as they were.
+func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	w := &conn{c: c, timeout: o.opts.timeout}
+	if err := checkPeer(c); err != nil {
+		w.refuse(err)
+		return false, err
+	}
+	hello, _, err := w.recv(opHello)
+	if err != nil {
+		w.refuse(err)
+		return false, err
+	}
+	if hello.Version != Version {
+		err := fmt.Errorf("version %d asked; this side speaks %d", hello.Version, Version)
+		w.refuse(err)
+		return false, err
+	}
+
+	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: processStart.Format(time.RFC3339)}
+	var files []*os.File
+	var prepared []*acceptgate.Listener
+	defer func() {
+		for _, f := range files {
+			f.Close() // in flight, the kernel holds its own references
+		}
+	}()
+	rollback := func() {
+		for _, g := range prepared {
+			handover.Rollback(g)
+		}
+	}
+	for _, name := range o.names {
+		g := o.gates[name]
+		hs, fs, err := handover.Prepare(g)
+		if err != nil {
+			rollback()
+			err = fmt.Errorf("gate %s: %w", name, err)
+			w.refuse(err)
+			return false, err
+		}
+		prepared = append(prepared, g)
+		files = append(files, fs...)
+		msg.Sockets = append(msg.Sockets, socket{Name: name, Socket: hs})
+	}
+	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
+	if err := w.send(msg, files); err != nil {
+		rollback()
+		return false, fmt.Errorf("send sockets: %w", err)
+	}
+	if _, _, err := w.recv(opReady); err != nil {
+		rollback()
+		return false, fmt.Errorf("waiting for ready: %w", err)
+	}
+	if err := w.send(message{Op: opGo}, nil); err != nil {
+		rollback()
+		return false, fmt.Errorf("send go: %w", err)
+	}
+	if _, _, err := w.recv(opAccepting); err != nil {
+		rollback()
+		return false, fmt.Errorf("waiting for accepting: %w", err)
+	}
+	var errs []error
+	for i, g := range prepared {
+		if err := handover.Release(g); err != nil {
+			errs = append(errs, fmt.Errorf("gate %s: %w", o.names[i], err))
+		}
+	}
+	// The new process offers at the same path once it hears done.
+	o.Close()
+	w.send(message{Op: opDone}, nil)
+	if err := errors.Join(errs...); err != nil {
+		o.opts.logger.Warn("handoff: letting go of a socket", "err", err)
+	}
+	o.opts.logger.Info("handoff: gates handed over", "offer", o.path)
+	return true, nil
+}
+
+// waitDrained waits, within the timeout, until the released gates have
+// delivered every connection a Reject had taken out of the kernel.
+func (o *Offer) waitDrained(ctx context.Context) {
+	t := time.NewTimer(o.opts.timeout)
+	defer t.Stop()
+	for _, name := range o.names {
+		select {
+		case <-handover.Drained(o.gates[name]):
+		case <-t.C:
+			o.opts.logger.Warn("handoff: connections left undelivered", "gate", name)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// checkPeer refuses a peer running as another user than this one or root.
+// Where the kernel cannot tell (systems other than Linux), the offer
+// socket's mode keeps other users out.
+func checkPeer(c *net.UnixConn) error {
+	uid, err := sockets.PeerUID(c)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if me := uint32(os.Geteuid()); uid != me && uid != 0 {
+		return fmt.Errorf("peer runs as uid %d, not as this user (uid %d) or root: %w", uid, me, os.ErrPermission)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+//go:build unix
+
+package handoff
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acceptgate/acceptgate/internal/handover"
+)
+
+// The messages of the exchange, one per packet of a SOCK_SEQPACKET unix
+// socket, so that each arrives whole with the descriptors sent with it.
+const (
+	opHello     = "hello"     // taker: the version it speaks
+	opSockets   = "sockets"   // offer: the sockets, with their descriptors
+	opReady     = "ready"     // taker: holding every socket, serving
+	opGo        = "go"        // offer: take them
+	opAccepting = "accepting" // taker: every gate in its state
+	opDone      = "done"      // offer: let go of them
+	opError     = "error"     // either: giving up, with why
+)
+
+type message struct {
+	Op      string   `json:"op"`
+	Version int      `json:"version,omitempty"`
+	PID     int      `json:"pid,omitempty"`
+	Started string   `json:"started,omitempty"` // RFC 3339, when the offering process started
+	Sockets []socket `json:"sockets,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// socket is one gate's socket on the wire.
+type socket struct {
+	Name string `json:"name"`
+	handover.Socket
+}
+
+// conn is one side of an exchange: every read and write is bounded by the
+// step timeout.
+type conn struct {
+	c       *net.UnixConn
+	timeout time.Duration
+}
+
+func (c *conn) send(m message, files []*os.File) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if len(b) > maxMessage {
+		return fmt.Errorf("message of %d bytes is over the limit of %d", len(b), maxMessage)
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	c.c.SetWriteDeadline(time.Now().Add(c.timeout))
+	_, _, err = c.c.WriteMsgUnix(b, oob, nil)
+	return err
+}
+
+// recv reads the next message, which must be op (or an error from the
+// peer), and the descriptors that came with it. A message with descriptors
+// where none belong has them closed.
+func (c *conn) recv(op string) (message, []*os.File, error) {
+	buf := make([]byte, maxMessage+1)
+	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
+	c.c.SetReadDeadline(time.Now().Add(c.timeout))
+	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return message{}, nil, err
+	}
+	files, ferr := parseRights(oob[:oobn])
+	fail := func(err error) (message, []*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return message{}, nil, err
+	}
+	if ferr != nil {
+		return fail(ferr)
+	}
+	if n == 0 {
+		return fail(fmt.Errorf("the peer hung up before %q", op))
+	}
+	if flags&unix.MSG_TRUNC != 0 || n > maxMessage {
+		return fail(fmt.Errorf("message over the limit of %d bytes", maxMessage))
+	}
+	if flags&unix.MSG_CTRUNC != 0 {
+		return fail(fmt.Errorf("more descriptors than the limit of %d", maxFiles))
+	}
+	var m message
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		return fail(fmt.Errorf("malformed message: %w", err))
+	}
+	if m.Op == opError {
+		return fail(refused(clip(m.Error)))
+	}
+	if m.Op != op {
+		return fail(fmt.Errorf("got %q, want %q", clip(m.Op), op))
+	}
+	if op != opSockets && len(files) > 0 {
+		return fail(fmt.Errorf("descriptors sent with %q", op))
+	}
+	return m, files, nil
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, os.NewSyscallError("parse control message", err)
+	}
+	var files []*os.File
+	var errs error
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			errs = fmt.Errorf("control message: %w", err)
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "handed over"))
+		}
+	}
+	if errs != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, errs
+	}
+	return files, nil
+}
+
+// refuse tells the peer why the exchange ends, as best it can.
+func (c *conn) refuse(err error) {
+	c.send(message{Op: opError, Error: err.Error()}, nil)
+}
+
+// clip keeps a peer's text short and printable for error messages and logs.
+func clip(s string) string {
+	const max = 200
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if len(out) == max {
+			out = append(out, '…')
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

@@ -1,0 +1,227 @@
+package acceptgate
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/acceptgate/acceptgate/internal/handover"
+)
+
+// handing is the state of a socket on its way to or from another process.
+// While it is set, Pause, Reject and Resume are refused.
+type handing struct {
+	from    State // prepared: the state to roll back to
+	adopted bool  // the socket came from another process
+	to      State // adopted: the state Activate puts the Listener in
+}
+
+var errHandingOver = errors.New("the socket is being handed over to another process")
+
+func init() {
+	handover.Prepare = func(g any) (handover.Socket, []*os.File, error) { return g.(*Listener).prepareHandover() }
+	handover.Rollback = func(g any) { g.(*Listener).rollbackHandover() }
+	handover.Release = func(g any) error { return g.(*Listener).releaseHandover() }
+	handover.Drained = func(g any) <-chan struct{} { return g.(*Listener).drainedHandover() }
+	handover.Adopt = func(hs handover.Socket, files []*os.File, opts any) (any, error) {
+		o, _ := opts.([]Option)
+		return adopt(hs, files, o)
+	}
+	handover.Activate = func(g any) error { return g.(*Listener).activateHandover() }
+}
+
+// prepareHandover stops the Listener taking connections from its socket,
+// strictly, and returns what another process needs to take it over.
+func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
+	l.mu.Lock()
+	defer l.reportChanges()
+	defer l.mu.Unlock()
+	from := l.State()
+	if from == Closed {
+		return handover.Socket{}, nil, l.opError("hand over", net.ErrClosed)
+	}
+	if l.handing != nil {
+		return handover.Socket{}, nil, l.opError("hand over", errHandingOver)
+	}
+	s := l.sock.Load()
+	if s.wake == nil {
+		// Without a wake-up, a goroutine in Accept could take a client
+		// after the other process took the socket.
+		return handover.Socket{}, nil, l.opError("hand over", fmt.Errorf("%T cannot be paused strictly: %w", s.ln, errors.ErrUnsupported))
+	}
+	hs, err := describe(s, from)
+	if err != nil {
+		return handover.Socket{}, nil, l.opError("hand over", err)
+	}
+	switch from {
+	case Accepting:
+		if err := l.moveToLocked(Accepting, Paused); err != nil {
+			return handover.Socket{}, nil, l.opError("hand over", err)
+		}
+		l.enterLocked(Accepting, Paused)
+	case Rejecting:
+		// The kernel's queue goes with the socket: the other process
+		// delivers what it admitted.
+		if socketOpen(l.mode.Load() &^ pendingFlag) {
+			l.setModeLocked(Rejecting, false)
+			l.stopAcceptsLocked(s)
+		}
+	}
+	files, err := dupFiles(s)
+	if err != nil {
+		l.undoPrepareLocked(from)
+		return handover.Socket{}, nil, l.opError("hand over", err)
+	}
+	l.handing = &handing{from: from}
+	return hs, files, nil
+}
+
+func (l *Listener) rollbackHandover() {
+	l.mu.Lock()
+	if h := l.handing; h != nil && !h.adopted && l.State() != Closed {
+		l.handing = nil
+		l.undoPrepareLocked(h.from)
+	}
+	l.mu.Unlock()
+	l.reportChanges()
+}
+
+// undoPrepareLocked puts a prepared Listener back in from.
+func (l *Listener) undoPrepareLocked(from State) {
+	switch from {
+	case Accepting:
+		if err := l.moveToLocked(Paused, Accepting); err == nil {
+			l.enterLocked(Paused, Accepting)
+		}
+	case Rejecting:
+		l.setModeLocked(Rejecting, true)
+		l.broadcastLocked()
+	}
+}
+
+// releaseHandover closes the Listener's descriptors without touching its
+// socket, which another process holds now. Connections Reject took out of
+// the kernel are still delivered by Accept; then it reports net.ErrClosed.
+func (l *Listener) releaseHandover() error {
+	l.mu.Lock()
+	from := l.State()
+	if from == Closed || l.handing == nil {
+		l.mu.Unlock()
+		if from == Closed {
+			return l.opError("hand over", net.ErrClosed)
+		}
+		return l.opError("hand over", errors.New("the socket was not prepared for handing over"))
+	}
+	l.handing = nil
+	err := l.sock.Load().letGo()
+	m := int32(Closed)
+	if len(l.pending) > 0 {
+		m |= pendingFlag
+		l.drained = make(chan struct{})
+	}
+	l.mode.Store(m)
+	l.enterLocked(from, Closed)
+	l.mu.Unlock()
+	l.reportChanges()
+	if err != nil {
+		return l.opError("hand over", err)
+	}
+	return nil
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (l *Listener) drainedHandover() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.drained != nil {
+		return l.drained
+	}
+	return closedChan
+}
+
+// closeDrainedLocked tells Drained's callers that the last pending
+// connection of a released Listener is gone.
+func (l *Listener) closeDrainedLocked() {
+	if l.drained != nil {
+		close(l.drained)
+		l.drained = nil
+	}
+}
+
+// adopt makes a Listener for a socket another process handed over, in the
+// state that process's prepareHandover left it, until activateHandover.
+// It owns files: they are closed, or kept by the Listener.
+func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.socket.ReusePort = hs.ReusePort
+	cfg.socket.ReuseAddr = hs.ReuseAddr
+	cfg.socket.Backlog = hs.Backlog
+	cfg.socket.DeferAccept = hs.DeferAccept
+	cfg.socket.FastOpen = hs.FastOpen
+	to, err := parseState(hs.State)
+	if err != nil {
+		closeFiles(files)
+		return nil, err
+	}
+	s, err := adoptSocket(hs, to, files, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("acceptgate: adopt %s %s: %w", hs.Network, hs.Address, err)
+	}
+	l := wrap(s.ln, cfg, s.own)
+	l.sock.Store(s)
+	held := Paused
+	if to == Rejecting {
+		held = Rejecting
+	}
+	l.mode.Store(int32(held))
+	l.handing = &handing{adopted: true, to: to}
+	return l, nil
+}
+
+func parseState(name string) (State, error) {
+	for _, s := range []State{Accepting, Paused, Rejecting} {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("acceptgate: no state %q to adopt a socket in", name)
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// activateHandover puts an adopted Listener in the state its socket was
+// handed over in.
+func (l *Listener) activateHandover() error {
+	l.mu.Lock()
+	h := l.handing
+	if h == nil || !h.adopted || l.State() == Closed {
+		l.mu.Unlock()
+		return l.opError("take over", errors.New("not an adopted socket waiting to be activated"))
+	}
+	l.handing = nil
+	var err error
+	switch h.to {
+	case Accepting:
+		if err = l.moveToLocked(Paused, Accepting); err == nil {
+			l.enterLocked(Paused, Accepting)
+		}
+	case Rejecting:
+		l.setModeLocked(Rejecting, true)
+		l.broadcastLocked()
+	}
+	l.mu.Unlock()
+	l.reportChanges()
+	if err != nil {
+		return l.opError("take over", err)
+	}
+	return nil
+}

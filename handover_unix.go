@@ -1,0 +1,212 @@
+//go:build unix
+
+package acceptgate
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/internal/sockets"
+)
+
+// describe says what s is in the terms another process needs to take it
+// over in state st.
+func describe(s *socket, st State) (handover.Socket, error) {
+	if _, ok := s.ln.(syscall.Conn); !ok {
+		return handover.Socket{}, fmt.Errorf("%T exposes no socket: %w", s.ln, errors.ErrUnsupported)
+	}
+	hs := handover.Socket{
+		Address:     s.ln.Addr().String(),
+		State:       st.String(),
+		Own:         s.own,
+		ReusePort:   s.cfg.ReusePort,
+		ReuseAddr:   s.cfg.ReuseAddr,
+		Backlog:     s.cfg.Backlog,
+		DeferAccept: s.cfg.DeferAccept,
+		FastOpen:    s.cfg.FastOpen,
+		Files:       1,
+	}
+	switch {
+	case s.mustBind:
+		return handover.Socket{}, fmt.Errorf("a closed socket cannot be handed over: %w", errors.ErrUnsupported)
+	case s.unfence != nil:
+		hs.Reject = "fenced"
+	case s.stopped:
+		hs.Reject = "stopped"
+	case s.hidden != nil:
+		hs.Reject = "hidden"
+		hs.Hidden = &handover.Hidden{Dir: s.hidden.dir, Link: s.hidden.link, Ino: s.hidden.ino}
+		hs.Files = 2
+	}
+	if hs.Backlog <= 0 && s.listening() {
+		if q, err := backlog.Of(s.ln.(syscall.Conn)); err == nil {
+			hs.Backlog = q.Limit
+		}
+	}
+	switch a := s.ln.Addr().(type) {
+	case *net.TCPAddr:
+		network, err := tcpNetwork(s.ln)
+		if err != nil {
+			return handover.Socket{}, err
+		}
+		hs.Network = network
+	case *net.UnixAddr:
+		if _, ok := s.ln.(*net.UnixListener); !ok {
+			// Only a *net.UnixListener can be told not to remove its
+			// path when it lets go of the socket.
+			return handover.Socket{}, fmt.Errorf("%T: %w", s.ln, errors.ErrUnsupported)
+		}
+		hs.Network = "unix"
+		file := a.Name
+		if s.hidden != nil {
+			file = s.hidden.link
+		}
+		if fi, err := os.Lstat(file); err == nil {
+			hs.Mode = fi.Mode().Perm()
+		}
+	default:
+		return handover.Socket{}, fmt.Errorf("%s socket: %w", s.ln.Addr().Network(), errors.ErrUnsupported)
+	}
+	return hs, nil
+}
+
+// dupFiles returns duplicates of s's descriptors, in handover.Socket order.
+func dupFiles(s *socket) ([]*os.File, error) {
+	var fds []int
+	err := controlFD(s.ln, func(fd int) error {
+		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		fds = append(fds, nfd)
+		return nil
+	})
+	if err == nil && s.hidden != nil {
+		var nfd int
+		if nfd, err = unix.FcntlInt(uintptr(s.hidden.parked), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			err = os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		} else {
+			fds = append(fds, nfd)
+		}
+	}
+	if err != nil {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
+	}
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), fmt.Sprintf("%s handover %d", s.ln.Addr(), i))
+	}
+	return files, nil
+}
+
+func controlFD(ln net.Listener, f func(fd int) error) error {
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// letGo closes the socket's descriptors without touching the socket: no
+// shutdown, no unlink, no fence lifted.
+func (s *socket) letGo() error {
+	if ul, ok := s.ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	var errs []error
+	if s.hidden != nil && s.hidden.parked >= 0 {
+		errs = append(errs, unix.Close(s.hidden.parked))
+		s.hidden.parked = -1
+	}
+	errs = append(errs, s.ln.Close())
+	return errors.Join(errs...)
+}
+
+// adoptSocket makes the gate's socket from descriptors another process
+// handed over, refusing clients as it did there if st is Rejecting. It
+// closes files, keeping duplicates.
+func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*socket, error) {
+	defer closeFiles(files)
+	if len(files) != hs.Files || len(files) == 0 {
+		return nil, fmt.Errorf("%d descriptors for a socket that has %d", len(files), hs.Files)
+	}
+	ln, err := net.FileListener(files[0])
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*socket, error) {
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false)
+		}
+		ln.Close()
+		return nil, err
+	}
+	if got := ln.Addr().String(); got != hs.Address {
+		return fail(fmt.Errorf("the descriptor is a socket on %s", got))
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		// Close removes the path as the listener that made it would have.
+		ul.SetUnlinkOnClose(hs.Own)
+	}
+	s := newSocket(ln, cfg.socket, hs.Own)
+	if st != Rejecting {
+		if hs.Reject != "" {
+			return fail(fmt.Errorf("a %s socket handed over %s", hs.Reject, hs.State))
+		}
+		return s, nil
+	}
+	switch hs.Reject {
+	case "fenced":
+		s.unfence = func() error {
+			if err := faults.Check(faults.Unfence); err != nil {
+				return err
+			}
+			return sockets.Unfence(ln)
+		}
+	case "stopped":
+		s.stopped = true
+		s.release = func() error { return sockets.ReleasePort(ln) }
+	case "hidden":
+		h, err := adoptHiding(hs, files[1])
+		if err != nil {
+			return fail(err)
+		}
+		s.hidden = h
+	default:
+		return fail(fmt.Errorf("a rejecting socket handed over with no way to refuse (%q)", hs.Reject))
+	}
+	return s, nil
+}
+
+// adoptHiding takes over the hiding of a rejecting unix socket. The
+// private directory must be the one hide makes beside the path, so that a
+// description cannot make Resume rename files elsewhere.
+func adoptHiding(hs handover.Socket, parked *os.File) (*hiding, error) {
+	h := hs.Hidden
+	if h == nil || filepath.Dir(h.Dir) != filepath.Dir(hs.Address) ||
+		!strings.HasPrefix(filepath.Base(h.Dir), ".ag") || h.Link != filepath.Join(h.Dir, "l") {
+		return nil, fmt.Errorf("hidden unix socket %s described with an unexpected place", hs.Address)
+	}
+	fd, err := unix.FcntlInt(parked.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+	}
+	return &hiding{path: hs.Address, dir: h.Dir, link: h.Link, parked: fd, ino: h.Ino}, nil
+}

@@ -1,0 +1,72 @@
+// Package handover is the bridge between the gate and package handoff: what
+// a gate's socket is, in the terms another process needs to take it over,
+// and the gate's functions that prepare, give up and adopt one. The gate
+// sets the functions when it is initialized, so that handoff can reach the
+// gate's state without the gate exporting methods no one else should call.
+package handover
+
+import (
+	"os"
+	"time"
+)
+
+// Socket describes one gate's socket as it is handed to another process.
+// Files holds its descriptors in order: the listening socket, then, for a
+// unix socket that rejects, the socket parked at its path.
+type Socket struct {
+	Network string `json:"network"` // tcp, tcp4, tcp6 or unix
+	Address string `json:"address"`
+	State   string `json:"state"` // accepting, paused or rejecting
+	// Own is set on a socket the gate created: its holder may close it and
+	// bind a new one at its address.
+	Own bool `json:"own"`
+
+	// The options a new socket at the same address is made with.
+	ReusePort   bool          `json:"reuse_port,omitempty"`
+	ReuseAddr   bool          `json:"reuse_addr,omitempty"`
+	Backlog     int           `json:"backlog,omitempty"`
+	DeferAccept time.Duration `json:"defer_accept,omitempty"`
+	FastOpen    int           `json:"fast_open,omitempty"`
+
+	// Mode is the unix socket file's permission bits.
+	Mode os.FileMode `json:"mode,omitempty"`
+
+	// How a rejecting socket refuses: "fenced" (listening behind
+	// SO_BINDTODEVICE), "stopped" (not listening, holding its port) or
+	// "hidden" (a unix socket whose path leads to a parked socket).
+	Reject string  `json:"reject,omitempty"`
+	Hidden *Hidden `json:"hidden,omitempty"`
+	Files  int     `json:"files"`
+}
+
+// Hidden is where a rejecting unix socket keeps its file.
+type Hidden struct {
+	Dir  string `json:"dir"`
+	Link string `json:"link"`
+	Ino  uint64 `json:"ino"` // of the parked socket's file
+}
+
+// The gate's side, set by package acceptgate. gate is a
+// *acceptgate.Listener, opts a []acceptgate.Option.
+var (
+	// Prepare stops the gate taking connections from its socket (a strict
+	// pause, or a rejecting gate that no longer delivers from its queue)
+	// and returns the socket's description and duplicates of its
+	// descriptors. Transitions are refused until Rollback or Release.
+	Prepare func(gate any) (Socket, []*os.File, error)
+	// Rollback undoes Prepare: the gate goes back to the state it had.
+	Rollback func(gate any)
+	// Release lets the gate go of its socket without touching it (no
+	// shutdown, no unlink): another process holds it now. The gate is
+	// closed, but Accept still delivers the connections Reject had taken
+	// out of the kernel; Drained reports when none is left.
+	Release func(gate any) error
+	// Drained returns a channel closed once a released gate has delivered
+	// its last connection, or was closed.
+	Drained func(gate any) <-chan struct{}
+	// Adopt makes a gate for a socket another process prepared. It holds
+	// the socket as Prepare left it until Activate.
+	Adopt func(s Socket, files []*os.File, opts any) (gate any, err error)
+	// Activate puts an adopted gate in the state its socket was handed in.
+	Activate func(gate any) error
+)
