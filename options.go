@@ -53,7 +53,11 @@ func WithTracking() Option {
 //
 // A client that sent data and then half-closed (CloseWrite) is delivered: it
 // may be waiting for its answer. So is a client that is still connected,
-// whether or not it has sent anything yet.
+// whether or not it has sent anything yet. The kernel cannot tell a
+// half-close from a full close, so a client that sent its request and then
+// gave up (most HTTP clients write the request as soon as they connect) is
+// delivered too; what is skipped is a client that left before sending
+// anything, such as a connect-and-close probe, and one that reset.
 //
 // The check is made on Linux, for TCP connections (from the socket's TCP
 // state) and unix sockets (a peer that closed without sending anything), and
