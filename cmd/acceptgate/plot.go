@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"image/color"
 	"io"
@@ -105,15 +106,18 @@ func plotBacklog(reports []bench.PhaseReport, file string) error {
 	server.Draw(draw.Crop(bottom, split+pad, -pad, pad, -pad))
 	drawKey(draw.Crop(dc, 0, 0, 0, -(height-keyH)), reports)
 
-	f, err := os.Create(file)
-	if err != nil {
+	var out bytes.Buffer
+	if _, err := canvas.WriteTo(&out); err != nil {
 		return err
 	}
-	if _, err := canvas.WriteTo(f); err != nil {
-		f.Close()
-		return err
+	b := out.Bytes()
+	if _, ok := canvas.(*vgsvg.Canvas); ok {
+		// Liberation Sans has Arial's metrics: a viewer without it lays the
+		// text out the same with Arial or Helvetica, rather than falling
+		// back to a serif font of other widths.
+		b = bytes.ReplaceAll(b, []byte("font-family:Liberation Sans;"), []byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
 	}
-	return f.Close()
+	return os.WriteFile(file, b, 0o644)
 }
 
 func styled(p *plot.Plot) {
