@@ -1,7 +1,8 @@
 package acceptgate_test
 
 import (
-	"bufio"
+	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -19,35 +20,44 @@ import (
 // though it stays in the accept queue.
 func serverSideTCP(t *testing.T, l *acceptgate.Listener, c net.Conn) (state int, found bool) {
 	t.Helper()
-	server := l.Addr().(*net.TCPAddr).Port
-	client := c.LocalAddr().(*net.TCPAddr).Port
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		file, err := os.Open(f)
-		if os.IsNotExist(err) {
-			continue
+	server, client := c.RemoteAddr().(*net.TCPAddr), c.LocalAddr().(*net.TCPAddr)
+	file := "/proc/net/tcp"
+	if server.IP.To4() == nil {
+		file = "/proc/net/tcp6"
+	}
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	local, remote := procAddr(server), procAddr(client)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == local && f[2] == remote {
+			st, err := strconv.ParseInt(f[3], 16, 32)
+			require.NoError(t, err)
+			return int(st), true
 		}
-		require.NoError(t, err)
-		sc := bufio.NewScanner(file)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 4 || !strings.Contains(fields[1], ":") {
-				continue
-			}
-			if port(fields[1]) == server && port(fields[2]) == client {
-				st, _ := strconv.ParseInt(fields[3], 16, 32)
-				file.Close()
-				return int(st), true
-			}
-		}
-		file.Close()
 	}
 	return 0, false
 }
 
-func port(hexAddr string) int {
-	p, _ := strconv.ParseInt(hexAddr[strings.LastIndexByte(hexAddr, ':')+1:], 16, 32)
-	return int(p)
+// procAddr writes a as /proc/net/tcp does: the address as 32-bit words in
+// the machine's byte order, then the port, in hexadecimal.
+func procAddr(a *net.TCPAddr) string {
+	ip := a.IP.To4()
+	if ip == nil {
+		ip = a.IP.To16()
+	}
+	var sb strings.Builder
+	for i := 0; i < len(ip); i += 4 {
+		fmt.Fprintf(&sb, "%08X", binary.NativeEndian.Uint32(ip[i:i+4]))
+	}
+	fmt.Fprintf(&sb, ":%04X", a.Port)
+	return sb.String()
 }
+
+// lazy formats when printed, for a failure message about the last try.
+type lazy func() string
+
+func (f lazy) String() string { return f() }
 
 // waitGaveUpSeen waits until the kernel has taken in the client's FIN or RST
 // on l's side. A unix socket's peer is told within close itself.
@@ -56,13 +66,15 @@ func waitGaveUpSeen(t *testing.T, l *acceptgate.Listener, c net.Conn, reset bool
 	if _, ok := c.LocalAddr().(*net.TCPAddr); !ok {
 		return
 	}
+	var st int
+	var found bool
 	eventually(t, func() bool {
-		st, found := serverSideTCP(t, l, c)
+		st, found = serverSideTCP(t, l, c)
 		if reset {
 			return !found
 		}
 		return found && st == 8
-	}, "server side of %v closed (reset=%v)", c.LocalAddr(), reset)
+	}, "server side of %v closed (reset=%v); last seen: %v", c.LocalAddr(), reset, lazy(func() string { return fmt.Sprintf("state %d, found %v", st, found) }))
 }
 
 // waitServerSideClosed waits until l's side of the client's connection has

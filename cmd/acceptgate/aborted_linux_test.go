@@ -3,13 +3,14 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestServeSkipAbortedCountsClientsThatGaveUp(t *testing.T) {
 	gone, err := net.DialTimeout("tcp", u.Host, patience)
 	require.NoError(t, err)
 	require.NoError(t, gone.Close())
-	require.Eventually(t, func() bool { return closeWaiting(t, u.Host, gone.LocalAddr()) }, patience, time.Millisecond,
+	require.Eventually(t, func() bool { return closeWaiting(t, gone) }, patience, time.Millisecond,
 		"the server's side took in the client's FIN")
 	stays, err := net.DialTimeout("tcp", u.Host, patience)
 	require.NoError(t, err)
@@ -76,28 +77,22 @@ func indexOf(s []string, v string) int {
 	return -1
 }
 
-// closeWaiting reports whether the server side at server of the connection
-// from client is in CLOSE_WAIT, as /proc/net/tcp tells.
-func closeWaiting(t *testing.T, server string, client net.Addr) bool {
-	_, sp, err := net.SplitHostPort(server)
-	require.NoError(t, err)
-	serverPort, _ := strconv.Atoi(sp)
-	clientPort := client.(*net.TCPAddr).Port
+// closeWaiting reports whether serve's side of client c is in CLOSE_WAIT,
+// as /proc/net/tcp tells (the demo listens on IPv4 loopback).
+func closeWaiting(t *testing.T, c net.Conn) bool {
 	b, err := os.ReadFile("/proc/net/tcp")
 	require.NoError(t, err)
+	local, remote := procAddr(c.RemoteAddr().(*net.TCPAddr)), procAddr(c.LocalAddr().(*net.TCPAddr))
 	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || !strings.Contains(f[1], ":") {
-			continue
-		}
-		if hexPort(f[1]) == serverPort && hexPort(f[2]) == clientPort {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == local && f[2] == remote {
 			return f[3] == "08"
 		}
 	}
 	return false
 }
 
-func hexPort(addr string) int {
-	p, _ := strconv.ParseInt(addr[strings.LastIndexByte(addr, ':')+1:], 16, 32)
-	return int(p)
+// procAddr writes an IPv4 address as /proc/net/tcp does: a 32-bit word in
+// the machine's byte order, then the port, in hexadecimal.
+func procAddr(a *net.TCPAddr) string {
+	return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(a.IP.To4()), a.Port)
 }
