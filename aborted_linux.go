@@ -1,6 +1,7 @@
 package acceptgate
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"syscall"
@@ -35,11 +36,16 @@ func clientGaveUp(c net.Conn) bool {
 // whether it sent anything first is in the receive queue (SIOCINQ does not
 // count the FIN); one that reset has moved it to CLOSE.
 func tcpGaveUp(fd int) bool {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	// The kernel copies as much of struct tcp_info as it is asked for, and
+	// its first byte is the state: four bytes are read without allocating
+	// the whole struct.
+	v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 	if err != nil {
 		return false
 	}
-	switch info.State {
+	var head [4]byte
+	binary.NativeEndian.PutUint32(head[:], uint32(v))
+	switch head[0] {
 	case unix.BPF_TCP_CLOSE:
 		return true
 	case unix.BPF_TCP_CLOSE_WAIT:
