@@ -39,6 +39,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
+		if l.skip && l.skipped(c) {
+			continue // bounded by the clients queued: each turn takes one out
+		}
 		l.accepted.Add(1)
 		if l.track {
 			return l.trackConn(c), nil
@@ -125,6 +128,9 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 			l.closeDrainedLocked()
 		}
 		l.mu.Unlock()
+		if l.skip && l.skipped(c) {
+			return nil, nil // its client gave up while it was pending
+		}
 		l.accepted.Add(1)
 		if l.track {
 			return l.trackConn(c), nil

@@ -73,3 +73,22 @@ func ExampleWithMaxConns() {
 	fmt.Println(gate.Stats().Active)
 	// Output: 0
 }
+
+// WithSkipAborted: after a pause, a server is not handed the connections of
+// clients that left the queue without sending anything; Stats().Aborted
+// counts them.
+func ExampleWithSkipAborted() {
+	gate, err := acceptgate.Listen(context.Background(), "tcp", "127.0.0.1:0", acceptgate.WithSkipAborted())
+	if err != nil {
+		panic(err)
+	}
+	defer gate.Close()
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(gate)
+	defer srv.Close()
+
+	gate.Pause()
+	// ... clients queue; some give up ...
+	gate.Resume()
+	fmt.Println(gate.Stats().Aborted) // on Linux, the ones that gave up
+}

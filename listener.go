@@ -30,6 +30,7 @@ type Listener struct {
 
 	accepted atomic.Uint64
 	aborted  atomic.Uint64 // closed by WithSkipAborted, never returned
+	skip     bool          // WithSkipAborted: check each connection before returning it
 
 	// Connection tracking, on when an option needs it.
 	track   bool
@@ -77,6 +78,7 @@ func wrap(l net.Listener, cfg config, own bool) *Listener {
 		idle:    make(chan struct{}, 1),
 		track:   cfg.track || cfg.maxConns > 0,
 		limit:   int64(cfg.maxConns),
+		skip:    cfg.skip,
 		hook:    cfg.hook,
 		logger:  cfg.logger,
 		since:   time.Now(),

@@ -15,6 +15,7 @@ type config struct {
 	maxConns int
 	hook     func(from, to State)
 	logger   *slog.Logger
+	skip     bool // WithSkipAborted
 }
 
 // WithMaxConns limits the Listener to n accepted connections open at once, as
@@ -41,6 +42,31 @@ func WithMaxConns(n int) Option {
 // back; CloseWrite and CloseRead do not.
 func WithTracking() Option {
 	return func(c *config) { c.track = true }
+}
+
+// WithSkipAborted makes Accept check each connection it takes from the
+// kernel, or from those Reject took out, and close instead of returning one
+// whose client has already given up: it closed without sending anything, or
+// it reset the connection. Such clients waited in the queue while the
+// Listener was paused and left; serving them is work for nobody. Accept then
+// takes the next connection; Stats().Aborted counts the ones it closed.
+//
+// A client that sent data and then half-closed (CloseWrite) is delivered: it
+// may be waiting for its answer. So is a client that is still connected,
+// whether or not it has sent anything yet. The kernel cannot tell a
+// half-close from a full close, so a client that sent its request and then
+// gave up (most HTTP clients write the request as soon as they connect) is
+// delivered too; what is skipped is a client that left before sending
+// anything, such as a connect-and-close probe, and one that reset.
+//
+// The check is made on Linux, for TCP connections (from the socket's TCP
+// state) and unix sockets (a peer that closed without sending anything), and
+// costs a system call per connection (see the README's Performance section).
+// Elsewhere, and for connections without a SyscallConn method (such as
+// *tls.Conn), the option changes nothing: every connection is delivered. A
+// client that gives up after the check is delivered too.
+func WithSkipAborted() Option {
+	return func(c *config) { c.skip = true }
 }
 
 // WithStateHook sets a function called after every state change, with the

@@ -29,10 +29,11 @@ const (
 	OutcomeRefused  = "refused"   // connect refused at once
 	OutcomeTimedOut = "timed_out" // connect timed out: its SYNs were dropped
 	OutcomeReset    = "reset"     // connected, then reset
+	OutcomeGaveUp   = "gave_up"   // connected, then closed without sending, as told to
 )
 
 // Outcomes lists the outcomes in the order reports show them.
-var Outcomes = []string{OutcomeServed, OutcomeWaiting, OutcomeRefused, OutcomeTimedOut, OutcomeReset}
+var Outcomes = []string{OutcomeServed, OutcomeWaiting, OutcomeRefused, OutcomeTimedOut, OutcomeReset, OutcomeGaveUp}
 
 // QueueSample is the accept queue's length at a moment of a phase.
 type QueueSample struct {
@@ -47,6 +48,8 @@ type PhaseReport struct {
 	Backlog    int            `json:"backlog"`
 	Clients    int            `json:"clients"`
 	Outcomes   map[string]int `json:"outcomes"`
+	Received   uint64         `json:"received"` // connections the server's Accept returned
+	Aborted    uint64         `json:"aborted"`  // connections the gate closed unreturned (WithSkipAborted)
 	ConnectP50 time.Duration  `json:"connect_p50"`
 	ConnectP99 time.Duration  `json:"connect_p99"`
 	FirstP50   time.Duration  `json:"first_byte_p50"`
@@ -68,7 +71,13 @@ type PhaseReport struct {
 //   - paused-then-resumed: as paused until Resume at ResumeAfter; the queue
 //     is served in order, and a client whose SYN was dropped gets in with
 //     its retransmission at 1 s, so every client is served.
-var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed"}
+//   - half-gave-up: as paused-then-resumed, with Backlog clients, all of
+//     which fit in the queue; half of them close without sending anything
+//     at ResumeAfter/2. The kernel keeps them queued, and after Resume the
+//     server receives every one: half its work is for nobody.
+//   - half-gave-up-skip: the same with WithSkipAborted: the server receives
+//     only the clients still waiting; the gate closes the others (Aborted).
+var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed", "half-gave-up", "half-gave-up-skip"}
 
 // BacklogExperiment runs, for each of Phases, a gate on loopback with
 // cfg.Backlog and cfg.Clients clients that connect at once, send a request
@@ -116,7 +125,11 @@ func (cfg *BacklogConfig) defaults() {
 }
 
 func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport, error) {
-	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", acceptgate.WithBacklog(cfg.Backlog))
+	opts := []acceptgate.Option{acceptgate.WithBacklog(cfg.Backlog)}
+	if phase == "half-gave-up-skip" {
+		opts = append(opts, acceptgate.WithSkipAborted())
+	}
+	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", opts...)
 	if err != nil {
 		return PhaseReport{}, err
 	}
@@ -127,7 +140,7 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	}()
 	serveLines(&servers, gate)
 	switch phase {
-	case "paused", "paused-then-resumed":
+	case "paused", "paused-then-resumed", "half-gave-up", "half-gave-up-skip":
 		err = gate.Pause()
 	case "rejecting":
 		err = gate.Reject()
@@ -142,10 +155,16 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	// phase lasts long enough for a client whose SYNs were dropped to
 	// retransmit (at 1 s, then 3 s), connect and be answered.
 	end := start.Add(cfg.Hold)
-	if phase == "paused-then-resumed" {
+	resumes, halfGiveUp, clients := false, false, cfg.Clients
+	switch phase {
+	case "paused-then-resumed":
+		resumes = true
 		end = start.Add(cfg.ResumeAfter + 2*cfg.ConnectTimeout + time.Second)
+	case "half-gave-up", "half-gave-up-skip":
+		resumes, halfGiveUp, clients = true, true, cfg.Backlog
+		end = start.Add(cfg.ResumeAfter + cfg.Hold)
 	}
-	rep := PhaseReport{Phase: phase, Backlog: cfg.Backlog, Clients: cfg.Clients, Outcomes: map[string]int{}}
+	rep := PhaseReport{Phase: phase, Backlog: cfg.Backlog, Clients: clients, Outcomes: map[string]int{}}
 
 	sampled := make(chan struct{})
 	go func() {
@@ -157,7 +176,7 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 			time.Sleep(cfg.Sample)
 		}
 	}()
-	if phase == "paused-then-resumed" {
+	if resumes {
 		resume := time.AfterFunc(cfg.ResumeAfter, func() { gate.Resume() })
 		defer resume.Stop()
 	}
@@ -165,17 +184,27 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	// Every client connects at once and waits for its answer until the
 	// phase ends: tcp4, as the gate listens on 127.0.0.1.
 	hello := probe{network: "tcp4", connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
-	results := make([]attempt, cfg.Clients)
-	var clients sync.WaitGroup
+	leaver := hello
+	if halfGiveUp {
+		leaver.giveUpAt = start.Add(cfg.ResumeAfter / 2)
+	}
+	results := make([]attempt, clients)
+	var running sync.WaitGroup
 	for i := range results {
-		clients.Add(1)
+		running.Add(1)
 		go func() {
-			defer clients.Done()
-			results[i] = hello.run(gate.Addr().String())
+			defer running.Done()
+			p := hello
+			if i%2 == 0 {
+				p = leaver
+			}
+			results[i] = p.run(gate.Addr().String())
 		}()
 	}
-	clients.Wait()
+	running.Wait()
 	<-sampled
+	st := gate.Stats()
+	rep.Received, rep.Aborted = st.Accepted, st.Aborted
 
 	var connects, firsts []time.Duration
 	for _, r := range results {

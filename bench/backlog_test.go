@@ -48,4 +48,18 @@ func TestBacklogExperimentShowsWhatClientsLiveThrough(t *testing.T) {
 	assert.Equal(t, clients, by["rejecting"].Outcomes[bench.OutcomeRefused], "refused at once")
 
 	assert.Equal(t, clients, by["paused-then-resumed"].Outcomes[bench.OutcomeServed], "every waiting client served after resume")
+
+	// backlog clients queue, and the even half of them give up before
+	// Resume: without WithSkipAborted the server receives them all.
+	for phase, want := range map[string]struct{ received, aborted uint64 }{
+		"half-gave-up":      {received: backlog, aborted: 0},
+		"half-gave-up-skip": {received: backlog / 2, aborted: backlog / 2},
+	} {
+		r := by[phase]
+		assert.Equal(t, backlog, r.Clients, phase)
+		assert.Equal(t, backlog/2, r.Outcomes[bench.OutcomeGaveUp], phase)
+		assert.Equal(t, backlog/2, r.Outcomes[bench.OutcomeServed], "%s: the clients that stayed are served", phase)
+		assert.Equal(t, want.received, r.Received, "%s: what the server's Accept returned", phase)
+		assert.Equal(t, want.aborted, r.Aborted, "%s: closed by the gate", phase)
+	}
 }

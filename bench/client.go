@@ -35,6 +35,10 @@ const (
 	// off (or answered wrongly). This is the outcome a gate must never cause
 	// outside a Reject call: it is a client that thought it was connected.
 	reset
+	// gaveUp: connected, then closed without sending anything, at
+	// probe.giveUpAt, as the experiment told it to: a client that stopped
+	// waiting.
+	gaveUp
 )
 
 func (o outcome) String() string {
@@ -47,6 +51,8 @@ func (o outcome) String() string {
 		return OutcomeRefused
 	case timedOut:
 		return OutcomeTimedOut
+	case gaveUp:
+		return OutcomeGaveUp
 	}
 	return OutcomeReset
 }
@@ -59,6 +65,9 @@ type probe struct {
 	answerTimeout  time.Duration // after the connect, unless deadline is set
 	deadline       time.Time     // for the whole connection; overrides both timeouts
 	request        string        // sent at once; ends in "\n" or "\r\n\r\n"
+	// giveUpAt, when set, makes the client send nothing and close once
+	// connected at that moment instead.
+	giveUpAt time.Time
 	// answered says whether the first line read back is the right answer;
 	// nil takes any line.
 	answered func(line string) bool
@@ -104,6 +113,11 @@ func (p probe) run(addr string) attempt {
 		deadline = a.connected.Add(p.answerTimeout)
 	}
 	c.SetDeadline(deadline)
+	if !p.giveUpAt.IsZero() {
+		time.Sleep(time.Until(p.giveUpAt)) // the client's patience, not synchronisation
+		a.outcome = gaveUp
+		return a
+	}
 	if _, err := io.WriteString(c, p.request); err != nil {
 		a.outcome = reset
 		return a

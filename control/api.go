@@ -26,6 +26,7 @@ type View struct {
 	Accepted uint64    `json:"accepted"`
 	Active   int64     `json:"active"`
 	Pending  int       `json:"pending"`
+	Aborted  uint64    `json:"aborted"` // skipped because the client gave up (WithSkipAborted)
 	Queued   int       `json:"queued"`  // -1 where the kernel cannot tell
 	Backlog  int       `json:"backlog"` // -1 where the kernel cannot tell
 }
@@ -153,7 +154,7 @@ func view(name string, g *acceptgate.Listener) View {
 	st := g.Stats()
 	return View{
 		Name: name, Addr: g.Addr().String(), State: st.State.String(), Since: st.Since,
-		Accepted: st.Accepted, Active: st.Active, Pending: st.Pending, Queued: st.Queued, Backlog: st.Backlog,
+		Accepted: st.Accepted, Active: st.Active, Pending: st.Pending, Aborted: st.Aborted, Queued: st.Queued, Backlog: st.Backlog,
 	}
 }
 

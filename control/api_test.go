@@ -76,7 +76,7 @@ func TestAPIRoutes(t *testing.T) {
 			require.Len(t, arr, 2)
 			first := arr[0].(map[string]any)
 			assert.Equal(t, "grpc", first["name"], "sorted by name")
-			for _, k := range []string{"name", "addr", "state", "since", "accepted", "active", "queued", "backlog"} {
+			for _, k := range []string{"name", "addr", "state", "since", "accepted", "active", "aborted", "queued", "backlog"} {
 				assert.Contains(t, first, k)
 			}
 		}},

@@ -53,7 +53,7 @@ func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 	for _, o := range bench.Outcomes {
 		fmt.Fprintf(tw, "%s\t", strings.ReplaceAll(o, "_", " "))
 	}
-	fmt.Fprintln(tw, "connect p50\tconnect p99\tfirst byte p50\tfirst byte p99\tmax queue\t")
+	fmt.Fprintln(tw, "received\taborted\tconnect p50\tconnect p99\tfirst byte p50\tfirst byte p99\tmax queue\t")
 	for _, r := range reports {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t", r.Phase, r.Backlog, r.Clients)
 		for _, o := range bench.Outcomes {
@@ -63,7 +63,7 @@ func backlogTable(w io.Writer, reports []bench.PhaseReport) error {
 		for _, s := range r.Queue {
 			maxQ = max(maxQ, s.Len)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", ms(r.ConnectP50), ms(r.ConnectP99), ms(r.FirstP50), ms(r.FirstP99), maxQ)
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%d\t\n", r.Received, r.Aborted, ms(r.ConnectP50), ms(r.ConnectP99), ms(r.FirstP50), ms(r.FirstP99), maxQ)
 	}
 	return tw.Flush()
 }

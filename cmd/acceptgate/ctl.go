@@ -74,10 +74,10 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return writeJSON(stdout, views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tSINCE\tACCEPTED\tACTIVE\tQUEUED\tBACKLOG")
+	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tSINCE\tACCEPTED\tABORTED\tACTIVE\tQUEUED\tBACKLOG")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", v.Name, v.Addr, v.State,
-			time.Since(v.Since).Round(time.Second), v.Accepted, v.Active, known(v.Queued), known(v.Backlog))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", v.Name, v.Addr, v.State,
+			time.Since(v.Since).Round(time.Second), v.Accepted, v.Aborted, v.Active, known(v.Queued), known(v.Backlog))
 	}
 	return tw.Flush()
 }

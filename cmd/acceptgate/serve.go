@@ -27,6 +27,7 @@ type serveFlags struct {
 	backlog    int
 	reusePort  bool
 	maxConns   int
+	skip       bool
 	grace      time.Duration
 	signals    bool
 }
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.backlog, "backlog", 0, "accept queue length `N`; 0 means the system maximum")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
+	fs.BoolVar(&f.skip, "skip-aborted", false, "close, without serving, a client that gave up while it waited (closed before sending anything, or reset); Linux only")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
 	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
 	if err := refuseTokenFlag(args); err != nil {
@@ -77,6 +79,9 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		acceptgate.WithLogger(logger), acceptgate.WithBacklog(f.backlog)}
 	if f.reusePort {
 		opts = append(opts, acceptgate.WithReusePort())
+	}
+	if f.skip {
+		opts = append(opts, acceptgate.WithSkipAborted())
 	}
 	gate, err := acceptgate.Listen(ctx, "tcp", f.addr, opts...)
 	if err != nil {
