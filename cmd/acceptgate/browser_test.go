@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +71,9 @@ func apiState(t *testing.T, ctx context.Context, admin, token string) string {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, "GET", admin+"/v1/listeners/http", nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -179,4 +183,42 @@ func screenshot(t *testing.T, tab context.Context, addr, path string) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(abs, png, 0o644))
 	t.Logf("screenshot saved to %s", abs)
+}
+
+// TestAnotherSitesPageCannotDriveTheAdminAPI opens, in the same headless
+// Chromium, a page of another origin that tries what a hostile site would
+// against an admin API without a token on loopback: a simple POST (no
+// preflight) to pause, and a read of the gates. The POST is refused by the
+// cross-origin check, the read gives the page nothing; the admin page of
+// the API's own origin, in the same browser, pauses the gate.
+func TestAnotherSitesPageCannotDriveTheAdminAPI(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<!doctype html><title>another site</title>")
+	}))
+	defer other.Close()
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+
+	require.NoError(t, chromedp.Do(step, chromedp.Navigate(other.URL)))
+	sent, err := chromedp.Run(step, chromedp.Evaluate[string](`fetch(`+strconv.Quote(srv.admin+"/v1/pause")+`,
+		{method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: "{}"})
+		.then(() => "sent", (e) => "failed: " + e)`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	t.Logf("the other site's POST: %s", sent)
+	read, err := chromedp.Run(step, chromedp.Evaluate[string](`fetch(`+strconv.Quote(srv.admin+"/v1/listeners")+`)
+		.then((r) => r.text(), (e) => "refused: " + e)`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	assert.NotContains(t, read, `"accepted"`, "another site cannot read the gates")
+	assert.Equal(t, "accepting", apiState(t, ctx, srv.admin, ""), "another site's POST changed nothing")
+
+	require.NoError(t, chromedp.Do(step,
+		chromedp.Navigate(srv.admin+"/"),
+		chromedp.Click(chromedp.CSS(`section[data-gate="http"] button.pause`)),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.paused`))))
+	assert.Equal(t, "paused", apiState(t, ctx, srv.admin, ""), "the API's own page may")
 }
