@@ -47,10 +47,12 @@ type Listener struct {
 	mu      sync.Mutex // serializes transitions; guards the fields below
 	sock    atomic.Pointer[socket]
 	since   time.Time
-	changed chan struct{} // closed and replaced whenever a waiter may proceed
-	pending []net.Conn    // taken out of the kernel by a transition, not yet delivered
-	handing *handing      // set while the socket is being handed to or from another process
-	drained chan struct{} // closed when a released Listener has delivered its pending connections
+	entered [Closed + 1]uint64        // transitions into each state
+	spent   [Closed + 1]time.Duration // time in each state, up to since
+	changed chan struct{}             // closed and replaced whenever a waiter may proceed
+	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
+	handing *handing                  // set while the socket is being handed to or from another process
+	drained chan struct{}             // closed when a released Listener has delivered its pending connections
 
 	// Changes to report, in transition order. They are reported outside mu
 	// by one goroutine at a time, so that a hook may call any method.
@@ -138,6 +140,13 @@ type Stats struct {
 	Queued   int       // connections waiting in the kernel's accept queue; -1 where unknown
 	Backlog  int       // the accept queue's limit; -1 where unknown
 	Aborted  uint64    // connections closed unreturned because their client gave up (WithSkipAborted)
+
+	// Entered counts the transitions into each state, indexed by State.
+	// The state a Listener starts in counts as not entered.
+	Entered [Closed + 1]uint64
+	// Spent is the time spent in each state, indexed by State, the current
+	// one included up to the snapshot. It never decreases.
+	Spent [Closed + 1]time.Duration
 }
 
 // Stats returns a snapshot of the Listener's state and counters.
@@ -155,7 +164,10 @@ func (l *Listener) Stats() Stats {
 		Pending:  len(l.pending),
 		Queued:   -1,
 		Backlog:  -1,
+		Entered:  l.entered,
+		Spent:    l.spent,
 	}
+	st.Spent[st.State] += time.Since(l.since)
 	s := l.sock.Load()
 	l.mu.Unlock()
 	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {

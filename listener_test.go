@@ -477,3 +477,49 @@ func TestAcceptAllocations(t *testing.T) {
 		})
 	}
 }
+
+func TestStatsCountsTransitionsAndTimeInEachState(t *testing.T) {
+	created := time.Now()
+	l := listenTCP(t)
+	createdAfter := time.Now()
+	st := l.Stats()
+	assert.Equal(t, [4]uint64{}, st.Entered, "the first state is not entered")
+	assert.Positive(t, st.Spent[acceptgate.Accepting], "the current state counts up to the snapshot")
+
+	// Each step records when it was called and returned, which bound the
+	// moment its transition happened.
+	var calls, returns []time.Time
+	step := func(f func() error) {
+		calls = append(calls, time.Now())
+		require.NoError(t, f())
+		returns = append(returns, time.Now())
+	}
+	step(l.Pause)
+	step(l.Pause) // a no-op: enters nothing
+	step(l.Reject)
+	step(l.Resume)
+	step(l.Pause)
+	before := l.Stats()
+	step(l.Close)
+	snapped := time.Now()
+	st = l.Stats()
+	snappedAfter := time.Now()
+
+	assert.Equal(t, [4]uint64{acceptgate.Accepting: 1, acceptgate.Paused: 2, acceptgate.Rejecting: 1, acceptgate.Closed: 1}, st.Entered)
+	// Steps: 0 Pause, 1 Pause, 2 Reject, 3 Resume, 4 Pause, 5 Close.
+	rejecting := st.Spent[acceptgate.Rejecting]
+	assert.GreaterOrEqual(t, rejecting, calls[3].Sub(returns[2]), "from Reject to Resume")
+	assert.LessOrEqual(t, rejecting, returns[3].Sub(calls[2]), "from Reject to Resume")
+	var sum time.Duration
+	for s, d := range st.Spent {
+		assert.GreaterOrEqual(t, d, before.Spent[s], "%v: Spent never decreases", acceptgate.State(s))
+		sum += d
+	}
+	assert.GreaterOrEqual(t, sum, snapped.Sub(createdAfter), "every moment is in one state")
+	assert.LessOrEqual(t, sum, snappedAfter.Sub(created), "no moment is in two states")
+	assert.GreaterOrEqual(t, st.Spent[acceptgate.Paused], calls[2].Sub(returns[0])+calls[5].Sub(returns[4]), "paused twice")
+
+	// A transition that fails enters nothing.
+	assert.ErrorIs(t, l.Pause(), net.ErrClosed)
+	assert.Equal(t, st.Entered, l.Stats().Entered)
+}

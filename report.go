@@ -14,7 +14,10 @@ type stateChange struct {
 // enterLocked records a completed transition, wakes waiters and queues the
 // change for reportChanges.
 func (l *Listener) enterLocked(from, to State) {
-	l.since = time.Now()
+	now := time.Now()
+	l.spent[from] += now.Sub(l.since)
+	l.entered[to]++
+	l.since = now
 	l.broadcastLocked()
 	l.hookMu.Lock()
 	l.hookQueue = append(l.hookQueue, stateChange{from, to, l.Addr()})

@@ -44,6 +44,9 @@ type Request struct {
 //	POST /v1/listeners/{name}/pause|reject|resume
 //	POST /v1/pause|reject|resume             every gate
 //	GET  /readyz                             200 when every gate accepts, else 503
+//	GET  /                                   the admin page (HTML; see below)
+//
+// and the routes added by WithHandler.
 //
 // Before any route runs, the Handler decides who may call it (see admit.go):
 // without a token, only clients on loopback or a unix socket, naming the
@@ -82,6 +85,9 @@ func NewHandler(opts ...Option) *Handler {
 		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
+	for _, p := range h.badPaths {
+		h.logger.Error("control: WithHandler path left out: it must be absolute, clean, and not the API's own", "path", clip(p))
+	}
 	h.mux = h.routes()
 	return h
 }

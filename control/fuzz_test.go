@@ -30,6 +30,8 @@ func FuzzAPI(f *testing.F) {
 	f.Add("POST", "/v1/pause", "", "127.0.0.1:9090", "http://127.0.0.1:9090", "same-origin", "", false)
 	f.Add("GET", "/v1/listeners/web/resume", "", "[::1]:9090", "null", "none", "Bearer "+token, true)
 	f.Add("PUT", "/readyz", "{", "", "", "", "", false)
+	f.Add("GET", "/", "", "127.0.0.1:9090", "", "", "", true)
+	f.Add("POST", "/", "", "127.0.0.1:9090", "https://evil.example", "cross-site", "", false)
 	f.Add("POST", "/v1/listeners/../pause", "\x00", "127.0.0.1", "", "", "BEARER  "+token, true)
 	f.Fuzz(func(t *testing.T, method, path, body, host, origin, site, auth string, withToken bool) {
 		if !validMethod(method) || !strings.HasPrefix(path, "/") {
@@ -63,15 +65,21 @@ func FuzzAPI(f *testing.F) {
 		default:
 			t.Fatalf("%s %s: status %d", method, path, rec.Code)
 		}
-		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		page := req.URL.Path == "/" && rec.Code == http.StatusOK
+		wantType := "application/json"
+		if page {
+			wantType = "text/html; charset=utf-8"
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != wantType {
 			t.Fatalf("%s %s: Content-Type %q", method, path, ct)
 		}
-		if method != "HEAD" && !json.Valid(rec.Body.Bytes()) {
+		if method != "HEAD" && !page && !json.Valid(rec.Body.Bytes()) {
 			t.Fatalf("%s %s: answer is not JSON: %q", method, path, rec.Body.String())
 		}
 		foreign := !withToken && !localName(host)
 		cross := unsafeMethod(method) && crossOrigin(browser{method: method, host: host, origin: origin, site: site})
-		unauthenticated := withToken && !bearer(auth) && strings.TrimSuffix(req.URL.Path, "/") != "/readyz"
+		public := strings.TrimSuffix(req.URL.Path, "/") == "/readyz" || req.URL.Path == "/" // the page holds no data
+		unauthenticated := withToken && !bearer(auth) && !public
 		var want int
 		switch {
 		case foreign:

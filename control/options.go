@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net"
+	"net/http"
+	"path"
 	"strings"
 )
 
@@ -16,10 +18,12 @@ type settings struct {
 	hasToken bool
 	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
 	logger   *slog.Logger
+	extra    map[string]http.Handler // WithHandler's routes, by path
+	badPaths []string                // given to WithHandler and left out
 }
 
 func newSettings(opts []Option) settings {
-	s := settings{hosts: make(map[string]bool), logger: slog.Default()}
+	s := settings{hosts: make(map[string]bool), extra: make(map[string]http.Handler), logger: slog.Default()}
 	for _, o := range opts {
 		o(&s)
 	}
@@ -60,4 +64,28 @@ func WithAllowedHosts(names ...string) Option {
 // logged, with who asked for them. The default, and nil, is slog.Default().
 func WithLogger(logger *slog.Logger) Option {
 	return func(s *settings) { s.logger = logger }
+}
+
+// WithHandler makes the Handler serve GET and HEAD requests for path with
+// handler, such as a Prometheus exposition at "/metrics", behind the same
+// admission rules as the API's own routes (token included). Other methods
+// are refused with 405, so handler never serves a request that could
+// change state. The path is matched exactly, with or without a trailing
+// slash; handler sees it without one. A path that is not absolute and clean,
+// or that is the API's own ("/", "/readyz", "/v1" and below), is left out,
+// and NewHandler logs it. A later WithHandler for the same path replaces an
+// earlier one. HandleSignals ignores it.
+func WithHandler(path string, handler http.Handler) Option {
+	return func(s *settings) {
+		if !extraPathAllowed(path) || handler == nil {
+			s.badPaths = append(s.badPaths, path)
+			return
+		}
+		s.extra[path] = handler
+	}
+}
+
+func extraPathAllowed(p string) bool {
+	return strings.HasPrefix(p, "/") && path.Clean(p) == p && p != "/" &&
+		p != "/readyz" && p != "/v1" && !strings.HasPrefix(p, "/v1/")
 }

@@ -12,8 +12,15 @@ import (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.audit.flush()
 	p := strings.TrimSuffix(r.URL.Path, "/")
-	if status, reason := h.admit(r, p == "/readyz"); status != 0 {
+	// The page holds no data: it needs no token to load, only to call.
+	if status, reason := h.admit(r, p == "/readyz" || r.URL.Path == "/"); status != 0 {
 		h.refuse(w, r, status, reason)
+		return
+	}
+	if r.URL.Path == "/" {
+		if allowMethod(w, r, http.MethodGet) {
+			servePage(w)
+		}
 		return
 	}
 	if p == "" || path.Clean(p) != p {
@@ -26,6 +33,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u := *r.URL
 	u.Path, u.RawPath = p, ""
 	r2.URL = &u
+	if extra, ok := h.extra[p]; ok {
+		if allowMethod(w, r, http.MethodGet) {
+			extra.ServeHTTP(w, &r2)
+		}
+		return
+	}
 	h.mux.ServeHTTP(w, &r2)
 }
 

@@ -12,9 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
 	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/metrics"
 )
 
 type serveFlags struct {
@@ -35,8 +39,9 @@ type serveFlags struct {
 const serveUsage = `Usage: acceptgate serve [flags]
 
 Runs an HTTP server behind a gate named "http": GET / answers hello,
-GET /slow?d=2s holds the request that long. The admin API (acceptgate ctl),
-and with --signals SIGTTOU and SIGTTIN, pause and resume it. SIGINT or
+GET /slow?d=2s holds the request that long. The admin API (acceptgate ctl,
+or the page at its /), and with --signals SIGTTOU and SIGTTIN, pause and
+resume it; the admin API also serves Prometheus metrics at /metrics. SIGINT or
 SIGTERM shut it down gracefully: new clients refused, requests in flight
 finished, idle keep-alive connections closed, all within --grace.`
 
@@ -149,7 +154,14 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, lo
 	if err != nil {
 		return nil, "", err
 	}
-	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger))
+	collector := metrics.NewCollector()
+	if err := collector.Register("http", gate); err != nil {
+		return nil, "", err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector)
+	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger),
+		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	if err := h.Register("http", gate); err != nil {
 		return nil, "", err
 	}

@@ -1,0 +1,280 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/metrics"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const patience = 10 * time.Second
+
+// onLinux is set where the kernel tells the accept queue and the host's
+// listen counters.
+const onLinux = runtime.GOOS == "linux"
+
+func listen(t *testing.T, opts ...acceptgate.Option) *acceptgate.Listener {
+	t.Helper()
+	l, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0", opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func dial(t *testing.T, addr net.Addr) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// eventually waits until cond holds, failing the test after patience.
+func eventually(t *testing.T, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: "+format, args...)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func accept(t *testing.T, l net.Listener) net.Conn {
+	t.Helper()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := l.Accept()
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err)
+		t.Cleanup(func() { r.c.Close() })
+		return r.c
+	case <-time.After(patience):
+		l.Close() // frees the goroutine
+		<-ch
+		t.Fatal("Accept did not return")
+		return nil
+	}
+}
+
+// gather scrapes c through a pedantic registry, which also checks that
+// Collect sends only what Describe announced, and returns every sample as
+// `name{label="value",...}` => value.
+func gather(t *testing.T, c prometheus.Collector) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	samples := make(map[string]float64)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, lp := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
+			}
+			samples[f.GetName()+"{"+strings.Join(labels, ",")+"}"] = value(f.GetType(), m)
+		}
+	}
+	return samples
+}
+
+func value(typ dto.MetricType, m *dto.Metric) float64 {
+	if typ == dto.MetricType_COUNTER {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// stateLines is the exposition of the state gauges and transition counters
+// of gate "web" in state current, entered as often as entered says.
+func stateLines(current acceptgate.State, entered map[acceptgate.State]int) string {
+	var b strings.Builder
+	b.WriteString("# HELP acceptgate_state 1 for the gate's current state, 0 for the others.\n# TYPE acceptgate_state gauge\n")
+	for _, s := range []acceptgate.State{acceptgate.Accepting, acceptgate.Closed, acceptgate.Paused, acceptgate.Rejecting} {
+		v := 0
+		if s == current {
+			v = 1
+		}
+		fmt.Fprintf(&b, "acceptgate_state{gate=%q,state=%q} %d\n", "web", s, v)
+	}
+	b.WriteString("# HELP acceptgate_transitions_total Transitions of the gate into each state.\n# TYPE acceptgate_transitions_total counter\n")
+	for _, s := range []acceptgate.State{acceptgate.Accepting, acceptgate.Closed, acceptgate.Paused, acceptgate.Rejecting} {
+		fmt.Fprintf(&b, "acceptgate_transitions_total{gate=%q,state=%q} %d\n", "web", s, entered[s])
+	}
+	return b.String()
+}
+
+func TestCollectorFollowsAGateThroughEveryState(t *testing.T) {
+	l := listen(t, acceptgate.WithTracking(), acceptgate.WithBacklog(16))
+	c := metrics.NewCollector()
+	require.NoError(t, c.Register("web", l))
+	entered := map[acceptgate.State]int{}
+	checkState := func(s acceptgate.State) {
+		t.Helper()
+		assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(stateLines(s, entered)),
+			"acceptgate_state", "acceptgate_transitions_total"))
+	}
+	at := func(name string) string { return name + `{gate="web"}` }
+
+	// Accepting: two clients served, one still open.
+	dial(t, l.Addr())
+	dial(t, l.Addr())
+	accept(t, l).Close()
+	accept(t, l)
+	checkState(acceptgate.Accepting)
+	m := gather(t, c)
+	assert.Equal(t, 2.0, m[at("acceptgate_accepted_connections_total")])
+	assert.Equal(t, 1.0, m[at("acceptgate_active_connections")], "one closed, one open")
+	assert.Equal(t, 0.0, m[at("acceptgate_pending_connections")])
+	assert.Equal(t, 0.0, m[at("acceptgate_aborted_connections_total")], "WithSkipAborted is off")
+	if onLinux {
+		assert.Equal(t, 16.0, m[at("acceptgate_accept_queue_limit")])
+	}
+
+	// Paused: three clients wait in the kernel's queue.
+	require.NoError(t, l.Pause())
+	entered[acceptgate.Paused]++
+	checkState(acceptgate.Paused)
+	for range 3 {
+		dial(t, l.Addr())
+	}
+	if onLinux {
+		eventually(t, func() bool { return gather(t, c)[at("acceptgate_accept_queue_length")] == 3 }, "three clients queued")
+	}
+
+	// Rejecting: the three are in the kernel's queue or taken out, pending.
+	require.NoError(t, l.Reject())
+	entered[acceptgate.Rejecting]++
+	checkState(acceptgate.Rejecting)
+	m = gather(t, c)
+	if onLinux {
+		assert.Equal(t, 3.0, m[at("acceptgate_pending_connections")]+m[at("acceptgate_accept_queue_length")],
+			"the queued clients, pending or still queued")
+	}
+
+	// Accepting again: the three are served.
+	require.NoError(t, l.Resume())
+	entered[acceptgate.Accepting]++
+	checkState(acceptgate.Accepting)
+	for range 3 {
+		accept(t, l)
+	}
+	m = gather(t, c)
+	assert.Equal(t, 5.0, m[at("acceptgate_accepted_connections_total")])
+	assert.Equal(t, 4.0, m[at("acceptgate_active_connections")])
+	assert.Equal(t, 0.0, m[at("acceptgate_pending_connections")])
+
+	// Closed: no socket, so no queue to tell of.
+	before := gather(t, c)
+	require.NoError(t, l.Close())
+	entered[acceptgate.Closed]++
+	checkState(acceptgate.Closed)
+	m = gather(t, c)
+	assert.NotContains(t, m, at("acceptgate_accept_queue_length"))
+	assert.NotContains(t, m, at("acceptgate_accept_queue_limit"))
+
+	// Seconds: every state was visited, none goes back.
+	for _, s := range []acceptgate.State{acceptgate.Accepting, acceptgate.Paused, acceptgate.Rejecting, acceptgate.Closed} {
+		key := fmt.Sprintf(`acceptgate_state_seconds_total{gate="web",state=%q}`, s)
+		assert.GreaterOrEqual(t, m[key], before[key], "%s never decreases", key)
+		if s != acceptgate.Closed {
+			assert.Positive(t, m[key], key)
+		}
+	}
+	assert.Equal(t, l.Stats().Spent[acceptgate.Paused].Seconds(), m[`acceptgate_state_seconds_total{gate="web",state="paused"}`],
+		"the gate's own count, left behind")
+}
+
+func TestCollectorLabelsEachGate(t *testing.T) {
+	c := metrics.NewCollector()
+	a, b := listen(t), listen(t)
+	require.NoError(t, c.Register("a", a))
+	require.NoError(t, c.Register("b", b))
+	require.NoError(t, b.Pause())
+	dial(t, a.Addr())
+	accept(t, a)
+
+	m := gather(t, c)
+	assert.Equal(t, 1.0, m[`acceptgate_state{gate="a",state="accepting"}`])
+	assert.Equal(t, 1.0, m[`acceptgate_state{gate="b",state="paused"}`])
+	assert.Equal(t, 1.0, m[`acceptgate_accepted_connections_total{gate="a"}`])
+	assert.Equal(t, 0.0, m[`acceptgate_accepted_connections_total{gate="b"}`])
+
+	c.Unregister("a")
+	m = gather(t, c)
+	assert.NotContains(t, m, `acceptgate_accepted_connections_total{gate="a"}`)
+	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="b"}`)
+}
+
+func TestRegisterRefusesBadInputAndChangesNothing(t *testing.T) {
+	c := metrics.NewCollector()
+	l := listen(t)
+	require.NoError(t, c.Register("web", l))
+	for _, tc := range []struct {
+		name string
+		gate *acceptgate.Listener
+		want string
+	}{
+		{name: "", gate: l, want: "empty gate name"},
+		{name: "web", gate: listen(t), want: "already taken"},
+		{name: "other", gate: nil, want: "nil gate"},
+	} {
+		assert.ErrorContains(t, c.Register(tc.name, tc.gate), tc.want, "%q", tc.name)
+	}
+	assert.Equal(t, 1, testutil.CollectAndCount(c, "acceptgate_accepted_connections_total"))
+}
+
+// A paused gate whose accept queue is full makes the kernel drop new
+// clients; the host's counters show it. The dials are bounded: the kernel
+// retries their SYNs until the context ends.
+func TestHostCountersShowAPausedGateOverflowing(t *testing.T) {
+	if !onLinux {
+		t.Skip("the host's listen counters are read from Linux's /proc/net/netstat")
+	}
+	c := metrics.NewCollector()
+	before := gather(t, c)
+	require.Contains(t, before, "acceptgate_tcp_listen_overflows_total{}")
+	require.Contains(t, before, "acceptgate_tcp_listen_drops_total{}")
+
+	l := listen(t, acceptgate.WithBacklog(1))
+	require.NoError(t, c.Register("web", l))
+	require.NoError(t, l.Pause())
+	// A backlog of 1 holds 2 clients (backlog+1); the third overflows.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var d net.Dialer
+	for range 3 {
+		if conn, err := d.DialContext(ctx, "tcp4", l.Addr().String()); err == nil {
+			defer conn.Close()
+		}
+	}
+	eventually(t, func() bool {
+		return gather(t, c)["acceptgate_tcp_listen_overflows_total{}"] > before["acceptgate_tcp_listen_overflows_total{}"]
+	}, "an overflow counted")
+	after := gather(t, c)
+	assert.Greater(t, after["acceptgate_tcp_listen_drops_total{}"], before["acceptgate_tcp_listen_drops_total{}"], "overflows count as drops")
+}
