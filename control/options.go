@@ -16,6 +16,8 @@ type settings struct {
 	hasToken bool
 	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
 	logger   *slog.Logger
+
+	drainHook func() // WithDrainHook
 }
 
 func newSettings(opts []Option) settings {
