@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,8 @@ type serveFlags struct {
 	maxConns   int
 	grace      time.Duration
 	signals    bool
+	systemd    bool
+	adminSet   bool // --admin was given, not defaulted
 }
 
 const serveUsage = `Usage: acceptgate serve [flags]
@@ -37,7 +40,16 @@ Runs an HTTP server behind a gate named "http": GET / answers hello,
 GET /slow?d=2s holds the request that long. The admin API (acceptgate ctl),
 and with --signals SIGTTOU and SIGTTIN, pause and resume it. SIGINT or
 SIGTERM shut it down gracefully: new clients refused, requests in flight
-finished, idle keep-alive connections closed, all within --grace.`
+finished, idle keep-alive connections closed, all within --grace.
+
+acceptgate ctl drain (POST /v1/drain) takes the instance out of a fleet:
+/readyz fails at once, the gate keeps accepting for the drain's grace, then
+rejects; serve goes on running until SIGTERM, so that a drain outside a
+pod's termination never makes its container restart.
+
+With --systemd, the sockets come from systemd socket activation: the one
+named "http" (FileDescriptorName=http) serves the demo, and one named
+"admin", if passed, serves the admin API in place of --admin.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -59,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
+	fs.BoolVar(&f.systemd, "systemd", false, "serve the sockets systemd passed (LISTEN_FDS), named \"http\" and optionally \"admin\", instead of --addr and --admin")
 	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -69,6 +82,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: takes no arguments, %d given (not repeated here: one may be a secret)", fs.NArg())
 	}
+	if err := systemdConflicts(fs, f.systemd); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fs.Visit(func(fl *flag.Flag) { f.adminSet = f.adminSet || fl.Name == "admin" })
 	return serve(ctx, f, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
@@ -78,16 +95,31 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if f.reusePort {
 		opts = append(opts, acceptgate.WithReusePort())
 	}
-	gate, err := acceptgate.Listen(ctx, "tcp", f.addr, opts...)
-	if err != nil {
-		return err
+	var gate *acceptgate.Listener
+	var adminLn net.Listener
+	if f.systemd {
+		httpLn, admin, err := systemdSockets()
+		if err != nil {
+			return fmt.Errorf("serve: --systemd: %w", err)
+		}
+		if admin != nil && f.adminSet {
+			httpLn.Close()
+			admin.Close()
+			return errors.New("serve: --systemd: the unit passed a socket named \"admin\"; --admin would be a second admin API")
+		}
+		gate, adminLn = acceptgate.Wrap(httpLn, opts...), admin
+	} else {
+		var err error
+		if gate, err = acceptgate.Listen(ctx, "tcp", f.addr, opts...); err != nil {
+			return err
+		}
 	}
 	defer gate.Close()
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	if f.admin != "" {
-		stopAdmin, where, err := startAdmin(ctx, f, gate, logger)
+	if f.admin != "" || adminLn != nil {
+		stopAdmin, where, err := startAdmin(ctx, f, gate, srv, adminLn, logger)
 		if err != nil {
 			return err
 		}
@@ -134,8 +166,9 @@ func rejectMode(addr net.Addr) string {
 	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"
 }
 
-// startAdmin serves the admin API for gate; stop closes it.
-func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, logger *slog.Logger) (stop func(), where string, err error) {
+// startAdmin serves the admin API for gate, which app serves, on inherited
+// if it is not nil, else at f.admin; stop closes it.
+func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, app *http.Server, inherited net.Listener, logger *slog.Logger) (stop func(), where string, err error) {
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
 		return nil, "", err
@@ -144,11 +177,20 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, lo
 	if err != nil {
 		return nil, "", err
 	}
-	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger))
+	// At a drain's deadline, close idle keep-alive connections: a browser
+	// would otherwise hold the drain open for as long as it likes.
+	drained := func() { app.SetKeepAlivesEnabled(false) }
+	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger),
+		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
 		return nil, "", err
 	}
-	ln, err := control.ListenAdmin(ctx, f.admin, h, tlsConfig)
+	var ln net.Listener
+	if inherited != nil {
+		ln, err = inheritedAdmin(inherited, token != "", tlsConfig)
+	} else {
+		ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig)
+	}
 	if err != nil {
 		return nil, "", err
 	}
