@@ -66,9 +66,9 @@ type Request struct {
 // Handler is mounted. Every refusal is logged, at most a few lines a second.
 //
 // Errors are {"error": "..."}: 404 for an unknown gate or route, 405 for a
-// wrong method (a GET never changes anything), 400 for a malformed body, 413
-// for an oversized one, 409 for a transition a gate refuses, and the
-// refusals above. /readyz tells only whether every gate accepts, which
+// wrong method (a GET never changes anything), 400 for a malformed body or
+// a drain's bad grace, 413 for an oversized body, 409 for a transition a
+// gate refuses, and the refusals above. /readyz tells only whether every gate accepts, which
 // states the gates are in and whether a drain was asked for, never names,
 // addresses or counters, so that load balancers and probes can follow it
 // without the token. Every view carries the pid and start time of the

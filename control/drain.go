@@ -1,6 +1,7 @@
 package control
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -144,6 +145,11 @@ func (h *Handler) serveDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	var req Request
 	if err := readBody(w, r, &req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", maxBody))
+			return
+		}
 		writeError(w, http.StatusBadRequest, "malformed body: "+err.Error())
 		return
 	}

@@ -165,6 +165,7 @@ func TestDrainRefusesBadInputAndChangesNothing(t *testing.T) {
 		{name: "too long", target: "/v1/drain?grace=2h", status: 400, errText: "want 0s to 1h0m0s"},
 		{name: "twice", target: "/v1/drain?grace=1s&grace=2s", status: 400, errText: "one ?grace"},
 		{name: "malformed body", target: "/v1/drain?grace=1s", body: `{"reason":`, status: 400, errText: "malformed"},
+		{name: "oversized body", target: "/v1/drain?grace=1s", body: `{"reason":"` + strings.Repeat("x", 8<<10) + `"}`, status: 413, errText: "body over"},
 		{name: "cross-site browser", target: "/v1/drain?grace=1s", header: map[string]string{"Sec-Fetch-Site": "cross-site"}, status: 403},
 		{name: "foreign origin", target: "/v1/drain?grace=1s", header: map[string]string{"Origin": "https://evil.example"}, status: 403},
 		{name: "rebound host", target: "/v1/drain?grace=1s", host: "evil.example", status: 421},
