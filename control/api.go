@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -29,7 +30,16 @@ type View struct {
 	Aborted  uint64    `json:"aborted"` // skipped because the client gave up (WithSkipAborted)
 	Queued   int       `json:"queued"`  // -1 where the kernel cannot tell
 	Backlog  int       `json:"backlog"` // -1 where the kernel cannot tell
+
+	// The process serving the gate, so that an operator sees which
+	// generation answers after an upgrade.
+	PID            int       `json:"pid"`
+	ProcessStarted time.Time `json:"process_started"`
 }
+
+// processStarted stands for when the process started: package
+// initialisation comes within moments of it, on every platform.
+var processStarted = time.Now()
 
 // Request is the optional JSON body of a state change.
 type Request struct {
@@ -43,7 +53,9 @@ type Request struct {
 //	GET  /v1/listeners/{name}                one gate
 //	POST /v1/listeners/{name}/pause|reject|resume
 //	POST /v1/pause|reject|resume             every gate
-//	GET  /readyz                             200 when every gate accepts, else 503
+//	POST /v1/drain?grace=30s                 fail /readyz now, reject after grace (see Drain)
+//	GET  /v1/drain                           how the drain goes (DrainStatus)
+//	GET  /readyz                             200 when every gate accepts and no drain was asked for, else 503
 //	GET  /                                   the admin page (HTML; see below)
 //
 // and the routes added by WithHandler.
@@ -58,11 +70,14 @@ type Request struct {
 // Handler is mounted. Every refusal is logged, at most a few lines a second.
 //
 // Errors are {"error": "..."}: 404 for an unknown gate or route, 405 for a
-// wrong method (a GET never changes anything), 400 for a malformed body, 413
-// for an oversized one, 409 for a transition a gate refuses, and the
-// refusals above. /readyz tells only whether every gate accepts and which
-// states the gates are in, never names, addresses or counters, so that load
-// balancers and probes can follow it without the token.
+// wrong method (a GET never changes anything), 400 for a malformed body or
+// a drain's bad grace, 413 for an oversized body, 409 for a transition a
+// gate refuses, and the refusals above. /readyz tells only whether every gate accepts, which
+// states the gates are in and whether a drain was asked for, never names,
+// addresses or counters, so that load balancers and probes can follow it
+// without the token. Every view carries the pid and start time of the
+// process serving it, so that after an upgrade an operator sees which
+// generation answers.
 //
 // A Handler is safe for concurrent use.
 type Handler struct {
@@ -70,7 +85,8 @@ type Handler struct {
 	cop   *http.CrossOriginProtection
 	audit *auditor
 
-	mux *http.ServeMux // the routes, behind the admission rules
+	mux   *http.ServeMux // the routes, behind the admission rules
+	drain drain
 
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
@@ -88,6 +104,7 @@ func NewHandler(opts ...Option) *Handler {
 	for _, p := range h.badPaths {
 		h.logger.Error("control: WithHandler path left out: it must be absolute, clean, and not the API's own", "path", clip(p))
 	}
+	h.drain.hook = h.drainHook
 	h.mux = h.routes()
 	return h
 }
@@ -161,6 +178,7 @@ func view(name string, g *acceptgate.Listener) View {
 	return View{
 		Name: name, Addr: g.Addr().String(), State: st.State.String(), Since: st.Since,
 		Accepted: st.Accepted, Active: st.Active, Pending: st.Pending, Aborted: st.Aborted, Queued: st.Queued, Backlog: st.Backlog,
+		PID: os.Getpid(), ProcessStarted: processStarted,
 	}
 }
 
@@ -227,13 +245,15 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) error {
 // readiness is what /readyz tells anyone who asks: whether every gate
 // accepts, and the states the gates are in, sorted and each named once.
 type readiness struct {
-	Ready  bool     `json:"ready"`
-	States []string `json:"states"`
+	Ready    bool     `json:"ready"`
+	States   []string `json:"states"`
+	Draining bool     `json:"draining,omitempty"`
 }
 
 func (h *Handler) readyz(w http.ResponseWriter) {
+	draining := h.draining()
 	h.mu.RLock()
-	rd := readiness{Ready: true, States: []string{}}
+	rd := readiness{Ready: !draining, States: []string{}, Draining: draining}
 	for _, g := range h.gates {
 		st := g.State()
 		if st != acceptgate.Accepting {

@@ -128,6 +128,19 @@ func (c *Client) Change(ctx context.Context, action, name string) ([]View, error
 	return []View{v}, err
 }
 
+// Drain asks the server to drain (see Handler.Drain): /readyz fails at
+// once, and the gates reject after grace. It returns the drain's status.
+func (c *Client) Drain(ctx context.Context, grace time.Duration) (DrainStatus, error) {
+	var st DrainStatus
+	return st, c.do(ctx, http.MethodPost, "/v1/drain?grace="+url.QueryEscape(grace.String()), &st)
+}
+
+// DrainStatus returns how the server's drain goes.
+func (c *Client) DrainStatus(ctx context.Context) (DrainStatus, error) {
+	var st DrainStatus
+	return st, c.do(ctx, http.MethodGet, "/v1/drain", &st)
+}
+
 // Ready reports whether /readyz answers 200.
 func (c *Client) Ready(ctx context.Context) (bool, error) {
 	err := c.do(ctx, http.MethodGet, "/readyz", nil)

@@ -20,6 +20,8 @@ type settings struct {
 	logger   *slog.Logger
 	extra    map[string]http.Handler // WithHandler's routes, by path
 	badPaths []string                // given to WithHandler and left out
+
+	drainHook func() // WithDrainHook
 }
 
 func newSettings(opts []Option) settings {

@@ -60,6 +60,7 @@ func (h *Handler) routes() *http.ServeMux {
 			h.change(w, r, r.PathValue("action"), []string{r.PathValue("name")}, true)
 		}
 	}))
+	m.HandleFunc("/v1/drain", h.serveDrain) // drain.go
 	m.HandleFunc("/v1/{action}", h.onlyPost(func(w http.ResponseWriter, r *http.Request) {
 		h.change(w, r, r.PathValue("action"), h.sortedNames(), false)
 	}))

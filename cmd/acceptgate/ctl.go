@@ -11,10 +11,15 @@ import (
 )
 
 const ctlUsage = `Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME]
+       acceptgate ctl [flags] drain [--grace 30s] [--wait 1m]
 
-status shows every gate, or NAME; pause, reject and resume change NAME,
-or every gate when NAME is left out. Exits non-zero with the server's
-error when it refuses.`
+status shows the serving process and every gate, or NAME; pause, reject
+and resume change NAME, or every gate when NAME is left out. drain takes
+the instance out of a fleet: /readyz fails at once, the gates keep
+accepting for --grace, then reject; with --wait it returns once the
+connections are done (non-zero if they are not within --wait). A second
+drain may bring the deadline forward, never back. Exits non-zero with the
+server's error when it refuses.`
 
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ctl", ctlUsage, stderr)
@@ -22,6 +27,8 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tokenFile := fs.String("token-file", "", "`file` holding the bearer token, mode 0600 (default $ACCEPTGATE_TOKEN_FILE, else the token in $ACCEPTGATE_TOKEN)")
 	caFile := fs.String("cacert", "", "PEM `file` of certificates to trust for an https:// admin URL, besides the system's")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	grace := fs.Duration("grace", 30*time.Second, "drain: how long the gates keep accepting after readiness fails")
+	wait := fs.Duration("wait", 0, "drain: wait up to this long for the drain to be done; 0 returns at once")
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("ctl: %w", err)
 	}
@@ -64,14 +71,23 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	case "pause", "reject", "resume":
 		views, err = c.Change(ctx, action, name)
+	case "drain":
+		if name != "" {
+			return fmt.Errorf("ctl: drain takes no name: it drains the whole instance")
+		}
+		return ctlDrain(ctx, c, *grace, *wait, *asJSON, stdout)
 	default:
-		return fmt.Errorf("ctl: unknown action %q (want status, pause, reject or resume)", action)
+		return fmt.Errorf("ctl: unknown action %q (want status, pause, reject, resume or drain)", action)
 	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return writeJSON(stdout, views)
+	}
+	if len(views) > 0 && action == "status" {
+		v := views[0]
+		fmt.Fprintf(stdout, "process %d, started %s (up %s)\n", v.PID, v.ProcessStarted.Format(time.RFC3339), time.Since(v.ProcessStarted).Round(time.Second))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tSINCE\tACCEPTED\tABORTED\tACTIVE\tQUEUED\tBACKLOG")
@@ -89,4 +105,46 @@ func known(n int) string {
 		return "-"
 	}
 	return fmt.Sprint(n)
+}
+
+// ctlDrain asks for a drain and, with wait, polls until it is done.
+func ctlDrain(ctx context.Context, c *control.Client, grace, wait time.Duration, asJSON bool, stdout io.Writer) error {
+	st, err := c.Drain(ctx, grace)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for !st.Done {
+			select {
+			case <-ctx.Done():
+				printDrain(stdout, st, asJSON)
+				return fmt.Errorf("ctl: drain not done within --wait %s", wait)
+			case <-tick.C:
+			}
+			if st, err = c.DrainStatus(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return printDrain(stdout, st, asJSON)
+}
+
+func printDrain(w io.Writer, st control.DrainStatus, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, st)
+	}
+	phase := "accepting until the deadline"
+	switch {
+	case st.Done:
+		phase = "done"
+	case st.Rejected:
+		phase = "rejecting, connections finishing"
+	}
+	_, err := fmt.Fprintf(w, "draining: %s; deadline %s; active %d, pending %d, queued %d\n",
+		phase, st.Deadline.Format(time.RFC3339), st.Active, st.Pending, st.Queued)
+	return err
 }

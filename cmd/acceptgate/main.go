@@ -1,7 +1,7 @@
 // Command acceptgate runs a demo server behind an acceptgate Listener.
 //
 //	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
-//	acceptgate ctl [flags] status|pause|reject|resume [NAME]
+//	acceptgate ctl [flags] status|pause|reject|resume [NAME] | drain
 //	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
 //	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
 //	acceptgate bench [flags]    the benchmark suite, into the README's Performance table

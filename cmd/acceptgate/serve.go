@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,6 +35,8 @@ type serveFlags struct {
 	skip       bool
 	grace      time.Duration
 	signals    bool
+	systemd    bool
+	adminSet   bool // --admin was given, not defaulted
 }
 
 const serveUsage = `Usage: acceptgate serve [flags]
@@ -43,7 +46,16 @@ GET /slow?d=2s holds the request that long. The admin API (acceptgate ctl,
 or the page at its /), and with --signals SIGTTOU and SIGTTIN, pause and
 resume it; the admin API also serves Prometheus metrics at /metrics. SIGINT or
 SIGTERM shut it down gracefully: new clients refused, requests in flight
-finished, idle keep-alive connections closed, all within --grace.`
+finished, idle keep-alive connections closed, all within --grace.
+
+acceptgate ctl drain (POST /v1/drain) takes the instance out of a fleet:
+/readyz fails at once, the gate keeps accepting for the drain's grace, then
+rejects; serve goes on running until SIGTERM, so that a drain outside a
+pod's termination never makes its container restart.
+
+With --systemd, the sockets come from systemd socket activation: the one
+named "http" (FileDescriptorName=http) serves the demo, and one named
+"admin", if passed, serves the admin API in place of --admin.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -66,6 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.BoolVar(&f.skip, "skip-aborted", false, "close, without serving, a client that gave up while it waited (closed before sending anything, or reset); Linux only")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
+	fs.BoolVar(&f.systemd, "systemd", false, "serve the sockets systemd passed (LISTEN_FDS), named \"http\" and optionally \"admin\", instead of --addr and --admin")
 	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -76,6 +89,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: takes no arguments, %d given (not repeated here: one may be a secret)", fs.NArg())
 	}
+	if err := systemdConflicts(fs, f.systemd); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fs.Visit(func(fl *flag.Flag) { f.adminSet = f.adminSet || fl.Name == "admin" })
 	return serve(ctx, f, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
@@ -88,16 +105,31 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	if f.skip {
 		opts = append(opts, acceptgate.WithSkipAborted())
 	}
-	gate, err := acceptgate.Listen(ctx, "tcp", f.addr, opts...)
-	if err != nil {
-		return err
+	var gate *acceptgate.Listener
+	var adminLn net.Listener
+	if f.systemd {
+		httpLn, admin, err := systemdSockets()
+		if err != nil {
+			return fmt.Errorf("serve: --systemd: %w", err)
+		}
+		if admin != nil && f.adminSet {
+			httpLn.Close()
+			admin.Close()
+			return errors.New("serve: --systemd: the unit passed a socket named \"admin\"; --admin would be a second admin API")
+		}
+		gate, adminLn = acceptgate.Wrap(httpLn, opts...), admin
+	} else {
+		var err error
+		if gate, err = acceptgate.Listen(ctx, "tcp", f.addr, opts...); err != nil {
+			return err
+		}
 	}
 	defer gate.Close()
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	if f.admin != "" {
-		stopAdmin, where, err := startAdmin(ctx, f, gate, logger)
+	if f.admin != "" || adminLn != nil {
+		stopAdmin, where, err := startAdmin(ctx, f, gate, srv, adminLn, logger)
 		if err != nil {
 			return err
 		}
@@ -144,8 +176,9 @@ func rejectMode(addr net.Addr) string {
 	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"
 }
 
-// startAdmin serves the admin API for gate; stop closes it.
-func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, logger *slog.Logger) (stop func(), where string, err error) {
+// startAdmin serves the admin API for gate, which app serves, on inherited
+// if it is not nil, else at f.admin; stop closes it.
+func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, app *http.Server, inherited net.Listener, logger *slog.Logger) (stop func(), where string, err error) {
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
 		return nil, "", err
@@ -160,12 +193,21 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, lo
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
+	// At a drain's deadline, close idle keep-alive connections: a browser
+	// would otherwise hold the drain open for as long as it likes.
+	drained := func() { app.SetKeepAlivesEnabled(false) }
 	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger),
-		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
+		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
 		return nil, "", err
 	}
-	ln, err := control.ListenAdmin(ctx, f.admin, h, tlsConfig)
+	var ln net.Listener
+	if inherited != nil {
+		ln, err = inheritedAdmin(inherited, token != "", tlsConfig)
+	} else {
+		ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig)
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/acceptgate/acceptgate/listener"
+)
+
+// systemdConflicts refuses flags that --systemd makes meaningless: the unit
+// decides the sockets' addresses and options.
+func systemdConflicts(fs *flag.FlagSet, systemd bool) error {
+	if !systemd {
+		return nil
+	}
+	var set []string
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "addr", "reuseport", "backlog":
+			set = append(set, "--"+fl.Name)
+		}
+	})
+	if len(set) > 0 {
+		return fmt.Errorf("--systemd takes the sockets from the unit; %s would be ignored", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// systemdSockets returns the inherited sockets named "http" and, if
+// passed, "admin" (else nil), and closes the others, which serve has no
+// use for.
+func systemdSockets() (httpLn, admin net.Listener, err error) {
+	socks, err := listener.Systemd(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(socks) == 0 {
+		return nil, nil, errors.New("no sockets passed (LISTEN_FDS is not set)")
+	}
+	httpLn, err = socks.Listener("http")
+	if err != nil {
+		socks.Close()
+		return nil, nil, fmt.Errorf("%w (name it with FileDescriptorName=http)", err)
+	}
+	// No socket named "admin" means --admin's default is not used either;
+	// one named so that does not listen is a mistake in the unit.
+	admin, err = socks.Listener("admin")
+	if err != nil && hasName(socks, "admin") {
+		socks.Close()
+		return nil, nil, err
+	}
+	for _, sk := range socks {
+		if sk.Listener == nil || sk.Listener != httpLn && sk.Listener != admin {
+			closeSocket(sk)
+		}
+	}
+	return httpLn, admin, nil
+}
+
+func hasName(socks listener.Sockets, name string) bool {
+	for _, sk := range socks {
+		if sk.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func closeSocket(sk listener.Socket) {
+	if sk.Listener != nil {
+		sk.Listener.Close()
+	}
+	if sk.File != nil {
+		sk.File.Close()
+	}
+}
+
+// inheritedAdmin serves the admin API on a socket the unit made, under
+// the rules ListenAdmin applies to the ones it makes: off loopback only
+// with a token; on a unix socket other users may reach (systemd's default
+// SocketMode is 0666) only with a token, since the API lets every client
+// of a unix socket in without one.
+func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.Listener, error) {
+	switch a := ln.Addr().(type) {
+	case *net.TCPAddr:
+		if !hasToken && !a.IP.IsLoopback() {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket %s from systemd: off loopback the admin API needs a token", a)
+		}
+		if tlsConfig != nil {
+			return tls.NewListener(ln, tlsConfig.Clone()), nil
+		}
+		return ln, nil
+	case *net.UnixAddr:
+		if tlsConfig != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket %s from systemd: TLS on a unix socket: %w", a, errors.ErrUnsupported)
+		}
+		if hasToken {
+			return ln, nil
+		}
+		fi, err := os.Stat(a.Name)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket from systemd: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			ln.Close()
+			return nil, fmt.Errorf("admin socket %s from systemd has mode %04o: others could use the API; set SocketMode=0600 or a token", a, fi.Mode().Perm())
+		}
+		return ln, nil
+	}
+	ln.Close()
+	return nil, fmt.Errorf("admin socket %s from systemd: not TCP or unix", ln.Addr())
+}

@@ -1,0 +1,79 @@
+package listener
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+)
+
+// Socket is one descriptor a process inherited from its service manager.
+// Exactly one of Listener and File is set.
+type Socket struct {
+	// Name is the socket's name in LISTEN_FDNAMES (FileDescriptorName= in
+	// the unit), or "unknown", as systemd says, when no names were given.
+	Name string
+
+	// Listener is set for a listening stream socket (TCP or unix), ready
+	// for acceptgate.Wrap. Closing it never removes a unix socket's path:
+	// the service manager made it and keeps it.
+	Listener net.Listener
+
+	// File is set for any other descriptor: a datagram socket, a stream
+	// socket that does not listen, a FIFO. The caller owns it; for a
+	// datagram socket, net.FilePacketConn gives a net.PacketConn.
+	File *os.File
+}
+
+// Sockets are the descriptors a process inherited, in descriptor order
+// (the first is descriptor 3).
+type Sockets []Socket
+
+// ErrNoSocket is returned, wrapped, by Sockets.Listener when no inherited
+// listening socket has the name asked for.
+var ErrNoSocket = errors.New("no inherited listening socket by that name")
+
+// Listener returns the one listening socket called name. It fails, wrapping
+// ErrNoSocket, when there is none (also when the name belongs to a socket
+// that does not listen, such as a datagram socket), and when there are
+// several: a unit can give one name to several sockets, and picking one
+// would leave the others unserved.
+func (s Sockets) Listener(name string) (net.Listener, error) {
+	var found net.Listener
+	others := 0
+	for _, sk := range s {
+		if sk.Name != name {
+			continue
+		}
+		if sk.Listener == nil {
+			others++
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("listener: several inherited listening sockets are named %q", name)
+		}
+		found = sk.Listener
+	}
+	switch {
+	case found != nil:
+		return found, nil
+	case others > 0:
+		return nil, fmt.Errorf("listener: inherited socket %q does not listen for stream connections: %w", name, ErrNoSocket)
+	}
+	return nil, fmt.Errorf("listener: %q: %w", name, ErrNoSocket)
+}
+
+// Close closes every socket in s: the ones a caller did not take. Closing
+// one twice only returns an error.
+func (s Sockets) Close() error {
+	var errs []error
+	for _, sk := range s {
+		if sk.Listener != nil {
+			errs = append(errs, sk.Listener.Close())
+		}
+		if sk.File != nil {
+			errs = append(errs, sk.File.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,124 @@
+//go:build unix && !aix
+
+package listener
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// firstFD is the first descriptor a service manager passes (SD_LISTEN_FDS_START).
+const firstFD = 3
+
+// maxFDs bounds LISTEN_FDS, so that a bad value cannot make Systemd walk
+// the descriptor table; systemd itself refuses far fewer per unit.
+const maxFDs = 4096
+
+// Systemd returns the sockets passed by systemd socket activation (or any
+// manager speaking its protocol): LISTEN_FDS descriptors from 3 on, named
+// by LISTEN_FDNAMES (separated by ':'), meant for the process whose id is
+// LISTEN_PID. It returns nothing and no error when LISTEN_FDS is not set.
+//
+// It fails, and touches no descriptor, when LISTEN_PID is not this
+// process (the variables were inherited from a parent they were meant
+// for), when a variable is malformed, or when the names do not match the
+// descriptors in number. On success every descriptor is marked
+// close-on-exec, so that the process's own children do not inherit them,
+// and, if unsetEnv, the three variables are removed from the environment,
+// as sd_listen_fds does with unset_environment; on failure the environment
+// is left as it was.
+//
+// The sockets are not owned as Listen's are: a gate wrapping one (Wrap)
+// leaves the socket listening for the manager when it closes, and never
+// removes a unix socket's path.
+func Systemd(unsetEnv bool) (Sockets, error) {
+	nfds, ok := os.LookupEnv("LISTEN_FDS")
+	if !ok {
+		return nil, nil
+	}
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil {
+		return nil, fmt.Errorf("listener: LISTEN_PID=%q: not a process id", clipEnv(os.Getenv("LISTEN_PID")))
+	}
+	if pid != os.Getpid() {
+		return nil, fmt.Errorf("listener: LISTEN_PID is %d, not this process (%d): the sockets were passed to another process", pid, os.Getpid())
+	}
+	n, err := strconv.Atoi(nfds)
+	if err != nil || n < 0 || n > maxFDs {
+		return nil, fmt.Errorf("listener: LISTEN_FDS=%q: want a count from 0 to %d", clipEnv(nfds), maxFDs)
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "unknown"
+	}
+	if v, ok := os.LookupEnv("LISTEN_FDNAMES"); ok && n > 0 {
+		given := strings.Split(v, ":")
+		if len(given) != n {
+			return nil, fmt.Errorf("listener: LISTEN_FDNAMES has %d names for %d descriptors", len(given), n)
+		}
+		copy(names, given)
+	}
+	// Check every descriptor before taking any, so that a bad one leaves
+	// them all as they were.
+	for i := range n {
+		if _, err := unix.FcntlInt(uintptr(firstFD+i), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("listener: inherited descriptor %d (%q): %w", firstFD+i, names[i], os.NewSyscallError("fcntl", err))
+		}
+	}
+	socks := make(Sockets, 0, n)
+	for i, name := range names {
+		fd := firstFD + i
+		unix.CloseOnExec(fd)
+		sk, err := adopt(fd, name)
+		if err != nil {
+			socks.Close()
+			return nil, err
+		}
+		socks = append(socks, sk)
+	}
+	if unsetEnv {
+		os.Unsetenv("LISTEN_FDS")
+		os.Unsetenv("LISTEN_FDNAMES")
+		os.Unsetenv("LISTEN_PID")
+	}
+	return socks, nil
+}
+
+// adopt turns descriptor fd into a Socket: a net.Listener if it is a
+// listening stream socket, else an *os.File.
+func adopt(fd int, name string) (Socket, error) {
+	f := os.NewFile(uintptr(fd), "listen-fd-"+name)
+	if !listeningStream(fd) {
+		return Socket{Name: name, File: f}, nil
+	}
+	// FileListener works on a copy; the copy of a unix socket it makes is
+	// one it will not unlink on Close.
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return Socket{}, fmt.Errorf("listener: inherited descriptor %d (%q): %w", fd, name, err)
+	}
+	return Socket{Name: name, Listener: ln}, nil
+}
+
+func listeningStream(fd int) bool {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || typ != unix.SOCK_STREAM {
+		return false
+	}
+	on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	return err == nil && on != 0
+}
+
+// clipEnv shortens a variable's value for an error message.
+func clipEnv(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "..."
+	}
+	return s
+}
