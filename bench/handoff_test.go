@@ -15,7 +15,12 @@ import (
 	"github.com/acceptgate/acceptgate/bench"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if path := os.Getenv(generationEnv); path != "" {
+		os.Exit(runGeneration(path))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // TestHandoffUnderLoadResetsNoOne moves traffic back and forth between two
 // SO_REUSEPORT gates under a continuous loop of clients; no client that saw

@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FDHandoffConfig shapes a run that moves a listening socket from process
+// to process by passing it (package handoff).
+type FDHandoffConfig struct {
+	Clients  int           // concurrent client loops; default 4
+	Conns    int           // connections in all; default 10000
+	Handoffs int           // times the socket moves to a new process; default 20
+	Timeout  time.Duration // per connection, and per step of a handoff; default 5s
+	Address  string        // loopback address; default "127.0.0.1:0"
+	// Command returns the command that runs ServeGeneration(path, take,
+	// address) in a new process, writing to its stdout; FDHandoff starts
+	// it. A generation whose stdin closes ends.
+	Command  func(path string, take bool, address string) *exec.Cmd
+	Progress func(done int)
+}
+
+// FDHandoffResult counts what the clients saw, and how long handoffs took.
+type FDHandoffResult struct {
+	HandoffResult
+	// From the new process's connect to the offer until the old one
+	// confirmed it let go: the time the socket was paused.
+	HandoffP50 time.Duration `json:"handoff_p50_ns"`
+	HandoffP99 time.Duration `json:"handoff_p99_ns"`
+	// Connect to first byte of the answer, p99, for connections begun
+	// during a handoff and for the others.
+	FirstByteP99During  time.Duration `json:"first_byte_p99_during_ns"`
+	FirstByteP99Outside time.Duration `json:"first_byte_p99_outside_ns"`
+	During              int           `json:"conns_during"` // connections begun during a handoff
+}
+
+// FDHandoff runs a one-line echo server in one process after another, each
+// taking the listening socket from the last with package handoff, while
+// client loops connect, send a line and read the answer. Every
+// Conns/Handoffs connections, a new generation takes over and the old one
+// leaves. Only loopback is dialled; the run is bounded by Conns and each
+// step by Timeout.
+func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error) {
+	cfg.defaults()
+	if cfg.Command == nil {
+		return FDHandoffResult{}, fmt.Errorf("bench: FDHandoff needs a Command to start server generations")
+	}
+	dir, err := os.MkdirTemp("", "acceptgate-handoff-")
+	if err != nil {
+		return FDHandoffResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "offer.sock")
+
+	var live []*generation
+	defer func() {
+		for _, g := range live {
+			g.stop()
+			g.wait()
+		}
+	}()
+	first, err := startGeneration(cfg, path, false, cfg.Address)
+	if err != nil {
+		return FDHandoffResult{}, err
+	}
+	live = append(live, first)
+	addr, err := first.expect("offering", cfg.Timeout)
+	if err != nil {
+		return FDHandoffResult{}, err
+	}
+
+	type sample struct {
+		began time.Time
+		first time.Duration
+	}
+	var next, done atomic.Int64
+	var res FDHandoffResult
+	var samples []sample
+	var mu sync.Mutex
+	var clients sync.WaitGroup
+	for range cfg.Clients {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for {
+				n := next.Add(1)
+				if n > int64(cfg.Conns) || ctx.Err() != nil {
+					return
+				}
+				line := fmt.Sprintf("%d\n", n)
+				began := time.Now()
+				a := probe{network: "tcp", connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
+					answered: func(got string) bool { return got == line }}.run(addr)
+				mu.Lock()
+				res.count(a.outcome)
+				if a.outcome == served {
+					samples = append(samples, sample{began, a.first})
+				}
+				mu.Unlock()
+				if d := done.Add(1); cfg.Progress != nil && d%1000 == 0 {
+					cfg.Progress(int(d))
+				}
+			}
+		}()
+	}
+
+	type window struct{ from, to time.Time }
+	var windows []window
+	var took []time.Duration
+	step := cfg.Conns / (cfg.Handoffs + 1)
+	var driveErr error
+	for turn := 0; turn < cfg.Handoffs && driveErr == nil; turn++ {
+		for done.Load() < int64((turn+1)*step) && next.Load() <= int64(cfg.Conns) && ctx.Err() == nil {
+			time.Sleep(100 * time.Microsecond)
+		}
+		var w window
+		w, driveErr = func() (window, error) {
+			g, err := startGeneration(cfg, path, true, "")
+			if err != nil {
+				return window{}, err
+			}
+			live = append(live, g)
+			var from, to int64
+			line, err := g.expect("took", cfg.Timeout)
+			if err == nil {
+				_, err = fmt.Sscanf(line, "%d %d", &from, &to)
+			}
+			if err == nil {
+				_, err = g.expect("offering", cfg.Timeout)
+			}
+			if err != nil {
+				return window{}, err
+			}
+			old := live[0]
+			old.stop()
+			if err := old.wait(); err != nil {
+				return window{}, fmt.Errorf("the generation that left: %w", err)
+			}
+			live = live[1:]
+			return window{time.Unix(0, from), time.Unix(0, to)}, nil
+		}()
+		if driveErr == nil {
+			windows = append(windows, w)
+			took = append(took, w.to.Sub(w.from))
+			res.Handoffs++
+		}
+	}
+	clients.Wait()
+
+	res.HandoffP50, res.HandoffP99 = percentile(took, 0.50), percentile(took, 0.99)
+	var during, outside []time.Duration
+	for _, s := range samples {
+		in := false
+		for _, w := range windows {
+			if !s.began.Before(w.from) && s.began.Before(w.to) {
+				in = true
+				break
+			}
+		}
+		if in {
+			during = append(during, s.first)
+		} else {
+			outside = append(outside, s.first)
+		}
+	}
+	res.During = len(during)
+	res.FirstByteP99During, res.FirstByteP99Outside = percentile(during, 0.99), percentile(outside, 0.99)
+	if driveErr != nil {
+		return res, fmt.Errorf("handoff %d: %w", res.Handoffs+1, driveErr)
+	}
+	return res, nil
+}
+
+func startGeneration(cfg FDHandoffConfig, path string, take bool, address string) (*generation, error) {
+	cmd := cfg.Command(path, take, address)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	var waitErr error
+	return &generation{
+		lines: bufio.NewScanner(stdout),
+		stop:  func() { stdin.Close() },
+		wait: func() error {
+			once.Do(func() {
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				select {
+				case waitErr = <-done:
+				case <-time.After(cfg.Timeout):
+					cmd.Process.Kill()
+					waitErr = fmt.Errorf("server generation did not end within %v; killed (%v)", cfg.Timeout, <-done)
+				}
+			})
+			return waitErr
+		},
+	}, nil
+}
+
+func (cfg *FDHandoffConfig) defaults() {
+	if cfg.Clients <= 0 {
+		cfg.Clients = 4
+	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 10000
+	}
+	if cfg.Handoffs <= 0 {
+		cfg.Handoffs = 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:0"
+	}
+}
