@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,26 +15,31 @@ import (
 
 const handoffUsage = `Usage: acceptgate handoff [flags]
 
-Runs two gates on one loopback port with SO_REUSEPORT under a loop of
-clients, moves traffic between them, and counts what the clients saw.`
+Moves traffic from socket to socket on one loopback port under a loop of
+clients, and counts what the clients saw. -via reuseport runs two gates with
+SO_REUSEPORT in this process, and the one that leaves goes by -leave;
+-via fd starts one server process after another, each taking the listening
+socket from the last by passing it (package handoff).`
 
 func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("handoff", handoffUsage, stderr)
 	conns := fs.Int("conns", 20000, "connections per mode, in all")
-	handoffs := fs.Int("handoffs", 200, "times traffic moves between the two sockets, per mode")
+	handoffs := fs.Int("handoffs", 200, "times traffic moves, per mode")
 	clients := fs.Int("clients", 4, "concurrent client loops")
-	leave := fs.String("leave", "reject,close", "how the leaving socket goes: reject, close, or both")
+	via := fs.String("via", "reuseport", "how traffic moves: reuseport, fd, or both (reuseport,fd)")
+	leave := fs.String("leave", "reject,close", "with -via reuseport, how the leaving socket goes: reject, close, or both")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// One row per leave mode; the embedded result's fields are flattened
-	// into the row, with their own snake_case keys.
+	// One row per mode; the embedded result's fields are flattened into
+	// the row, with their own snake_case keys.
 	type row struct {
-		Leave        string  `json:"leave"`
+		Via          string  `json:"via"`
+		Leave        string  `json:"leave,omitempty"`
 		MigrateReq   string  `json:"tcp_migrate_req"`
 		ResetsPer10k float64 `json:"resets_per_10k"`
-		bench.HandoffResult
+		bench.FDHandoffResult
 	}
 	// Whether the kernel moves a closed socket's queue to another member of
 	// its SO_REUSEPORT group (Linux 5.14+): with 0, every connection queued
@@ -44,36 +50,105 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		migrate = strings.TrimSpace(string(b))
 	}
 	var rows []row
-	for _, name := range strings.Split(*leave, ",") {
-		mode := bench.LeaveReject
-		switch name {
-		case "reject":
-		case "close":
-			mode = bench.LeaveClose
-		default:
-			return fmt.Errorf("handoff: -leave: unknown mode %q", name)
-		}
-		start := time.Now()
-		r, err := bench.Handoff(ctx, bench.HandoffConfig{
-			Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
-			Progress: func(done int) {
-				if done%10000 == 0 {
-					fmt.Fprintf(stderr, "handoff %s: %d/%d connections, %s\n", name, done, *conns, time.Since(start).Round(time.Millisecond))
+	for _, v := range strings.Split(*via, ",") {
+		switch v {
+		case "fd":
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("handoff: -via fd starts this program again: %w", err)
+			}
+			start := time.Now()
+			r, err := bench.FDHandoff(ctx, bench.FDHandoffConfig{
+				Conns: *conns, Handoffs: *handoffs, Clients: *clients,
+				Command: func(path string, take bool, address string) *exec.Cmd {
+					args := []string{generationCommand, "--path", path, "--addr", address}
+					if take {
+						args = append(args, "--take")
+					}
+					cmd := exec.Command(self, args...)
+					cmd.Stderr = stderr
+					return cmd
+				},
+				Progress: handoffProgress(stderr, "fd", *conns, start),
+			})
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row{"fd", "", migrate, r.ResetsPer10k(), r})
+		case "reuseport":
+			for _, name := range strings.Split(*leave, ",") {
+				mode := bench.LeaveReject
+				switch name {
+				case "reject":
+				case "close":
+					mode = bench.LeaveClose
+				default:
+					return fmt.Errorf("handoff: -leave: unknown mode %q", name)
 				}
-			},
-		})
-		if err != nil {
-			return err
+				r, err := bench.Handoff(ctx, bench.HandoffConfig{
+					Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
+					Progress: handoffProgress(stderr, "reuseport "+name, *conns, time.Now()),
+				})
+				if err != nil {
+					return err
+				}
+				rows = append(rows, row{"reuseport", name, migrate, r.ResetsPer10k(), bench.FDHandoffResult{HandoffResult: r}})
+			}
+		default:
+			return fmt.Errorf("handoff: -via: unknown mode %q", v)
 		}
-		rows = append(rows, row{name, migrate, r.ResetsPer10k(), r})
 	}
 	if *asJSON {
 		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "leave\ttcp_migrate_req\tconns\thandoffs\tserved\trefused\treset\ttimed out\tresets/10k\t")
+	fmt.Fprintln(tw, "via\tleave\ttcp_migrate_req\tconns\thandoffs\tserved\trefused\treset\ttimed out\tresets/10k\thandoff p50\thandoff p99\tfirst byte p99 during\toutside\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t\n", r.Leave, r.MigrateReq, r.Conns, r.Handoffs, r.Served, r.Refused, r.Reset, r.TimedOut, r.ResetsPer10k)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t\n", r.Via, dash(r.Leave), r.MigrateReq, r.Conns, r.Handoffs,
+			r.Served, r.Refused, r.Reset, r.TimedOut, r.ResetsPer10k, dur(r.HandoffP50), dur(r.HandoffP99), dur(r.FirstByteP99During), dur(r.FirstByteP99Outside))
 	}
 	return tw.Flush()
+}
+
+func handoffProgress(w io.Writer, mode string, conns int, start time.Time) func(int) {
+	return func(done int) {
+		if done%10000 == 0 {
+			fmt.Fprintf(w, "handoff %s: %d/%d connections, %s\n", mode, done, conns, time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dur(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// generationCommand is the hidden command -via fd starts each server
+// generation with.
+const generationCommand = "handoff-generation"
+
+func runGeneration(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(generationCommand, "Usage: acceptgate handoff-generation (started by acceptgate handoff -via fd)", stderr)
+	path := fs.String("path", "", "the offer socket")
+	addr := fs.String("addr", "127.0.0.1:0", "where the first generation listens")
+	take := fs.Bool("take", false, "take the socket from the offer at --path")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		io.Copy(io.Discard, os.Stdin) // the experiment ends a generation by closing its stdin
+		cancel()
+	}()
+	return bench.ServeGeneration(ctx, *path, *take, *addr, stdout)
 }

@@ -3,7 +3,7 @@
 //	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME] | drain
 //	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
-//	acceptgate handoff [flags]  resets when traffic moves between SO_REUSEPORT sockets
+//	acceptgate handoff [flags]  what clients see when traffic moves to another socket or process
 //	acceptgate bench [flags]    the benchmark suite, into the README's Performance table
 //	acceptgate soak [flags]     serve under load while flipping states
 //	acceptgate --version
@@ -37,7 +37,7 @@ var commands = []command{
 	{"serve", "run a demo HTTP server behind a gate", runServe},
 	{"ctl", "show and change gates through the admin API", runCtl},
 	{"backlog", "show what clients live through in each state, with the accept queue", runBacklog},
-	{"handoff", "measure resets when traffic moves between SO_REUSEPORT sockets", runHandoff},
+	{"handoff", "measure what clients see when traffic moves to another socket or process", runHandoff},
 	{"bench", "run the benchmark suite and rewrite the README's Performance table", runBench},
 	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
 }
@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "-version", "--version", "version":
 		fmt.Fprintln(stdout, "acceptgate", buildVersion())
 		return nil
+	case generationCommand:
+		return runGeneration(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
