@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
+	"github.com/acceptgate/acceptgate/handoff"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/metrics"
 )
@@ -37,6 +39,10 @@ type serveFlags struct {
 	signals    bool
 	systemd    bool
 	adminSet   bool // --admin was given, not defaulted
+
+	upgradeSocket string   // offer the sockets to the next generation here
+	takeover      string   // take the sockets from the generation offering here
+	args          []string // as given, to start this program again on SIGHUP
 }
 
 const serveUsage = `Usage: acceptgate serve [flags]
@@ -55,7 +61,15 @@ pod's termination never makes its container restart.
 
 With --systemd, the sockets come from systemd socket activation: the one
 named "http" (FileDescriptorName=http) serves the demo, and one named
-"admin", if passed, serves the admin API in place of --admin.`
+"admin", if passed, serves the admin API in place of --admin.
+
+Upgrades in place: with --upgrade-socket PATH, serve offers its sockets (the
+served one and the admin one) at PATH. "serve --takeover PATH" started
+beside it takes them, serves on the same addresses with nobody refused or
+reset, and offers them at PATH in turn; the old instance finishes its
+requests within --grace and exits 0. SIGHUP makes serve start its own
+binary again that way. A new instance that fails before it serves changes
+nothing: the old one serves on.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -79,6 +93,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.skip, "skip-aborted", false, "close, without serving, a client that gave up while it waited (closed before sending anything, or reset); Linux only")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
 	fs.BoolVar(&f.systemd, "systemd", false, "serve the sockets systemd passed (LISTEN_FDS), named \"http\" and optionally \"admin\", instead of --addr and --admin")
+	fs.StringVar(&f.upgradeSocket, "upgrade-socket", "", "unix socket `path` to offer the sockets at, for the next instance's --takeover (and SIGHUP)")
+	fs.StringVar(&f.takeover, "takeover", "", "take the sockets from the instance offering them at unix socket `path`, then offer them there (unless --upgrade-socket says elsewhere)")
 	fs.BoolVar(&f.signals, "signals", false, "pause on SIGTTOU and resume on SIGTTIN, as HAProxy does; the kernel also sends SIGTTOU to a background process that writes to a terminal with tostop set, which would pause it")
 	if err := refuseTokenFlag(args); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -92,6 +108,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := systemdConflicts(fs, f.systemd); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	if err := upgradeConflicts(fs, &f); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	f.args = args
 	fs.Visit(func(fl *flag.Flag) { f.adminSet = f.adminSet || fl.Name == "admin" })
 	return serve(ctx, f, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 }
@@ -107,7 +127,14 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	}
 	var gate *acceptgate.Listener
 	var adminLn net.Listener
-	if f.systemd {
+	var taken *handoff.Takeover
+	if f.takeover != "" {
+		var err error
+		if taken, gate, adminLn, err = takeOver(ctx, f.takeover, opts); err != nil {
+			return fmt.Errorf("serve: --takeover: %w", err)
+		}
+		logger.Info("acceptgate: took the sockets over", "from_pid", taken.PID(), "offer", f.takeover)
+	} else if f.systemd {
 		httpLn, admin, err := systemdSockets()
 		if err != nil {
 			return fmt.Errorf("serve: --systemd: %w", err)
@@ -128,11 +155,16 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
+	var adminGate *acceptgate.Listener
 	if f.admin != "" || adminLn != nil {
-		stopAdmin, where, err := startAdmin(ctx, f, gate, srv, adminLn, logger)
+		stopAdmin, where, ag, err := startAdmin(ctx, f, gate, srv, adminLn, logger)
 		if err != nil {
+			if taken != nil {
+				taken.Abort()
+			}
 			return err
 		}
+		adminGate = ag
 		defer stopAdmin()
 		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
 		ctl := "acceptgate ctl --admin " + where
@@ -151,10 +183,54 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
+	if taken != nil {
+		if err := taken.Commit(ctx); err != nil {
+			// Before the old instance's go, the sockets went back to it.
+			srv.Close()
+			<-served
+			return fmt.Errorf("serve: --takeover: %w", err)
+		}
+		logger.Info("acceptgate: serving; the old instance lets go", "old_pid", taken.PID())
+	}
+	handed := make(chan error, 1)
+	if f.upgradeSocket != "" {
+		stopOffer, err := offerUpgrades(ctx, f, gate, adminGate, logger, handed)
+		if err != nil {
+			srv.Close()
+			<-served
+			return err
+		}
+		defer stopOffer()
+		fmt.Fprintf(stdout, "upgrade: acceptgate serve --takeover %s (or kill -HUP %d)\n", f.upgradeSocket, os.Getpid())
+	}
 	select {
 	case err := <-served:
-		return err
+		if f.upgradeSocket == "" || !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		// The gate closed under Serve: it was handed over, and the offer
+		// is about to say so.
+		select {
+		case herr := <-handed:
+			if herr != nil {
+				return herr
+			}
+		case <-ctx.Done():
+		}
+		again := make(chan error, 1)
+		again <- err
+		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
+		return finish(srv, gate, f.grace, again)
 	case <-ctx.Done():
+	case err := <-handed:
+		if err != nil {
+			logger.Error("acceptgate: offering the sockets", "err", err)
+			return shutdown(srv, gate, f.grace, logger, served)
+		}
+		// The sockets belong to the new instance: no Reject, which would
+		// refuse its clients; finish the requests here and leave.
+		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
+		return finish(srv, gate, f.grace, served)
 	}
 	return shutdown(srv, gate, f.grace, logger, served)
 }
@@ -178,18 +254,21 @@ func rejectMode(addr net.Addr) string {
 
 // startAdmin serves the admin API for gate, which app serves, on inherited
 // if it is not nil, else at f.admin; stop closes it.
-func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, app *http.Server, inherited net.Listener, logger *slog.Logger) (stop func(), where string, err error) {
+//
+// With upgrades on, the admin socket is served through a gate, returned so
+// that it can be handed over with the served one.
+func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, app *http.Server, inherited net.Listener, logger *slog.Logger) (stop func(), where string, adminGate *acceptgate.Listener, err error) {
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	tlsConfig, err := serverTLS(f.adminCert, f.adminKey)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	collector := metrics.NewCollector()
 	if err := collector.Register("http", gate); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
@@ -200,7 +279,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	var ln net.Listener
 	if inherited != nil {
@@ -209,7 +288,15 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
+	}
+	if f.upgradeSocket != "" {
+		if g, ok := ln.(*acceptgate.Listener); ok {
+			adminGate = g // taken over
+		} else {
+			adminGate = acceptgate.Wrap(ln)
+		}
+		ln = adminGate
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
@@ -228,7 +315,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 	return func() {
 		srv.Close()
 		<-done
-	}, where, nil
+	}, where, adminGate, nil
 }
 
 // shutdown refuses new clients, lets requests in flight finish and closes
@@ -239,18 +326,34 @@ func shutdown(srv *http.Server, gate *acceptgate.Listener, grace time.Duration, 
 	if err := gate.Reject(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		logger.Warn("acceptgate: reject before shutdown", "err", err)
 	}
+	return finish(srv, gate, grace, served)
+}
+
+// finish answers the requests on every connection the server was handed,
+// within grace, then closes what is left. The gate must take no new client
+// any more (rejecting, or handed over to a new instance).
+//
+// http.Server.Shutdown alone would lose clients: a connection accepted just
+// before it, whose request the server reads only after it began, is closed
+// unanswered (net/http's conn.serve checks shuttingDown after each read).
+// So keep-alives go off first, which closes idle connections and has every
+// other one closed after its answer; the gate's Shutdown waits for those;
+// the server's Shutdown then finds nothing left.
+func finish(srv *http.Server, gate *acceptgate.Listener, grace time.Duration, served <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil {
+	srv.SetKeepAlivesEnabled(false)
+	err := gate.Shutdown(ctx) // closes the rest at the deadline, hijacked ones too
+	serr := srv.Shutdown(ctx)
+	if errors.Is(serr, net.ErrClosed) {
+		serr = nil // the gate, closed already, says so when Shutdown closes it
+	}
+	if serr != nil {
 		srv.Close()
+		err = cmp.Or(err, serr)
 	}
-	// Whatever the server does not track itself (hijacked connections).
-	if gerr := gate.Shutdown(ctx); gerr != nil && err == nil {
-		err = gerr
-	}
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) && err == nil {
-		err = serr
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
+		err = cmp.Or(err, serr)
 	}
 	return err
 }

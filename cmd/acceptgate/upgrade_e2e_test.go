@@ -1,0 +1,242 @@
+//go:build linux
+
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate/control"
+)
+
+// instance is a running serve that offers its sockets for upgrades.
+type instance struct {
+	cmd        *exec.Cmd
+	exited     chan error
+	url        string
+	stderrPath string
+}
+
+// startInstance runs serve with args and waits until it offers its sockets.
+func startInstance(t *testing.T, bin string, args ...string) *instance {
+	t.Helper()
+	in := &instance{cmd: exec.Command(bin, append([]string{"serve"}, args...)...), exited: make(chan error, 1)}
+	// A file, not a pipe: a new instance started by SIGHUP inherits it, and
+	// Wait would wait for that one to close a pipe too.
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	in.cmd.Stderr = stderr
+	in.stderrPath = stderr.Name()
+	stdout, err := in.cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, in.cmd.Start())
+	go func() { in.exited <- in.cmd.Wait() }()
+	t.Cleanup(func() {
+		in.cmd.Process.Kill()
+		<-in.exited
+	})
+	offered := make(chan bool, 1)
+	go func() {
+		lines := bufio.NewScanner(stdout)
+		ok := false
+		for lines.Scan() {
+			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: serving "); found {
+				in.url = strings.Fields(rest)[0]
+			}
+			if strings.HasPrefix(lines.Text(), "upgrade: ") {
+				ok = true
+				break
+			}
+		}
+		offered <- ok
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case ok := <-offered:
+		require.True(t, ok, "serve said it offers its sockets")
+	case <-time.After(patience):
+		t.Fatal("serve did not offer its sockets")
+	}
+	return in
+}
+
+// exitsCleanly waits for the instance to leave with status 0.
+func (in *instance) exitsCleanly(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-in.exited:
+		in.exited <- err // for the cleanup
+		said, _ := os.ReadFile(in.stderrPath)
+		require.NoError(t, err, "the old instance exits 0; it said:\n%s", said)
+	case <-time.After(patience):
+		t.Fatal("the old instance did not leave")
+	}
+}
+
+// httpLoad runs client loops of fresh connections against url until
+// stopped, bounded in count and time, and counts failures.
+type httpLoad struct {
+	ok, failed atomic.Int64
+	first      atomic.Pointer[string]
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startHTTPLoad(url string, loops int) *httpLoad {
+	l := &httpLoad{stop: make(chan struct{})}
+	c := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(2 * time.Minute)
+	for range loops {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 0; n < 100_000 && time.Now().Before(deadline); n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %s", resp.Status)
+					}
+				}
+				if err != nil {
+					msg := err.Error()
+					l.first.CompareAndSwap(nil, &msg)
+					l.failed.Add(1)
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+func (l *httpLoad) waitMore(t *testing.T, n int64) {
+	t.Helper()
+	target := l.ok.Load() + n
+	deadline := time.Now().Add(patience)
+	for l.ok.Load() < target {
+		require.True(t, time.Now().Before(deadline), "clients stopped being served")
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (l *httpLoad) end(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	first := ""
+	if p := l.first.Load(); p != nil {
+		first = *p
+	}
+	assert.Zero(t, l.failed.Load(), "requests that failed (first: %s)", first)
+	t.Logf("%d requests served", l.ok.Load())
+}
+
+// servingPID asks the admin API on its unix socket which process answers.
+func servingPID(t *testing.T, adminSock string) int {
+	t.Helper()
+	c := &http.Client{Timeout: patience, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", adminSock)
+		},
+		DisableKeepAlives: true,
+	}}
+	resp, err := c.Get("http://localhost/v1/listeners")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var vs []control.View
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&vs))
+	require.Len(t, vs, 1)
+	return vs[0].PID
+}
+
+// Ten generations of serve in a row take the sockets over from the last,
+// under a loop of HTTP clients: nobody is refused or reset, each old
+// instance exits 0, and the admin API answers from the newest.
+func TestServeUpgradesInPlace(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	up, admin := filepath.Join(dir, "upgrade.sock"), filepath.Join(dir, "admin.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", admin, "--upgrade-socket", up)
+	load := startHTTPLoad(old.url, 4)
+	load.waitMore(t, 50)
+	for gen := 2; gen <= 10; gen++ {
+		next := startInstance(t, bin, "--takeover", up)
+		assert.Equal(t, old.url, next.url, "the same address")
+		old.exitsCleanly(t)
+		assert.Equal(t, next.cmd.Process.Pid, servingPID(t, admin), "generation %d answers", gen)
+		load.waitMore(t, 50)
+		old = next
+	}
+	load.end(t)
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGINT))
+	old.exitsCleanly(t)
+}
+
+// SIGHUP makes serve start its own binary again, which takes the sockets
+// over; the old instance then leaves.
+func TestServeUpgradesOnSIGHUP(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	up, admin := filepath.Join(dir, "upgrade.sock"), filepath.Join(dir, "admin.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", admin, "--upgrade-socket", up)
+	load := startHTTPLoad(old.url, 2)
+	load.waitMore(t, 20)
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGHUP))
+	old.exitsCleanly(t)
+	pid := servingPID(t, admin)
+	assert.NotEqual(t, old.cmd.Process.Pid, pid)
+	defer func() {
+		// The new instance is not this test's child: stop it by its pid.
+		syscall.Kill(pid, syscall.SIGINT)
+		deadline := time.Now().Add(patience)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	load.waitMore(t, 20)
+	load.end(t)
+}
+
+// A new instance that cannot take over changes nothing: it fails, and the
+// old one serves on.
+func TestServeTakeoverFailsCleanly(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	out, err := exec.Command(bin, "serve", "--takeover", filepath.Join(dir, "nobody-offers.sock")).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "--takeover")
+	out, err = exec.Command(bin, "serve", "--takeover", filepath.Join(dir, "x.sock"), "--addr", "127.0.0.1:0").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "--addr with --takeover")
+}
