@@ -93,6 +93,16 @@ func Systemd(unsetEnv bool) (Sockets, error) {
 // listening stream socket, else an *os.File.
 func adopt(fd int, name string) (Socket, error) {
 	f := os.NewFile(uintptr(fd), "listen-fd-"+name)
+	if stoppedStream(fd) {
+		// A process that held it before stopped it to reject clients (a
+		// gate does where it cannot fence the socket) and ended before it
+		// listened again. The socket is the manager's: make it listen, as
+		// the manager made it, rather than leave the service deaf.
+		if err := listenAgain(fd); err != nil {
+			f.Close()
+			return Socket{}, fmt.Errorf("listener: inherited descriptor %d (%q) was stopped and cannot listen again: %w", fd, name, err)
+		}
+	}
 	if !listeningStream(fd) {
 		return Socket{Name: name, File: f}, nil
 	}
@@ -113,6 +123,49 @@ func listeningStream(fd int) bool {
 	}
 	on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	return err == nil && on != 0
+}
+
+// stoppedStream reports whether fd is a stream socket bound to an address,
+// neither listening nor connected: a listening socket that was shut down.
+// A connected socket (systemd's Accept=yes) is not one.
+func stoppedStream(fd int) bool {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || typ != unix.SOCK_STREAM {
+		return false
+	}
+	if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || on != 0 {
+		return false
+	}
+	if _, err := unix.Getpeername(fd); err != unix.ENOTCONN {
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port != 0
+	case *unix.SockaddrInet6:
+		return a.Port != 0
+	case *unix.SockaddrUnix:
+		return a.Name != ""
+	}
+	return false
+}
+
+// listenAgain makes a stopped socket listen on its address. The kernel may
+// have given back the port of a socket bound to port 0 when it stopped, so
+// it is bound again first; EINVAL says it still is.
+func listenAgain(fd int) error {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return os.NewSyscallError("getsockname", err)
+	}
+	if err := unix.Bind(fd, sa); err != nil && err != unix.EINVAL {
+		return os.NewSyscallError("bind", err)
+	}
+	return os.NewSyscallError("listen", unix.Listen(fd, unix.SOMAXCONN))
 }
 
 // clipEnv shortens a variable's value for an error message.

@@ -240,6 +240,38 @@ func TestSystemdSocketsServeAndStayTheManagers(t *testing.T) {
 	}
 }
 
+// A process that stopped an inherited socket to reject clients and died
+// before it listened again leaves the socket bound and deaf; the next
+// process makes it listen again.
+func TestSystemdListensAgainOnAStoppedSocket(t *testing.T) {
+	tcp, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer tcp.Close()
+	f, err := tcp.(*net.TCPListener).File()
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, syscall.Shutdown(int(f.Fd()), syscall.SHUT_RD), "stop it as a gate's Reject does")
+	_, err = net.DialTimeout("tcp4", tcp.Addr().String(), 10*time.Second)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED, "stopped")
+	unixLn, err := net.Listen("unix", filepath.Join(t.TempDir(), "admin.sock"))
+	require.NoError(t, err)
+	defer unixLn.Close()
+	uf, err := unixLn.(*net.UnixListener).File()
+	require.NoError(t, err)
+	defer uf.Close()
+
+	c := startChild(t, []*os.File{f, uf}, "LISTEN_FDS=2", "LISTEN_FDNAMES=http:admin", setPIDEnv+"=1")
+	c.next() // env
+	assert.Equal(t, "socket 0 http listener=true file=false", c.next(), "listening again")
+	c.next() // admin
+	c.next() // dns
+	require.Equal(t, "ready", c.next())
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + tcp.Addr().String() + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
 func TestSystemdRefusesWhatIsNotForIt(t *testing.T) {
 	me := strconv.Itoa(os.Getpid())
 	for _, tc := range []struct {
