@@ -120,3 +120,13 @@ func fenceDevice(ip net.IP, fresh bool) (string, error) {
 	}
 	return "", errors.New("no interface that clients cannot arrive on")
 }
+
+// ForgetInterfaces empties the cached interface list, so that the next
+// Fence lists the interfaces of the network namespace it runs in. Tests that
+// drive a gate in a namespace of their own call it: the cache would
+// otherwise still list the interfaces of the namespace it was read in.
+func ForgetInterfaces() {
+	interfaces.Lock()
+	interfaces.list = nil
+	interfaces.Unlock()
+}
