@@ -73,7 +73,13 @@ func boundDevice(t *testing.T, l *acceptgate.Listener) string {
 type wireCounts struct {
 	connected, served, refused, reset, other atomic.Int64
 	mu                                       sync.Mutex
-	resets                                   []string // how each reset client failed
+	resets                                   []wireReset
+}
+
+// wireReset is a client reset after its connect succeeded.
+type wireReset struct {
+	connected time.Time
+	how       string
 }
 
 // wireClients runs loops of clients across w, each connecting, sending a
@@ -105,6 +111,7 @@ func wireClients(t *testing.T, w *wire.Wire, addr string, loops int, stop <-chan
 					continue
 				}
 				c.connected.Add(1)
+				connected := time.Now()
 				line := fmt.Sprintf("%d.%d", i, n)
 				got, err := roundTrip(conn, line)
 				conn.Close()
@@ -114,7 +121,7 @@ func wireClients(t *testing.T, w *wire.Wire, addr string, loops int, stop <-chan
 				default:
 					c.reset.Add(1)
 					c.mu.Lock()
-					c.resets = append(c.resets, fmt.Sprintf("%q, %v", got, err))
+					c.resets = append(c.resets, wireReset{connected, fmt.Sprintf("%q, %v", got, err)})
 					c.mu.Unlock()
 				}
 			}
@@ -170,6 +177,7 @@ func TestNoResetAcrossARoundTrip(t *testing.T) {
 			c, clients := wireClients(t, w, addr, loops, stop)
 			defer func() { close(stop); clients.Wait() }()
 			start := time.Now()
+			var calls []window // of the flips
 
 			// Each state lasts until enough clients have met it: in
 			// accepting, served; paused, connected (to wait in the queue);
@@ -183,7 +191,9 @@ func TestNoResetAcrossARoundTrip(t *testing.T) {
 				if tc.name != "pause" {
 					met = seen(&c.refused)
 				}
+				began := time.Now()
 				require.NoError(t, inServer(t, w, func() error { return tc.flip(l) }))
+				calls = append(calls, window{began, time.Now()})
 				if tc.fence != "" {
 					assert.Equal(t, tc.fence, boundDevice(t, l), "rejecting by the fence")
 				}
@@ -197,10 +207,36 @@ func TestNoResetAcrossARoundTrip(t *testing.T) {
 			stop = make(chan struct{}) // for the deferred close
 			elapsed := time.Since(start)
 
-			t.Logf("%s over %v RTT: %d connected (%.0f/s), %d served, %d refused, %d reset; wire %+v",
-				tc.name, wireRTT, c.connected.Load(), float64(c.connected.Load())/elapsed.Seconds(),
-				c.served.Load(), c.refused.Load(), c.reset.Load(), w.Stats())
-			assert.Zero(t, c.reset.Load(), "clients reset after their connect succeeded: %v", c.resets)
+			// Without a fence, Reject can only wait for a moment when no
+			// handshake is under way and then stop the socket: a client
+			// whose SYN arrives between that check and the stop has its
+			// handshake reset when its final ACK arrives (DESIGN.md, fact
+			// 13), and one still under way after SettleTime is reset too.
+			// On a loaded machine a thread preempted between the two
+			// stretches the microseconds to milliseconds. A reset is
+			// allowed there only: the client connected during a Reject
+			// call, or within a round trip of its end.
+			forced := 0
+			var slowest time.Duration
+			for _, r := range calls {
+				slowest = max(slowest, r.to.Sub(r.from))
+				if r.to.Sub(r.from) >= acceptgate.SettleTime() {
+					forced++
+				}
+			}
+			t.Logf("%s over %v RTT: %d connected (%.0f connects/s), %d served, %d refused, %d reset; %d of %d calls waited out %v (slowest %v); wire %+v",
+				tc.name, wireRTT, c.connected.Load(), float64(c.connected.Load()+c.refused.Load())/elapsed.Seconds(),
+				c.served.Load(), c.refused.Load(), c.reset.Load(), forced, len(calls), acceptgate.SettleTime(),
+				slowest.Round(time.Millisecond), w.Stats())
+			for _, r := range c.resets {
+				excused := false
+				for _, call := range calls {
+					if tc.name == "reject/stopped" && r.connected.After(call.from) && r.connected.Before(call.to.Add(wireRTT)) {
+						excused = true
+					}
+				}
+				assert.True(t, excused, "client reset after its connect succeeded at %v: %s", r.connected.Sub(start), r.how)
+			}
 			assert.Zero(t, c.other.Load(), "connects that failed otherwise than refused")
 			if tc.name == "pause" {
 				assert.Zero(t, c.refused.Load(), "refused while the gate only paused")
