@@ -19,6 +19,7 @@ type BacklogConfig struct {
 	Hold           time.Duration // how long a phase keeps the gate in its state; default 1.5s
 	ResumeAfter    time.Duration // in paused-then-resumed, when Resume comes; default 500ms
 	Sample         time.Duration // queue sampling interval; default 10ms
+	Net            Net           // where the server and clients live; nil for loopback
 	Progress       func(phase string)
 }
 
@@ -70,11 +71,12 @@ type PhaseReport struct {
 //     its retransmission at 1 s, so every client is served.
 var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed"}
 
-// BacklogExperiment runs, for each of Phases, a gate on loopback with
-// cfg.Backlog and cfg.Clients clients that connect at once, send a request
-// and wait for the answer, and reports what they saw while the accept queue
-// is sampled. Every client is bounded by ConnectTimeout and the phase's
-// length; only loopback is dialled.
+// BacklogExperiment runs, for each of Phases, a gate on loopback (or across
+// cfg.Net) with cfg.Backlog and cfg.Clients clients that connect at once,
+// send a request and wait for the answer, and reports what they saw while
+// the accept queue is sampled. Every client is bounded by ConnectTimeout and
+// the phase's length; only loopback, or the server across cfg.Net, is
+// dialled.
 func BacklogExperiment(ctx context.Context, cfg BacklogConfig) ([]PhaseReport, error) {
 	cfg.defaults()
 	if max, err := backlog.SystemMax(); err == nil && cfg.Backlog > max {
@@ -116,7 +118,11 @@ func (cfg *BacklogConfig) defaults() {
 }
 
 func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport, error) {
-	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", acceptgate.WithBacklog(cfg.Backlog))
+	var gate *acceptgate.Listener
+	err := onServer(cfg.Net, func() (err error) {
+		gate, err = acceptgate.Listen(ctx, "tcp4", serverHost(cfg.Net)+":0", acceptgate.WithBacklog(cfg.Backlog))
+		return err
+	})
 	if err != nil {
 		return PhaseReport{}, err
 	}
@@ -128,9 +134,9 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	serveLines(&servers, gate)
 	switch phase {
 	case "paused", "paused-then-resumed":
-		err = gate.Pause()
+		err = onServer(cfg.Net, gate.Pause)
 	case "rejecting":
-		err = gate.Reject()
+		err = onServer(cfg.Net, gate.Reject)
 	}
 	if err != nil {
 		return PhaseReport{}, err
@@ -158,13 +164,13 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 		}
 	}()
 	if phase == "paused-then-resumed" {
-		resume := time.AfterFunc(cfg.ResumeAfter, func() { gate.Resume() })
+		resume := time.AfterFunc(cfg.ResumeAfter, func() { onServer(cfg.Net, gate.Resume) })
 		defer resume.Stop()
 	}
 
 	// Every client connects at once and waits for its answer until the
 	// phase ends: tcp4, as the gate listens on 127.0.0.1.
-	hello := probe{network: "tcp4", connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
+	hello := probe{network: "tcp4", dial: dialer(cfg.Net), connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
 	results := make([]attempt, cfg.Clients)
 	var clients sync.WaitGroup
 	for i := range results {

@@ -21,6 +21,7 @@ type SoakConfig struct {
 	Clients   int           // concurrent client loops; default 16
 	FlipEvery time.Duration // mean time between state changes; default 250ms
 	Seed      uint64        // for the state changes; 0 picks one
+	Net       Net           // where the server and clients live; nil for loopback
 	// Progress, if set, is called every ProgressEvery (default 5s).
 	Progress      func(SoakStats)
 	ProgressEvery time.Duration
@@ -51,16 +52,21 @@ type SoakStats struct {
 // a Reject call was reset.
 var ErrResets = errors.New("clients reset after connecting")
 
-// Soak serves HTTP behind a gate on loopback while client loops send
-// requests, one connection each, and a driver flips the gate between
-// accepting, paused and rejecting at random. Each loop is bounded by
-// cfg.Duration and each request by 5 s; only loopback is dialled.
+// Soak serves HTTP behind a gate on loopback (or across cfg.Net) while
+// client loops send requests, one connection each, and a driver flips the
+// gate between accepting, paused and rejecting at random. Each loop is
+// bounded by cfg.Duration and each request by 5 s; only loopback, or the
+// server across cfg.Net, is dialled.
 func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	cfg.defaults()
 	st := SoakStats{Seed: cfg.Seed, Flips: map[string]int{}}
 	st.GoroutinesStart, st.HeapStart = runtime.NumGoroutine(), liveHeap()
 
-	gate, err := acceptgate.Listen(ctx, "tcp", "127.0.0.1:0", acceptgate.WithTracking())
+	var gate *acceptgate.Listener
+	err := onServer(cfg.Net, func() (err error) {
+		gate, err = acceptgate.Listen(ctx, "tcp", serverHost(cfg.Net)+":0", acceptgate.WithTracking())
+		return err
+	})
 	if err != nil {
 		return st, err
 	}
@@ -89,7 +95,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	// One request per connection, so that every request meets the gate
 	// in whatever state it is in, not a kept-alive connection it let in
 	// earlier.
-	get := probe{network: "tcp", connectTimeout: 5 * time.Second, answerTimeout: 5 * time.Second,
+	get := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: 5 * time.Second, answerTimeout: 5 * time.Second,
 		request:  "GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n",
 		answered: func(status string) bool { return strings.HasPrefix(status, "HTTP/1.1 200") },
 	}
@@ -131,7 +137,7 @@ loop:
 			var err error
 			switch rng.IntN(3) {
 			case 0:
-				name, err = "pause", gate.Pause()
+				name, err = "pause", onServer(cfg.Net, gate.Pause)
 			case 1:
 				name = "reject"
 				// Open the interval first: a client reset inside the call
@@ -139,12 +145,12 @@ loop:
 				mu.Lock()
 				rejects = append(rejects, [2]time.Time{time.Now()})
 				mu.Unlock()
-				err = gate.Reject()
+				err = onServer(cfg.Net, gate.Reject)
 				mu.Lock()
 				rejects[len(rejects)-1][1] = time.Now()
 				mu.Unlock()
 			default:
-				name, err = "resume", gate.Resume()
+				name, err = "resume", onServer(cfg.Net, gate.Resume)
 			}
 			if err != nil {
 				flipErr = fmt.Errorf("soak: %s: %w", name, err)
@@ -157,7 +163,7 @@ loop:
 		}
 	}
 	cancel()
-	gate.Resume() // let clients queued by a pause finish
+	onServer(cfg.Net, gate.Resume) // let clients queued by a pause finish
 	wg.Wait()
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
