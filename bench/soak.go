@@ -41,6 +41,12 @@ type SoakStats struct {
 	ResetInReject int            `json:"reset_in_reject"`
 	TimedOut      int            `json:"timed_out"` // connect or answer timed out
 	Flips         map[string]int `json:"flips"`     // state changes made, by "pause", "reject", "resume"
+	// Latencies of the requests served, from the start of the connect:
+	// to its end, and to the answer's first line (within 2%).
+	ConnectP50 time.Duration `json:"connect_p50"`
+	ConnectP99 time.Duration `json:"connect_p99"`
+	FirstP50   time.Duration `json:"first_byte_p50"`
+	FirstP99   time.Duration `json:"first_byte_p99"`
 
 	GoroutinesStart int    `json:"goroutines_start"`
 	GoroutinesEnd   int    `json:"goroutines_end"`
@@ -81,6 +87,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	start := time.Now()
 	var mu sync.Mutex // guards st and rejects
 	var rejects [][2]time.Time
+	var connects, firsts latencies
 	// A connect overlaps a Reject call if it started before the call ended
 	// and completed after it began.
 	inReject := func(began, connected time.Time) bool {
@@ -109,6 +116,10 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 				a := get.run(gate.Addr().String())
 				mu.Lock()
 				st.count(a.outcome, a.outcome == reset && inReject(began, a.connected))
+				if a.outcome == served {
+					connects.add(a.connect)
+					firsts.add(a.first)
+				}
 				mu.Unlock()
 			}
 		}()
@@ -173,6 +184,8 @@ loop:
 	http.DefaultClient.CloseIdleConnections()
 
 	st.Elapsed = time.Since(start)
+	st.ConnectP50, st.ConnectP99 = connects.percentile(0.5), connects.percentile(0.99)
+	st.FirstP50, st.FirstP99 = firsts.percentile(0.5), firsts.percentile(0.99)
 	// Handler goroutines finish just after their connections close.
 	for settle := time.Now(); runtime.NumGoroutine() > st.GoroutinesStart && time.Since(settle) < time.Second; {
 		time.Sleep(time.Millisecond)

@@ -14,8 +14,9 @@ import (
 
 const handoffUsage = `Usage: acceptgate handoff [flags]
 
-Runs two gates on one loopback port with SO_REUSEPORT under a loop of
-clients, moves traffic between them, and counts what the clients saw.`
+Runs two gates on one loopback port (or -rtt away) with SO_REUSEPORT under
+a loop of clients, moves traffic between them, and counts what the clients
+saw. With -rtt, the server's namespace takes this host's tcp_migrate_req.`
 
 func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("handoff", handoffUsage, stderr)
@@ -24,6 +25,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	clients := fs.Int("clients", 4, "concurrent client loops")
 	leave := fs.String("leave", "reject,close", "how the leaving socket goes: reject, close, or both")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	wf := addWireFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,15 +55,31 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		default:
 			return fmt.Errorf("handoff: -leave: unknown mode %q", name)
 		}
+		// A wire of its own for each mode: Close's tcp_migrate_req is set
+		// in its server's namespace.
+		n, closeWire, err := wf.open(stderr)
+		if err != nil {
+			return err
+		}
+		if n != nil && mode == bench.LeaveClose && migrate == "1" {
+			err = n.Server(func() error {
+				return os.WriteFile("/proc/sys/net/ipv4/tcp_migrate_req", []byte("1"), 0)
+			})
+		}
+		if err != nil {
+			closeWire()
+			return err
+		}
 		start := time.Now()
 		r, err := bench.Handoff(ctx, bench.HandoffConfig{
-			Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
+			Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode, Net: n,
 			Progress: func(done int) {
 				if done%10000 == 0 {
 					fmt.Fprintf(stderr, "handoff %s: %d/%d connections, %s\n", name, done, *conns, time.Since(start).Round(time.Millisecond))
 				}
 			},
 		})
+		closeWire()
 		if err != nil {
 			return err
 		}
