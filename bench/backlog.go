@@ -164,8 +164,16 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 		}
 	}()
 	if phase == "paused-then-resumed" {
-		resume := time.AfterFunc(cfg.ResumeAfter, func() { onServer(cfg.Net, gate.Resume) })
-		defer resume.Stop()
+		resumed := make(chan struct{})
+		resume := time.AfterFunc(cfg.ResumeAfter, func() {
+			defer close(resumed)
+			onServer(cfg.Net, gate.Resume)
+		})
+		defer func() {
+			if !resume.Stop() {
+				<-resumed // before the gate closes, and a Net with it
+			}
+		}()
 	}
 
 	// Every client connects at once and waits for its answer until the

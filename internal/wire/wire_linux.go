@@ -20,6 +20,9 @@ import (
 type Wire struct {
 	cfg            Config
 	home           *os.File // the namespace threads go back to after a call
+	homefd         int
+	calls          sync.RWMutex // held by calls under way; Close takes it
+	closed         bool         // guarded by calls
 	client, server *netns
 	pumps          sync.WaitGroup
 	done           chan struct{} // closed by Close: writers stop waiting
@@ -56,7 +59,7 @@ func New(cfg Config) (*Wire, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
 	}
-	w := &Wire{cfg: cfg, home: home, done: make(chan struct{})}
+	w := &Wire{cfg: cfg, home: home, homefd: int(home.Fd()), done: make(chan struct{})}
 	if w.client, err = w.makeNetns("wirec", [4]byte{198, 51, 100, 1}, false); err != nil {
 		home.Close()
 		return nil, err
@@ -88,7 +91,7 @@ func (w *Wire) makeNetns(dev string, ip [4]byte, spare bool) (*netns, error) {
 			return
 		}
 		n, err := setUp(dev, ip, spare)
-		if unix.Setns(int(w.home.Fd()), unix.CLONE_NEWNET) == nil {
+		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		} // else the thread ends with this goroutine, taking its namespace along
 		rc <- result{n, err}
@@ -266,7 +269,14 @@ func (w *Wire) pump(from, to *os.File, seed uint64) {
 
 // run calls f on a thread switched into n, and switches the thread back
 // after. A thread that cannot be switched back ends with its goroutine.
+// Close waits for calls under way, so that no descriptor run uses is
+// closed, or its number reused, meanwhile.
 func (w *Wire) run(n *netns, f func() error) error {
+	w.calls.RLock()
+	defer w.calls.RUnlock()
+	if w.closed {
+		return fmt.Errorf("wire: %w", net.ErrClosed)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -276,7 +286,7 @@ func (w *Wire) run(n *netns, f func() error) error {
 			return
 		}
 		err := f()
-		if unix.Setns(int(w.home.Fd()), unix.CLONE_NEWNET) == nil {
+		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
 		errc <- err
@@ -326,10 +336,14 @@ func (w *Wire) Stats() Stats {
 
 // Close takes the wire down: the devices go with their descriptors, the
 // goroutines end, and each namespace goes when the last socket made in it
-// is closed. Close returns once the goroutines have ended; calling it again
-// does nothing.
+// is closed. Close waits for Server, Client, Dial and Listen calls under way
+// and makes later ones fail with net.ErrClosed; it returns once the
+// goroutines have ended. Calling it again does nothing.
 func (w *Wire) Close() error {
 	w.closeOnce.Do(func() {
+		w.calls.Lock()
+		w.closed = true
+		w.calls.Unlock()
 		close(w.done)
 		w.client.tun.Close()
 		w.server.tun.Close()

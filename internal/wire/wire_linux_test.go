@@ -271,3 +271,14 @@ func TestCannotBuildSaysWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCallsAfterCloseFail(t *testing.T) {
+	w := build(t, Config{})
+	w.Close()
+	if err := w.Server(func() error { return nil }); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Server after Close: %v", err)
+	}
+	if _, err := w.Dial(context.Background(), "tcp4", ServerIP+":1"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Dial after Close: %v", err)
+	}
+}
