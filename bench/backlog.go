@@ -19,6 +19,7 @@ type BacklogConfig struct {
 	Hold           time.Duration // how long a phase keeps the gate in its state; default 1.5s
 	ResumeAfter    time.Duration // in paused-then-resumed, when Resume comes; default 500ms
 	Sample         time.Duration // queue sampling interval; default 10ms
+	Net            Net           // where the server and clients live; nil for loopback
 	Progress       func(phase string)
 }
 
@@ -79,11 +80,12 @@ type PhaseReport struct {
 //     only the clients still waiting; the gate closes the others (Aborted).
 var Phases = []string{"accepting", "paused", "rejecting", "paused-then-resumed", "half-gave-up", "half-gave-up-skip"}
 
-// BacklogExperiment runs, for each of Phases, a gate on loopback with
-// cfg.Backlog and cfg.Clients clients that connect at once, send a request
-// and wait for the answer, and reports what they saw while the accept queue
-// is sampled. Every client is bounded by ConnectTimeout and the phase's
-// length; only loopback is dialled.
+// BacklogExperiment runs, for each of Phases, a gate on loopback (or across
+// cfg.Net) with cfg.Backlog and cfg.Clients clients that connect at once,
+// send a request and wait for the answer, and reports what they saw while
+// the accept queue is sampled. Every client is bounded by ConnectTimeout and
+// the phase's length; only loopback, or the server across cfg.Net, is
+// dialled.
 func BacklogExperiment(ctx context.Context, cfg BacklogConfig) ([]PhaseReport, error) {
 	cfg.defaults()
 	if max, err := backlog.SystemMax(); err == nil && cfg.Backlog > max {
@@ -129,7 +131,11 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	if phase == "half-gave-up-skip" {
 		opts = append(opts, acceptgate.WithSkipAborted())
 	}
-	gate, err := acceptgate.Listen(ctx, "tcp4", "127.0.0.1:0", opts...)
+	var gate *acceptgate.Listener
+	err := onServer(cfg.Net, func() (err error) {
+		gate, err = acceptgate.Listen(ctx, "tcp4", serverHost(cfg.Net)+":0", opts...)
+		return err
+	})
 	if err != nil {
 		return PhaseReport{}, err
 	}
@@ -141,9 +147,9 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 	serveLines(&servers, gate)
 	switch phase {
 	case "paused", "paused-then-resumed", "half-gave-up", "half-gave-up-skip":
-		err = gate.Pause()
+		err = onServer(cfg.Net, gate.Pause)
 	case "rejecting":
-		err = gate.Reject()
+		err = onServer(cfg.Net, gate.Reject)
 	}
 	if err != nil {
 		return PhaseReport{}, err
@@ -177,13 +183,21 @@ func runPhase(ctx context.Context, cfg BacklogConfig, phase string) (PhaseReport
 		}
 	}()
 	if resumes {
-		resume := time.AfterFunc(cfg.ResumeAfter, func() { gate.Resume() })
-		defer resume.Stop()
+		resumed := make(chan struct{})
+		resume := time.AfterFunc(cfg.ResumeAfter, func() {
+			defer close(resumed)
+			onServer(cfg.Net, gate.Resume)
+		})
+		defer func() {
+			if !resume.Stop() {
+				<-resumed // before the gate closes, and a Net with it
+			}
+		}()
 	}
 
 	// Every client connects at once and waits for its answer until the
 	// phase ends: tcp4, as the gate listens on 127.0.0.1.
-	hello := probe{network: "tcp4", connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
+	hello := probe{network: "tcp4", dial: dialer(cfg.Net), connectTimeout: cfg.ConnectTimeout, deadline: end, request: "hello\n"}
 	leaver := hello
 	if halfGiveUp {
 		leaver.giveUpAt = start.Add(cfg.ResumeAfter / 2)

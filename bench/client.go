@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -60,7 +61,9 @@ func (o outcome) String() string {
 // probe is what one client of an experiment does on a new connection:
 // connect, send one line, read one line back.
 type probe struct {
-	network        string        // "tcp" or "tcp4"
+	network string // "tcp" or "tcp4"
+	// dial connects instead of net.Dialer, for clients across a Net.
+	dial           func(ctx context.Context, network, address string) (net.Conn, error)
 	connectTimeout time.Duration // for the connect
 	answerTimeout  time.Duration // after the connect, unless deadline is set
 	deadline       time.Time     // for the whole connection; overrides both timeouts
@@ -87,7 +90,13 @@ func (p probe) run(addr string) attempt {
 	if !deadline.IsZero() {
 		dialTimeout = min(dialTimeout, time.Until(deadline))
 	}
-	c, err := net.DialTimeout(p.network, addr, dialTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	dial := p.dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	c, err := dial(ctx, p.network, addr)
+	cancel()
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):

@@ -12,8 +12,9 @@
 //   - BacklogExperiment holds a gate in each state against a burst of
 //     clients, and samples the kernel's accept queue.
 //
-// Every experiment listens and dials on loopback only, and classifies each
-// client the same way: served, waiting for its answer, refused, timed out
+// Every experiment listens and dials on loopback only, unless its config
+// gives it a Net (two network namespaces a round trip apart, for one), and
+// classifies each client the same way: served, waiting for its answer, refused, timed out
 // connecting, or reset after it connected. Formatting the results, and the
 // README's performance table, belong to the acceptgate command.
 package bench

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,10 @@ type FDHandoffConfig struct {
 	Handoffs int           // times the socket moves to a new process; default 20
 	Timeout  time.Duration // per connection, and per step of a handoff; default 5s
 	Address  string        // loopback address; default "127.0.0.1:0"
+	// Net, if not nil, runs the clients across it: the first generation
+	// serves a socket made where Net's server lives, passed as descriptor 3
+	// (address "fd:3").
+	Net Net
 	// Command returns the command that runs ServeGeneration(path, take,
 	// address) in a new process, writing to its stdout; FDHandoff starts
 	// it. A generation whose stdin closes ends.
@@ -66,7 +71,16 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 			g.wait()
 		}
 	}()
-	first, err := startGeneration(cfg, path, false, cfg.Address)
+	var inherited *os.File
+	address := cfg.Address
+	if cfg.Net != nil {
+		if inherited, err = serverSocket(cfg.Net); err != nil {
+			return FDHandoffResult{}, err
+		}
+		defer inherited.Close()
+		address = "fd:3"
+	}
+	first, err := startGeneration(cfg, path, false, address, inherited)
 	if err != nil {
 		return FDHandoffResult{}, err
 	}
@@ -96,7 +110,7 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 				}
 				line := fmt.Sprintf("%d\n", n)
 				began := time.Now()
-				a := probe{network: "tcp", connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
+				a := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
 					answered: func(got string) bool { return got == line }}.run(addr)
 				mu.Lock()
 				res.count(a.outcome)
@@ -122,7 +136,7 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 		}
 		var w window
 		w, driveErr = func() (window, error) {
-			g, err := startGeneration(cfg, path, true, "")
+			g, err := startGeneration(cfg, path, true, "", nil)
 			if err != nil {
 				return window{}, err
 			}
@@ -178,8 +192,26 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 	return res, nil
 }
 
-func startGeneration(cfg FDHandoffConfig, path string, take bool, address string) (*generation, error) {
+// serverSocket makes a listening socket where n's server lives.
+func serverSocket(n Net) (*os.File, error) {
+	var f *os.File
+	err := n.Server(func() error {
+		ln, err := net.Listen("tcp", net.JoinHostPort(n.Addr(), "0"))
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		f, err = ln.(*net.TCPListener).File()
+		return err
+	})
+	return f, err
+}
+
+func startGeneration(cfg FDHandoffConfig, path string, take bool, address string, inherited *os.File) (*generation, error) {
 	cmd := cfg.Command(path, take, address)
+	if inherited != nil {
+		cmd.ExtraFiles = []*os.File{inherited} // descriptor 3
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +23,8 @@ const GenerationName = "lines"
 
 // ServeGeneration is one generation of the server FDHandoff moves traffic
 // between: run it in a process of its own. The first generation (take
-// false) listens at address; a later one takes the socket from the offer at
+// false) listens at address, or serves the listening socket at descriptor
+// N for address "fd:N"; a later one takes the socket from the offer at
 // path. Each serves the one-line echo, offers its socket at path, and
 // returns once the next generation has taken it and its own connections
 // ended, or when ctx is done. It writes what FDHandoff reads to out: the
@@ -44,6 +48,19 @@ func ServeGeneration(ctx context.Context, path string, take bool, address string
 			return err
 		}
 		fmt.Fprintf(out, "took %d %d\n", began.UnixNano(), time.Now().UnixNano())
+	} else if fd, ok := strings.CutPrefix(address, "fd:"); ok {
+		n, err := strconv.Atoi(fd)
+		if err != nil {
+			return fmt.Errorf("address %q: %w", address, err)
+		}
+		f := os.NewFile(uintptr(n), "inherited listener")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		gate = acceptgate.Wrap(ln)
+		serveLines(&servers, gate)
 	} else {
 		var err error
 		if gate, err = acceptgate.Listen(ctx, "tcp", address); err != nil {

@@ -17,7 +17,8 @@ type HandoffConfig struct {
 	Handoffs int           // times traffic moves from one socket to the other; default 20
 	Leave    LeaveMode     // how the leaving socket goes
 	Timeout  time.Duration // per connection; default 5s
-	Address  string        // loopback address; default "127.0.0.1:0"
+	Address  string        // loopback address; default "127.0.0.1:0", or Net's address
+	Net      Net           // where the servers and clients live; nil for loopback
 	Progress func(done int)
 }
 
@@ -59,16 +60,24 @@ func (r HandoffResult) ResetsPer10k() float64 {
 // Handoff runs two gates on one address with SO_REUSEPORT, each serving a
 // one-line echo, while client loops connect, send a line and read the
 // answer. Every Conns/Handoffs connections, the socket taking traffic leaves
-// (by cfg.Leave) and the other carries on alone. Only loopback is dialled;
-// the run is bounded by Conns and each connection by Timeout.
+// (by cfg.Leave) and the other carries on alone. Only loopback (or the
+// servers across cfg.Net) is dialled; the run is bounded by Conns and each
+// connection by Timeout.
 func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 	cfg.defaults()
-	a, err := acceptgate.Listen(ctx, "tcp", cfg.Address, acceptgate.WithReusePort())
+	var a, b *acceptgate.Listener
+	err := onServer(cfg.Net, func() (err error) {
+		a, err = acceptgate.Listen(ctx, "tcp", cfg.Address, acceptgate.WithReusePort())
+		return err
+	})
 	if err != nil {
 		return HandoffResult{}, err
 	}
 	addr := a.Addr().String()
-	b, err := acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+	err = onServer(cfg.Net, func() (err error) {
+		b, err = acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+		return err
+	})
 	if err != nil {
 		a.Close()
 		return HandoffResult{}, err
@@ -95,7 +104,7 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 				// Each client sends its own number, so that an answer
 				// meant for another connection is not taken for its own.
 				line := fmt.Sprintf("%d\n", n)
-				a := probe{network: "tcp", connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
+				a := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
 					answered: func(got string) bool { return got == line }}.run(addr)
 				mu.Lock()
 				res.count(a.outcome)
@@ -127,15 +136,18 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 		leaving := turn % 2
 		switch cfg.Leave {
 		case LeaveReject:
-			driveErr = gates[leaving].Reject()
+			driveErr = onServer(cfg.Net, gates[leaving].Reject)
 			if driveErr == nil {
-				driveErr = gates[leaving].Resume()
+				driveErr = onServer(cfg.Net, gates[leaving].Resume)
 			}
 		case LeaveClose:
 			driveErr = gates[leaving].Close()
 			var g *acceptgate.Listener
 			if driveErr == nil {
-				g, driveErr = acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+				driveErr = onServer(cfg.Net, func() (err error) {
+					g, err = acceptgate.Listen(ctx, "tcp", addr, acceptgate.WithReusePort())
+					return err
+				})
 			}
 			if driveErr == nil {
 				gates[leaving] = g
@@ -169,7 +181,7 @@ func (cfg *HandoffConfig) defaults() {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.Address == "" {
-		cfg.Address = "127.0.0.1:0"
+		cfg.Address = serverHost(cfg.Net) + ":0"
 	}
 }
 

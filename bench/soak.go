@@ -21,6 +21,7 @@ type SoakConfig struct {
 	Clients   int           // concurrent client loops; default 16
 	FlipEvery time.Duration // mean time between state changes; default 250ms
 	Seed      uint64        // for the state changes; 0 picks one
+	Net       Net           // where the server and clients live; nil for loopback
 	// Progress, if set, is called every ProgressEvery (default 5s).
 	Progress      func(SoakStats)
 	ProgressEvery time.Duration
@@ -40,6 +41,12 @@ type SoakStats struct {
 	ResetInReject int            `json:"reset_in_reject"`
 	TimedOut      int            `json:"timed_out"` // connect or answer timed out
 	Flips         map[string]int `json:"flips"`     // state changes made, by "pause", "reject", "resume"
+	// Latencies of the requests served, from the start of the connect:
+	// to its end, and to the answer's first line (within 2%).
+	ConnectP50 time.Duration `json:"connect_p50"`
+	ConnectP99 time.Duration `json:"connect_p99"`
+	FirstP50   time.Duration `json:"first_byte_p50"`
+	FirstP99   time.Duration `json:"first_byte_p99"`
 
 	GoroutinesStart int    `json:"goroutines_start"`
 	GoroutinesEnd   int    `json:"goroutines_end"`
@@ -51,16 +58,21 @@ type SoakStats struct {
 // a Reject call was reset.
 var ErrResets = errors.New("clients reset after connecting")
 
-// Soak serves HTTP behind a gate on loopback while client loops send
-// requests, one connection each, and a driver flips the gate between
-// accepting, paused and rejecting at random. Each loop is bounded by
-// cfg.Duration and each request by 5 s; only loopback is dialled.
+// Soak serves HTTP behind a gate on loopback (or across cfg.Net) while
+// client loops send requests, one connection each, and a driver flips the
+// gate between accepting, paused and rejecting at random. Each loop is
+// bounded by cfg.Duration and each request by 5 s; only loopback, or the
+// server across cfg.Net, is dialled.
 func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	cfg.defaults()
 	st := SoakStats{Seed: cfg.Seed, Flips: map[string]int{}}
 	st.GoroutinesStart, st.HeapStart = runtime.NumGoroutine(), liveHeap()
 
-	gate, err := acceptgate.Listen(ctx, "tcp", "127.0.0.1:0", acceptgate.WithTracking())
+	var gate *acceptgate.Listener
+	err := onServer(cfg.Net, func() (err error) {
+		gate, err = acceptgate.Listen(ctx, "tcp", serverHost(cfg.Net)+":0", acceptgate.WithTracking())
+		return err
+	})
 	if err != nil {
 		return st, err
 	}
@@ -75,6 +87,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	start := time.Now()
 	var mu sync.Mutex // guards st and rejects
 	var rejects [][2]time.Time
+	var connects, firsts latencies
 	// A connect overlaps a Reject call if it started before the call ended
 	// and completed after it began.
 	inReject := func(began, connected time.Time) bool {
@@ -89,7 +102,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 	// One request per connection, so that every request meets the gate
 	// in whatever state it is in, not a kept-alive connection it let in
 	// earlier.
-	get := probe{network: "tcp", connectTimeout: 5 * time.Second, answerTimeout: 5 * time.Second,
+	get := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: 5 * time.Second, answerTimeout: 5 * time.Second,
 		request:  "GET / HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n",
 		answered: func(status string) bool { return strings.HasPrefix(status, "HTTP/1.1 200") },
 	}
@@ -103,6 +116,10 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakStats, error) {
 				a := get.run(gate.Addr().String())
 				mu.Lock()
 				st.count(a.outcome, a.outcome == reset && inReject(began, a.connected))
+				if a.outcome == served {
+					connects.add(a.connect)
+					firsts.add(a.first)
+				}
 				mu.Unlock()
 			}
 		}()
@@ -131,7 +148,7 @@ loop:
 			var err error
 			switch rng.IntN(3) {
 			case 0:
-				name, err = "pause", gate.Pause()
+				name, err = "pause", onServer(cfg.Net, gate.Pause)
 			case 1:
 				name = "reject"
 				// Open the interval first: a client reset inside the call
@@ -139,12 +156,12 @@ loop:
 				mu.Lock()
 				rejects = append(rejects, [2]time.Time{time.Now()})
 				mu.Unlock()
-				err = gate.Reject()
+				err = onServer(cfg.Net, gate.Reject)
 				mu.Lock()
 				rejects[len(rejects)-1][1] = time.Now()
 				mu.Unlock()
 			default:
-				name, err = "resume", gate.Resume()
+				name, err = "resume", onServer(cfg.Net, gate.Resume)
 			}
 			if err != nil {
 				flipErr = fmt.Errorf("soak: %s: %w", name, err)
@@ -157,7 +174,7 @@ loop:
 		}
 	}
 	cancel()
-	gate.Resume() // let clients queued by a pause finish
+	onServer(cfg.Net, gate.Resume) // let clients queued by a pause finish
 	wg.Wait()
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
@@ -167,6 +184,8 @@ loop:
 	http.DefaultClient.CloseIdleConnections()
 
 	st.Elapsed = time.Since(start)
+	st.ConnectP50, st.ConnectP99 = connects.percentile(0.5), connects.percentile(0.99)
+	st.FirstP50, st.FirstP99 = firsts.percentile(0.5), firsts.percentile(0.99)
 	// Handler goroutines finish just after their connections close.
 	for settle := time.Now(); runtime.NumGoroutine() > st.GoroutinesStart && time.Since(settle) < time.Second; {
 		time.Sleep(time.Millisecond)

@@ -13,7 +13,7 @@ import (
 
 const backlogUsage = `Usage: acceptgate backlog [flags]
 
-Runs a gate on loopback with the given backlog through accepting, paused,
+Runs a gate on loopback (or -rtt away) with the given backlog through accepting, paused,
 rejecting and paused-then-resumed, with clients that connect at once, and
 reports what they saw and the accept queue over time.`
 
@@ -25,9 +25,16 @@ func runBacklog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 1500*time.Millisecond, "a client gives up connecting after this")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	plotFile := fs.String("plot", "", "draw the queue over time and the outcomes per state to `FILE` (.svg or .png)")
+	wf := addWireFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	n, closeWire, err := wf.open(stderr)
+	if err != nil {
+		return err
+	}
+	defer closeWire()
+	cfg.Net = n
 	cfg.Progress = func(phase string) { fmt.Fprintf(stderr, "backlog: %s...\n", phase) }
 	reports, err := bench.BacklogExperiment(ctx, cfg)
 	if err != nil {

@@ -15,11 +15,12 @@ import (
 
 const handoffUsage = `Usage: acceptgate handoff [flags]
 
-Moves traffic from socket to socket on one loopback port under a loop of
-clients, and counts what the clients saw. -via reuseport runs two gates with
-SO_REUSEPORT in this process, and the one that leaves goes by -leave;
--via fd starts one server process after another, each taking the listening
-socket from the last by passing it (package handoff).`
+Moves traffic from socket to socket on one port under a loop of clients,
+on loopback or -rtt away, and counts what the clients saw. -via reuseport
+runs two gates with SO_REUSEPORT in this process, and the one that leaves
+goes by -leave; -via fd starts one server process after another, each
+taking the listening socket from the last by passing it (package handoff).
+With -rtt, the server's namespace takes this host's tcp_migrate_req.`
 
 func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("handoff", handoffUsage, stderr)
@@ -29,6 +30,7 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	via := fs.String("via", "reuseport", "how traffic moves: reuseport, fd, or both (reuseport,fd)")
 	leave := fs.String("leave", "reject,close", "with -via reuseport, how the leaving socket goes: reject, close, or both")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	wf := addWireFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,17 +51,45 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req"); err == nil {
 		migrate = strings.TrimSpace(string(b))
 	}
-	var rows []row
+	type mode struct{ via, leave string }
+	var modes []mode
 	for _, v := range strings.Split(*via, ",") {
 		switch v {
 		case "fd":
-			self, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("handoff: -via fd starts this program again: %w", err)
+			modes = append(modes, mode{via: "fd"})
+		case "reuseport":
+			for _, name := range strings.Split(*leave, ",") {
+				if name != "reject" && name != "close" {
+					return fmt.Errorf("handoff: -leave: unknown mode %q", name)
+				}
+				modes = append(modes, mode{"reuseport", name})
 			}
-			start := time.Now()
-			r, err := bench.FDHandoff(ctx, bench.FDHandoffConfig{
-				Conns: *conns, Handoffs: *handoffs, Clients: *clients,
+		default:
+			return fmt.Errorf("handoff: -via: unknown mode %q", v)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("handoff: -via fd starts this program again: %w", err)
+	}
+	var rows []row
+	for _, m := range modes {
+		name := strings.TrimSuffix(m.via+" "+m.leave, " ")
+		// A wire of its own for each mode: Close's tcp_migrate_req is set
+		// in its server's namespace.
+		n, closeWire, err := wf.open(stderr)
+		if err != nil {
+			return err
+		}
+		if n != nil && m.leave == "close" && migrate == "1" {
+			err = n.Server(func() error {
+				return os.WriteFile("/proc/sys/net/ipv4/tcp_migrate_req", []byte("1"), 0)
+			})
+		}
+		var r bench.FDHandoffResult
+		if err == nil && m.via == "fd" {
+			r, err = bench.FDHandoff(ctx, bench.FDHandoffConfig{
+				Conns: *conns, Handoffs: *handoffs, Clients: *clients, Net: n,
 				Command: func(path string, take bool, address string) *exec.Cmd {
 					args := []string{generationCommand, "--path", path, "--addr", address}
 					if take {
@@ -69,34 +99,23 @@ func runHandoff(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					cmd.Stderr = stderr
 					return cmd
 				},
-				Progress: handoffProgress(stderr, "fd", *conns, start),
+				Progress: handoffProgress(stderr, name, *conns, time.Now()),
 			})
-			if err != nil {
-				return err
+		} else if err == nil {
+			leaveMode := bench.LeaveReject
+			if m.leave == "close" {
+				leaveMode = bench.LeaveClose
 			}
-			rows = append(rows, row{"fd", "", migrate, r.ResetsPer10k(), r})
-		case "reuseport":
-			for _, name := range strings.Split(*leave, ",") {
-				mode := bench.LeaveReject
-				switch name {
-				case "reject":
-				case "close":
-					mode = bench.LeaveClose
-				default:
-					return fmt.Errorf("handoff: -leave: unknown mode %q", name)
-				}
-				r, err := bench.Handoff(ctx, bench.HandoffConfig{
-					Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: mode,
-					Progress: handoffProgress(stderr, "reuseport "+name, *conns, time.Now()),
-				})
-				if err != nil {
-					return err
-				}
-				rows = append(rows, row{"reuseport", name, migrate, r.ResetsPer10k(), bench.FDHandoffResult{HandoffResult: r}})
-			}
-		default:
-			return fmt.Errorf("handoff: -via: unknown mode %q", v)
+			r.HandoffResult, err = bench.Handoff(ctx, bench.HandoffConfig{
+				Conns: *conns, Handoffs: *handoffs, Clients: *clients, Leave: leaveMode, Net: n,
+				Progress: handoffProgress(stderr, name, *conns, time.Now()),
+			})
 		}
+		closeWire()
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{m.via, m.leave, migrate, r.ResetsPer10k(), r})
 	}
 	if *asJSON {
 		return writeJSON(stdout, rows)

@@ -129,3 +129,13 @@ func Unfence(ln net.Listener) error {
 		return os.NewSyscallError("setsockopt SO_BINDTODEVICE", unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ""))
 	})
 }
+
+// ForgetInterfaces empties the cached interface list, so that the next
+// Fence lists the interfaces of the network namespace it runs in. Tests that
+// drive a gate in a namespace of their own call it: the cache would
+// otherwise still list the interfaces of the namespace it was read in.
+func ForgetInterfaces() {
+	interfaces.Lock()
+	interfaces.list = nil
+	interfaces.Unlock()
+}
