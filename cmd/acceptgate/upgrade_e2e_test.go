@@ -46,9 +46,17 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 	defer stderr.Close()
 	in.cmd.Stderr = stderr
 	in.stderrPath = stderr.Name()
-	stdout, err := in.cmd.StdoutPipe()
+	// A pipe of the test's own rather than StdoutPipe: Wait closes that
+	// one's reading end when the instance exits, and an instance it
+	// started on SIGHUP, which writes to the same pipe, would then die of
+	// SIGPIPE at its next line.
+	stdout, w, err := os.Pipe()
 	require.NoError(t, err)
-	require.NoError(t, in.cmd.Start())
+	in.cmd.Stdout = w
+	err = in.cmd.Start()
+	w.Close()
+	require.NoError(t, err)
+	t.Cleanup(func() { stdout.Close() })
 	go func() { in.exited <- in.cmd.Wait() }()
 	t.Cleanup(func() {
 		in.cmd.Process.Kill()
