@@ -55,6 +55,22 @@ func TestHandoffAcrossARoundTrip(t *testing.T) {
 	}
 }
 
+// TestFDHandoffAcrossARoundTrip is TestFDHandoffResetsNoOne with the
+// clients 20 ms away: the socket, made in the server's namespace, moves
+// from process to process while handshakes are under way.
+func TestFDHandoffAcrossARoundTrip(t *testing.T) {
+	w := newWire(t)
+	r, err := bench.FDHandoff(context.Background(), bench.FDHandoffConfig{
+		Conns: 2000, Handoffs: 20, Clients: 16, Net: w, Command: generationCommand})
+	require.NoError(t, err)
+	t.Logf("%+v; wire %+v", r, w.Stats())
+	assert.Equal(t, 20, r.Handoffs)
+	assert.Equal(t, 2000, r.Served, "every client served")
+	assert.Zero(t, r.Refused)
+	assert.Zero(t, r.Reset)
+	assert.Zero(t, r.TimedOut)
+}
+
 // TestSoakAcrossARoundTrip is a short soak with the clients 20 ms away:
 // flips at random between the three states, and no client reset outside a
 // Reject call.
