@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +206,34 @@ func TestListenRefusesAPathInUse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	assert.True(t, strings.HasSuffix(path, "handoff.sock"))
+}
+
+// Close during an exchange rolls it back, as its doc says: the taker's
+// Commit fails and the old gate accepts again.
+func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
+	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer old.Close()
+	stopOld := serveLines(old, "old")
+	defer stopOld()
+	path := filepath.Join(t.TempDir(), "handoff.sock")
+	o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- o.Serve(context.Background()) }()
+
+	tk, err := handoff.Take(context.Background(), path)
+	require.NoError(t, err)
+	g := tk.Listeners()["g"]
+	defer g.Close()
+	require.NoError(t, o.Close())
+	assert.Error(t, tk.Commit(context.Background()), "the offer was closed before the go")
+	select {
+	case err := <-served:
+		assert.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(patience):
+		t.Fatal("Serve did not return after Close")
+	}
+	assert.Equal(t, acceptgate.Accepting, old.State())
+	assertServedBy(t, "old", "tcp", old.Addr().String())
 }

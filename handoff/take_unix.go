@@ -51,8 +51,7 @@ func Take(ctx context.Context, path string, opts ...Option) (*Takeover, error) {
 }
 
 func (t *Takeover) receive(ctx context.Context, o options) error {
-	stop := context.AfterFunc(ctx, func() { t.w.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer t.w.watch(ctx)()
 	if err := checkPeer(t.w.c); err != nil {
 		return err
 	}
@@ -133,8 +132,7 @@ func (t *Takeover) Commit(ctx context.Context) error {
 	}
 	t.ended = true
 	defer t.w.c.Close()
-	stop := context.AfterFunc(ctx, func() { t.w.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer t.w.watch(ctx)()
 	err := t.w.send(message{Op: opReady}, nil)
 	if err == nil {
 		_, _, err = t.w.recv(opGo)
