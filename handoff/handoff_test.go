@@ -237,3 +237,45 @@ func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
 	assert.Equal(t, acceptgate.Accepting, old.State())
 	assertServedBy(t, "old", "tcp", old.Addr().String())
 }
+
+// Closing a gate that is being handed over touches nothing the other
+// process holds: a taker that closes its gates before it aborts leaves the
+// old process's unix socket reachable, hidden or not; an old process that
+// closes a gate under way leaves the new one a socket it can serve.
+func TestCloseDuringTheExchangeLeavesTheSocketToTheOtherSide(t *testing.T) {
+	for _, state := range []acceptgate.State{acceptgate.Accepting, acceptgate.Rejecting} {
+		for _, closer := range []string{"taker", "offer"} {
+			t.Run(state.String()+"/"+closer, func(t *testing.T) {
+				old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "gate.sock"))
+				require.NoError(t, err)
+				defer old.Close()
+				addr := old.Addr().String()
+				stopOld := serveLines(old, "old")
+				defer stopOld()
+				if state == acceptgate.Rejecting {
+					require.NoError(t, old.Reject())
+				}
+				path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+				tk, err := handoff.Take(context.Background(), path)
+				require.NoError(t, err)
+				g := tk.Listeners()["g"]
+				defer g.Close()
+
+				if closer == "taker" {
+					g.Close() // as http.Server.Close would, the server failing to start
+					require.NoError(t, tk.Abort())
+					eventually(t, func() bool { return old.Resume() == nil }, "the old gate to roll back and resume")
+					assertServedBy(t, "old", "unix", addr)
+					return
+				}
+				require.NoError(t, old.Close())
+				stopNew := serveLines(g, "new")
+				defer stopNew()
+				require.NoError(t, tk.Commit(context.Background()))
+				require.NoError(t, served())
+				require.NoError(t, g.Resume())
+				assertServedBy(t, "new", "unix", addr)
+			})
+		}
+	}
+}
