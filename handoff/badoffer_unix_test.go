@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
 )
 
@@ -138,6 +139,95 @@ func TestTakeRefusesDescriptorsThatDoNotMatch(t *testing.T) {
 			assert.Error(t, err, "Take accepted a socket unlike its description")
 			assert.NotEqual(t, "ready", <-answer)
 			eventually(t, func() bool { return openFiles(t) <= before }, "the descriptors received to be closed")
+		})
+	}
+}
+
+// fakeTaker speaks the taker's side by hand up to a step, then hangs up,
+// as a new process that dies there would. It closes the descriptors it
+// received.
+func fakeTaker(t *testing.T, path string, hangUpAfter string) {
+	t.Helper()
+	c, err := net.Dial("unixpacket", path)
+	require.NoError(t, err)
+	uc := c.(*net.UnixConn)
+	defer uc.Close()
+	uc.SetDeadline(time.Now().Add(patience))
+	send := func(op string) {
+		b, _ := json.Marshal(map[string]any{"op": op, "version": handoff.Version})
+		_, err := uc.Write(b)
+		require.NoError(t, err)
+	}
+	recv := func(want string) {
+		buf, oob := make([]byte, 1<<16), make([]byte, 4096)
+		n, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+		require.NoError(t, err)
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		require.NoError(t, err)
+		for _, m := range msgs {
+			fds, err := syscall.ParseUnixRights(&m)
+			require.NoError(t, err)
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+		}
+		var m struct{ Op string }
+		require.NoError(t, json.Unmarshal(buf[:n], &m))
+		require.Equal(t, want, m.Op)
+	}
+	send("hello")
+	recv("sockets")
+	if hangUpAfter == "sockets" {
+		return
+	}
+	send("ready")
+	if hangUpAfter == "ready" {
+		return
+	}
+	recv("go")
+}
+
+// A taker that dies at any step before it says it accepts leaves the old
+// gates as they were: accepting, with every transition allowed again, the
+// hook told of the pause and its undoing only, and no descriptor left.
+func TestATakerThatDiesAtAnyStepChangesNothing(t *testing.T) {
+	for _, step := range []string{"sockets", "ready", "go"} {
+		t.Run("after "+step, func(t *testing.T) {
+			type change struct{ from, to acceptgate.State }
+			changes := make(chan change, 16)
+			hook := acceptgate.WithStateHook(func(from, to acceptgate.State) { changes <- change{from, to} })
+			tcp, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0", hook, acceptgate.WithMaxConns(4))
+			require.NoError(t, err)
+			defer tcp.Close()
+			rej, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "rej.sock"))
+			require.NoError(t, err)
+			defer rej.Close()
+			require.NoError(t, rej.Reject())
+			stopTCP, stopRej := serveLines(tcp, "old"), serveLines(rej, "old")
+			defer stopTCP()
+			defer stopRej()
+			path, _ := offer(t, map[string]*acceptgate.Listener{"tcp": tcp, "rej": rej})
+			before := openFiles(t)
+
+			fakeTaker(t, path, step)
+			eventually(t, func() bool { return tcp.Pause() == nil }, "transitions to be allowed again")
+			require.NoError(t, tcp.Resume())
+			assertServedBy(t, "old", "tcp", tcp.Addr().String())
+			assert.Equal(t, acceptgate.Rejecting, rej.State())
+			_, err = net.Dial("unix", rej.Addr().String())
+			assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the rejecting gate refuses still")
+			require.NoError(t, rej.Resume())
+			assertServedBy(t, "old", "unix", rej.Addr().String())
+			eventually(t, func() bool { return openFiles(t) <= before }, "no descriptor left behind")
+
+			var got []change
+			for len(changes) > 0 {
+				got = append(got, <-changes)
+			}
+			assert.Equal(t, []change{
+				{acceptgate.Accepting, acceptgate.Paused}, {acceptgate.Paused, acceptgate.Accepting}, // the exchange and its undoing
+				{acceptgate.Accepting, acceptgate.Paused}, {acceptgate.Paused, acceptgate.Accepting}, // the test's own
+			}, got)
 		})
 	}
 }

@@ -431,3 +431,53 @@ func TestServeTakeoverServesOnWhenTheOldInstanceVanishes(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// An instance systemd started upgrades on SIGHUP like any other: the new
+// instance takes the sockets from it, not from systemd.
+func TestServeSystemdUpgradesOnSIGHUP(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	web, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer web.Close()
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
+	adminLn, err := net.Listen("unix", adminPath)
+	require.NoError(t, err)
+	defer adminLn.Close()
+	require.NoError(t, os.Chmod(adminPath, 0o600), "SocketMode=0600")
+	var files []*os.File
+	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
+		f, err := l.File()
+		require.NoError(t, err)
+		defer f.Close()
+		files = append(files, f)
+	}
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	up := filepath.Join(t.TempDir(), "upgrade.sock")
+	srv := activated(ctx, bin, files, "--upgrade-socket", up)
+	srv.Stderr = stderr
+	require.NoError(t, srv.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		srv.Process.Kill()
+		<-exited
+	}()
+	require.Eventually(t, func() bool { _, err := os.Stat(up); return err == nil }, patience, 10*time.Millisecond, "serve to offer its sockets")
+	old := srv.Process.Pid
+	require.NoError(t, srv.Process.Signal(syscall.SIGHUP))
+	select {
+	case err := <-exited:
+		exited <- err
+		require.NoError(t, err)
+	case <-time.After(patience):
+		said, _ := os.ReadFile(stderr.Name())
+		t.Fatalf("the old instance did not leave; it said:\n%s", said)
+	}
+	pid := servingPID(t, adminPath)
+	assert.NotEqual(t, old, pid)
+	syscall.Kill(pid, syscall.SIGINT)
+}
