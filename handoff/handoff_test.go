@@ -5,6 +5,7 @@ package handoff_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -278,4 +279,83 @@ func TestCloseDuringTheExchangeLeavesTheSocketToTheOtherSide(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A rejecting unix gate handed over leaves nothing behind in either
+// process: once the new one resumes and closes it, no descriptor is open
+// and its directory holds nothing, no hiding place either.
+func TestAHiddenUnixGateLeavesNothingBehind(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprintf("resumed=%v", resume), func(t *testing.T) {
+			dir := t.TempDir()
+			before := openFiles(t)
+			old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(dir, "gate.sock"))
+			require.NoError(t, err)
+			require.NoError(t, old.Reject())
+			path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+			tk, err := handoff.Take(context.Background(), path)
+			require.NoError(t, err)
+			g := tk.Listeners()["g"]
+			require.NoError(t, tk.Commit(context.Background()))
+			require.NoError(t, served())
+			if resume {
+				require.NoError(t, g.Resume())
+			}
+			require.NoError(t, g.Close())
+			old.Close()
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, ents)
+			eventually(t, func() bool { return openFiles(t) <= before }, "every descriptor to be closed")
+		})
+	}
+}
+
+// A gate taken over with WithMaxConns holds to its limit, and its hook
+// hears of the one change it makes: from holding the socket to accepting.
+func TestATakenGateKeepsItsLimitAndReportsTruly(t *testing.T) {
+	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer old.Close()
+	path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+	type change struct{ from, to acceptgate.State }
+	changes := make(chan change, 16)
+	tk, err := handoff.Take(context.Background(), path, handoff.WithGateOptions(func(string) []acceptgate.Option {
+		return []acceptgate.Option{acceptgate.WithMaxConns(1),
+			acceptgate.WithStateHook(func(from, to acceptgate.State) { changes <- change{from, to} })}
+	}))
+	require.NoError(t, err)
+	g := tk.Listeners()["g"]
+	defer g.Close()
+	require.NoError(t, tk.Commit(context.Background()))
+	require.NoError(t, served())
+	assert.Equal(t, change{acceptgate.Paused, acceptgate.Accepting}, <-changes)
+
+	first, err := net.Dial("tcp", g.Addr().String())
+	require.NoError(t, err)
+	defer first.Close()
+	c1, err := g.Accept()
+	require.NoError(t, err)
+	second, err := net.Dial("tcp", g.Addr().String())
+	require.NoError(t, err)
+	defer second.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := g.Accept()
+		if err == nil {
+			got <- c
+		}
+		close(got)
+	}()
+	eventually(t, func() bool { return g.Stats().Queued == 1 }, "the second client to wait in the queue")
+	assert.EqualValues(t, 1, g.Stats().Active)
+	require.NoError(t, c1.Close())
+	select {
+	case c2, ok := <-got:
+		require.True(t, ok)
+		c2.Close()
+	case <-time.After(patience):
+		t.Fatal("the second client was not accepted once the first left")
+	}
+	assert.Empty(t, changes, "no other change reported")
 }
