@@ -179,6 +179,11 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	}
 	switch hs.Reject {
 	case "fenced":
+		if !hs.Own && (faults.Check(faults.Probe) != nil || !sockets.CanLiftFence()) {
+			// Resume could neither lift the fence nor replace a socket
+			// others may hold: the gate would reject for good.
+			return fail(fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission))
+		}
 		s.unfence = func() error {
 			if err := faults.Check(faults.Unfence); err != nil {
 				return err
