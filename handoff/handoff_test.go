@@ -359,3 +359,19 @@ func TestATakenGateKeepsItsLimitAndReportsTruly(t *testing.T) {
 	}
 	assert.Empty(t, changes, "no other change reported")
 }
+
+// One gate offered under two names is bad input: Listen says so at once,
+// rather than every exchange failing on it later.
+func TestListenRefusesAGateUnderTwoNames(t *testing.T) {
+	g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer g.Close()
+	path := filepath.Join(t.TempDir(), "handoff.sock")
+	o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"a": g, "b": g})
+	if err == nil {
+		o.Close()
+	}
+	require.Error(t, err)
+	_, err = os.Lstat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no offer socket made")
+}

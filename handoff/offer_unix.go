@@ -52,10 +52,15 @@ func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Liste
 		return nil, fmt.Errorf("handoff: offer %d gates: between 1 and %d", len(gates), maxSockets)
 	}
 	names := make([]string, 0, len(gates))
+	seen := make(map[*acceptgate.Listener]bool, len(gates))
 	for name, g := range gates {
 		if name == "" || g == nil {
 			return nil, fmt.Errorf("handoff: offer: a gate needs a name and a Listener")
 		}
+		if seen[g] {
+			return nil, fmt.Errorf("handoff: offer: gate %s offered under two names", g.Addr())
+		}
+		seen[g] = true
 		names = append(names, name)
 	}
 	slices.Sort(names)
