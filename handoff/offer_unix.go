@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -81,16 +82,8 @@ func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Liste
 		return nil, fmt.Errorf("handoff: offer on %s: %T: %w", path, ln, errors.ErrUnsupported)
 	}
 	closed, cancelClose := context.WithCancelCause(context.Background())
-	return &Offer{ln: ul, path: path, names: names, gates: maps(gates), opts: newOptions(opts),
+	return &Offer{ln: ul, path: path, names: names, gates: maps.Clone(gates), opts: newOptions(opts),
 		closed: closed, cancelClose: cancelClose}, nil
-}
-
-func maps(m map[string]*acceptgate.Listener) map[string]*acceptgate.Listener {
-	c := make(map[string]*acceptgate.Listener, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // Addr returns the offer socket's address.

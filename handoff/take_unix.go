@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"time"
 
@@ -109,7 +110,7 @@ func (t *Takeover) receive(ctx context.Context, o options) error {
 
 // Listeners returns the gates taken over, by the names the old process gave
 // them.
-func (t *Takeover) Listeners() map[string]*acceptgate.Listener { return maps(t.gates) }
+func (t *Takeover) Listeners() map[string]*acceptgate.Listener { return maps.Clone(t.gates) }
 
 // PID returns the old process's id.
 func (t *Takeover) PID() int { return t.pid }
