@@ -209,34 +209,49 @@ func TestListenRefusesAPathInUse(t *testing.T) {
 	assert.True(t, strings.HasSuffix(path, "handoff.sock"))
 }
 
-// Close during an exchange rolls it back, as its doc says: the taker's
-// Commit fails and the old gate accepts again.
+// Close, or the end of Serve's context, during an exchange rolls it back,
+// as their docs say: the taker's Commit fails and the old gate accepts
+// again.
 func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
-	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer old.Close()
-	stopOld := serveLines(old, "old")
-	defer stopOld()
-	path := filepath.Join(t.TempDir(), "handoff.sock")
-	o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- o.Serve(context.Background()) }()
+	for _, how := range []struct {
+		name string
+		want error
+	}{{"close", net.ErrClosed}, {"cancel", context.Canceled}} {
+		t.Run(how.name, func(t *testing.T) {
+			old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer old.Close()
+			stopOld := serveLines(old, "old")
+			defer stopOld()
+			path := filepath.Join(t.TempDir(), "handoff.sock")
+			o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
+			require.NoError(t, err)
+			defer o.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			served := make(chan error, 1)
+			go func() { served <- o.Serve(ctx) }()
 
-	tk, err := handoff.Take(context.Background(), path)
-	require.NoError(t, err)
-	g := tk.Listeners()["g"]
-	defer g.Close()
-	require.NoError(t, o.Close())
-	assert.Error(t, tk.Commit(context.Background()), "the offer was closed before the go")
-	select {
-	case err := <-served:
-		assert.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(patience):
-		t.Fatal("Serve did not return after Close")
+			tk, err := handoff.Take(context.Background(), path)
+			require.NoError(t, err)
+			g := tk.Listeners()["g"]
+			defer g.Close()
+			if how.name == "close" {
+				require.NoError(t, o.Close())
+			} else {
+				cancel()
+			}
+			assert.Error(t, tk.Commit(context.Background()), "the offer ended before the go")
+			select {
+			case err := <-served:
+				assert.ErrorIs(t, err, how.want)
+			case <-time.After(patience):
+				t.Fatal("Serve did not return")
+			}
+			assert.Equal(t, acceptgate.Accepting, old.State())
+			assertServedBy(t, "old", "tcp", old.Addr().String())
+		})
 	}
-	assert.Equal(t, acceptgate.Accepting, old.State())
-	assertServedBy(t, "old", "tcp", old.Addr().String())
 }
 
 // Closing a gate that is being handed over touches nothing the other
