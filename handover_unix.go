@@ -161,6 +161,11 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	if got := ln.Addr().String(); got != hs.Address {
 		return fail(fmt.Errorf("the descriptor is a socket on %s", got))
 	}
+	// FileListener takes any socket with an address of the right family:
+	// a datagram or connected one would fail the first Accept.
+	if err := checkAdopted(ln, hs.Reject == "stopped"); err != nil {
+		return fail(err)
+	}
 	if ul, ok := ln.(*net.UnixListener); ok {
 		// Close removes the path as the listener that made it would have.
 		ul.SetUnlinkOnClose(hs.Own)
@@ -174,6 +179,11 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	}
 	switch hs.Reject {
 	case "fenced":
+		if !hs.Own && (faults.Check(faults.Probe) != nil || !sockets.CanLiftFence()) {
+			// Resume could neither lift the fence nor replace a socket
+			// others may hold: the gate would reject for good.
+			return fail(fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission))
+		}
 		s.unfence = func() error {
 			if err := faults.Check(faults.Unfence); err != nil {
 				return err
@@ -184,6 +194,9 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 		s.stopped = true
 		s.release = func() error { return sockets.ReleasePort(ln) }
 	case "hidden":
+		if len(files) != 2 {
+			return fail(fmt.Errorf("a hidden unix socket handed over without the socket parked at its path"))
+		}
 		h, err := adoptHiding(hs, files[1])
 		if err != nil {
 			return fail(err)
@@ -193,6 +206,31 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 		return fail(fmt.Errorf("a rejecting socket handed over with no way to refuse (%q)", hs.Reject))
 	}
 	return s, nil
+}
+
+// checkAdopted returns an error unless ln is a stream socket that listens,
+// or one that does not if stopped.
+func checkAdopted(ln net.Listener, stopped bool) error {
+	return controlFD(ln, func(fd int) error {
+		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err != nil {
+			return os.NewSyscallError("getsockopt SO_TYPE", err)
+		}
+		if typ != unix.SOCK_STREAM {
+			return fmt.Errorf("the descriptor is not a stream socket (type %d)", typ)
+		}
+		on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err != nil {
+			return os.NewSyscallError("getsockopt SO_ACCEPTCONN", err)
+		}
+		switch listening := on != 0; {
+		case stopped && listening:
+			return errors.New("the socket listens, but is described as stopped")
+		case !stopped && !listening:
+			return errors.New("the socket does not listen")
+		}
+		return nil
+	})
 }
 
 // adoptHiding takes over the hiding of a rejecting unix socket. The

@@ -16,6 +16,11 @@ import (
 // given to Wrap) listening, for the other processes that may hold it, and a
 // unix socket's path as the wrapped listener would leave it. If a step of
 // that fails, Close still closes and returns the error.
+//
+// Closing a Listener while its socket is being handed to or from another
+// process (package handoff) closes its descriptors without touching the
+// socket (no shutdown, no unlink, no fence lifted): the other process may
+// serve it on.
 func (l *Listener) Close() error {
 	l.mu.Lock()
 	from := l.State()
@@ -25,7 +30,15 @@ func (l *Listener) Close() error {
 		return l.closedError("close")
 	}
 	l.mode.Store(int32(Closed))
-	err := l.sock.Load().close()
+	var err error
+	if l.handing != nil {
+		// The other process holds the socket too and may serve it on:
+		// whichever way the handoff ends, it must find it untouched.
+		l.handing = nil
+		err = l.sock.Load().letGo()
+	} else {
+		err = l.sock.Load().close()
+	}
 	l.closePendingLocked()
 	l.enterLocked(from, Closed)
 	l.mu.Unlock()

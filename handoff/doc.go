@@ -38,6 +38,7 @@
 // taker.
 //
 // Handoff works on Unix systems; Linux can hand over every state, including
-// a rejecting TCP socket. Elsewhere Listen and Take return errors wrapping
-// errors.ErrUnsupported.
+// a rejecting TCP socket (one given to acceptgate.Wrap that rejects behind a
+// fence only to a process that may lift it, with CAP_NET_RAW). Elsewhere
+// Listen and Take return errors wrapping errors.ErrUnsupported.
 package handoff

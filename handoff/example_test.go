@@ -51,8 +51,10 @@ func ExampleTake() {
 	gate := tk.Listeners()["http"]
 	srv := &http.Server{Handler: http.NotFoundHandler()}
 	go srv.Serve(gate)
-	if err := tk.Commit(ctx); err != nil {
-		log.Fatal(err)
+	if err := tk.Commit(ctx); err != nil && gate.State() == acceptgate.Closed {
+		log.Fatal(err) // before the old process's go: it serves on
+	} else if err != nil {
+		log.Print(err) // after it: this process serves, and the old one may too
 	}
 	log.Printf("serving on %s, taken from process %d", gate.Addr(), tk.PID())
 }

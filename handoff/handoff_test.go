@@ -5,12 +5,14 @@ package handoff_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +207,186 @@ func TestListenRefusesAPathInUse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	assert.True(t, strings.HasSuffix(path, "handoff.sock"))
+}
+
+// Close, or the end of Serve's context, during an exchange rolls it back,
+// as their docs say: the taker's Commit fails and the old gate accepts
+// again.
+func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
+	for _, how := range []struct {
+		name string
+		want error
+	}{{"close", net.ErrClosed}, {"cancel", context.Canceled}} {
+		t.Run(how.name, func(t *testing.T) {
+			old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer old.Close()
+			stopOld := serveLines(old, "old")
+			defer stopOld()
+			path := filepath.Join(t.TempDir(), "handoff.sock")
+			o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
+			require.NoError(t, err)
+			defer o.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			served := make(chan error, 1)
+			go func() { served <- o.Serve(ctx) }()
+
+			tk, err := handoff.Take(context.Background(), path)
+			require.NoError(t, err)
+			g := tk.Listeners()["g"]
+			defer g.Close()
+			if how.name == "close" {
+				require.NoError(t, o.Close())
+			} else {
+				cancel()
+			}
+			assert.Error(t, tk.Commit(context.Background()), "the offer ended before the go")
+			select {
+			case err := <-served:
+				assert.ErrorIs(t, err, how.want)
+			case <-time.After(patience):
+				t.Fatal("Serve did not return")
+			}
+			assert.Equal(t, acceptgate.Accepting, old.State())
+			assertServedBy(t, "old", "tcp", old.Addr().String())
+		})
+	}
+}
+
+// Closing a gate that is being handed over touches nothing the other
+// process holds: a taker that closes its gates before it aborts leaves the
+// old process's unix socket reachable, hidden or not; an old process that
+// closes a gate under way leaves the new one a socket it can serve.
+func TestCloseDuringTheExchangeLeavesTheSocketToTheOtherSide(t *testing.T) {
+	for _, state := range []acceptgate.State{acceptgate.Accepting, acceptgate.Rejecting} {
+		for _, closer := range []string{"taker", "offer"} {
+			t.Run(state.String()+"/"+closer, func(t *testing.T) {
+				old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "gate.sock"))
+				require.NoError(t, err)
+				defer old.Close()
+				addr := old.Addr().String()
+				stopOld := serveLines(old, "old")
+				defer stopOld()
+				if state == acceptgate.Rejecting {
+					require.NoError(t, old.Reject())
+				}
+				path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+				tk, err := handoff.Take(context.Background(), path)
+				require.NoError(t, err)
+				g := tk.Listeners()["g"]
+				defer g.Close()
+
+				if closer == "taker" {
+					g.Close() // as http.Server.Close would, the server failing to start
+					require.NoError(t, tk.Abort())
+					eventually(t, func() bool { return old.Resume() == nil }, "the old gate to roll back and resume")
+					assertServedBy(t, "old", "unix", addr)
+					return
+				}
+				require.NoError(t, old.Close())
+				stopNew := serveLines(g, "new")
+				defer stopNew()
+				require.NoError(t, tk.Commit(context.Background()))
+				require.NoError(t, served())
+				require.NoError(t, g.Resume())
+				assertServedBy(t, "new", "unix", addr)
+			})
+		}
+	}
+}
+
+// A rejecting unix gate handed over leaves nothing behind in either
+// process: once the new one resumes and closes it, no descriptor is open
+// and its directory holds nothing, no hiding place either.
+func TestAHiddenUnixGateLeavesNothingBehind(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprintf("resumed=%v", resume), func(t *testing.T) {
+			dir := t.TempDir()
+			before := openFiles(t)
+			old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(dir, "gate.sock"))
+			require.NoError(t, err)
+			require.NoError(t, old.Reject())
+			path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+			tk, err := handoff.Take(context.Background(), path)
+			require.NoError(t, err)
+			g := tk.Listeners()["g"]
+			require.NoError(t, tk.Commit(context.Background()))
+			require.NoError(t, served())
+			if resume {
+				require.NoError(t, g.Resume())
+			}
+			require.NoError(t, g.Close())
+			old.Close()
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, ents)
+			eventually(t, func() bool { return openFiles(t) <= before }, "every descriptor to be closed")
+		})
+	}
+}
+
+// A gate taken over with WithMaxConns holds to its limit, and its hook
+// hears of the one change it makes: from holding the socket to accepting.
+func TestATakenGateKeepsItsLimitAndReportsTruly(t *testing.T) {
+	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer old.Close()
+	path, served := offer(t, map[string]*acceptgate.Listener{"g": old})
+	type change struct{ from, to acceptgate.State }
+	changes := make(chan change, 16)
+	tk, err := handoff.Take(context.Background(), path, handoff.WithGateOptions(func(string) []acceptgate.Option {
+		return []acceptgate.Option{acceptgate.WithMaxConns(1),
+			acceptgate.WithStateHook(func(from, to acceptgate.State) { changes <- change{from, to} })}
+	}))
+	require.NoError(t, err)
+	g := tk.Listeners()["g"]
+	defer g.Close()
+	require.NoError(t, tk.Commit(context.Background()))
+	require.NoError(t, served())
+	assert.Equal(t, change{acceptgate.Paused, acceptgate.Accepting}, <-changes)
+
+	first, err := net.Dial("tcp", g.Addr().String())
+	require.NoError(t, err)
+	defer first.Close()
+	c1, err := g.Accept()
+	require.NoError(t, err)
+	second, err := net.Dial("tcp", g.Addr().String())
+	require.NoError(t, err)
+	defer second.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := g.Accept()
+		if err == nil {
+			got <- c
+		}
+		close(got)
+	}()
+	eventually(t, func() bool { return g.Stats().Queued == 1 }, "the second client to wait in the queue")
+	assert.EqualValues(t, 1, g.Stats().Active)
+	require.NoError(t, c1.Close())
+	select {
+	case c2, ok := <-got:
+		require.True(t, ok)
+		c2.Close()
+	case <-time.After(patience):
+		t.Fatal("the second client was not accepted once the first left")
+	}
+	assert.Empty(t, changes, "no other change reported")
+}
+
+// One gate offered under two names is bad input: Listen says so at once,
+// rather than every exchange failing on it later.
+func TestListenRefusesAGateUnderTwoNames(t *testing.T) {
+	g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer g.Close()
+	path := filepath.Join(t.TempDir(), "handoff.sock")
+	o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"a": g, "b": g})
+	if err == nil {
+		o.Close()
+	}
+	require.Error(t, err)
+	_, err = os.Lstat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "no offer socket made")
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -25,8 +26,11 @@ type Offer struct {
 	gates map[string]*acceptgate.Listener
 	opts  options
 
-	closeOnce sync.Once
-	closeErr  error
+	// closed is cancelled by Close, to roll back an exchange under way.
+	closed      context.Context
+	cancelClose context.CancelCauseFunc
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // unixListener is a *net.UnixListener, or one bound elsewhere and linked
@@ -49,10 +53,15 @@ func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Liste
 		return nil, fmt.Errorf("handoff: offer %d gates: between 1 and %d", len(gates), maxSockets)
 	}
 	names := make([]string, 0, len(gates))
+	seen := make(map[*acceptgate.Listener]bool, len(gates))
 	for name, g := range gates {
 		if name == "" || g == nil {
 			return nil, fmt.Errorf("handoff: offer: a gate needs a name and a Listener")
 		}
+		if seen[g] {
+			return nil, fmt.Errorf("handoff: offer: gate %s offered under two names", g.Addr())
+		}
+		seen[g] = true
 		names = append(names, name)
 	}
 	slices.Sort(names)
@@ -72,15 +81,9 @@ func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Liste
 		ln.Close()
 		return nil, fmt.Errorf("handoff: offer on %s: %T: %w", path, ln, errors.ErrUnsupported)
 	}
-	return &Offer{ln: ul, path: path, names: names, gates: maps(gates), opts: newOptions(opts)}, nil
-}
-
-func maps(m map[string]*acceptgate.Listener) map[string]*acceptgate.Listener {
-	c := make(map[string]*acceptgate.Listener, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
+	closed, cancelClose := context.WithCancelCause(context.Background())
+	return &Offer{ln: ul, path: path, names: names, gates: maps.Clone(gates), opts: newOptions(opts),
+		closed: closed, cancelClose: cancelClose}, nil
 }
 
 // Addr returns the offer socket's address.
@@ -89,7 +92,10 @@ func (o *Offer) Addr() net.Addr { return o.ln.Addr() }
 // Close stops offering and removes the offer socket. An exchange under way
 // rolls back.
 func (o *Offer) Close() error {
-	o.closeOnce.Do(func() { o.closeErr = o.ln.Close() })
+	o.closeOnce.Do(func() {
+		o.cancelClose(fmt.Errorf("the offer was closed: %w", net.ErrClosed))
+		o.closeErr = o.ln.Close()
+	})
 	return o.closeErr
 }
 
@@ -130,9 +136,12 @@ func (o *Offer) Serve(ctx context.Context) error {
 // exchange runs one exchange on c. It reports whether the gates were handed
 // over; if not, they are as they were.
 func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(o.closed, func() { cancel(context.Cause(o.closed)) })()
 	w := &conn{c: c, timeout: o.opts.timeout}
+	stop := w.watch(ctx)
+	defer stop()
 	if err := checkPeer(c); err != nil {
 		w.refuse(err)
 		return false, err
@@ -191,6 +200,9 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 		rollback()
 		return false, fmt.Errorf("waiting for accepting: %w", err)
 	}
+	// The new process serves the gates: from here on the exchange ends
+	// as a handoff, whatever is cancelled or closed.
+	stop()
 	var errs []error
 	for i, g := range prepared {
 		if err := handover.Release(g); err != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -92,7 +93,15 @@ type newProcess struct {
 
 func startTaker(t *testing.T, path string, env ...string) *newProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startTakerAs(t, nil, path, env...)
+}
+
+// startTakerAs starts the new process through wrapper, a command such as
+// setpriv that runs the rest of its arguments, if it is not nil.
+func startTakerAs(t *testing.T, wrapper []string, path string, env ...string) *newProcess {
+	t.Helper()
+	argv := append(append([]string(nil), wrapper...), os.Args[0], "-test.run=^$")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), append(env, childEnv+"="+path)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -252,4 +261,41 @@ func TestNewProcessDiesBeforeCommit(t *testing.T) {
 	eventually(t, func() bool { return lo.served.Load() > before+100 }, "clients to be served by the old process again")
 	assertServedBy(t, "old", "tcp", g.Addr().String())
 	lo.end(t)
+}
+
+// A gate over a socket this process did not create (Wrap), fenced while it
+// rejects, goes to a new process only if that one can lift the fence: a
+// new process without CAP_NET_RAW cannot, and may not replace a socket it
+// does not own, so it would reject for good. Root shows it with a taker
+// that runs as root without capabilities.
+func TestAFencedWrappedGateGoesOnlyWhereItCanResume(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to fence a socket it did not create and to start a taker without capabilities")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv to drop the taker's capabilities")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := acceptgate.Wrap(ln)
+	defer g.Close()
+	stop := serveLines(g, "old")
+	defer stop()
+	require.NoError(t, g.Reject())
+	if g.Stats().Queued < 0 {
+		t.Skip("the socket stopped rather than fenced (no interface for a fence here)")
+	}
+	path, served := offer(t, map[string]*acceptgate.Listener{"rej": g})
+	p := startTakerAs(t, []string{setpriv, "--inh-caps=-all", "--bounding-set=-all"}, path)
+	said := p.line(t)
+	if strings.HasPrefix(said, "take:") || strings.HasPrefix(said, "commit:") {
+		// Refused: the old process serves on, and can resume.
+		eventually(t, func() bool { return g.Resume() == nil }, "the old gate to roll back and resume")
+		assertServedBy(t, "old", "tcp", g.Addr().String())
+		return
+	}
+	require.NoError(t, served())
+	fmt.Fprintf(p.stdin, "resume rej\n")
+	assert.Equal(t, "resume: <nil>", p.line(t), "the new process can resume what it took")
 }

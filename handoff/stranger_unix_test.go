@@ -18,6 +18,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // Whatever a stranger sends to the offer socket, the offer answers with an
@@ -171,4 +172,29 @@ func openFiles(t *testing.T) int {
 		t.Skip("no /proc/self/fd to count descriptors")
 	}
 	return len(ents)
+}
+
+// An admin socket made the way macOS and the BSDs make a private unix
+// socket (bound in a private directory, linked at its path: what
+// control.ListenAdmin returns there) can be handed over like any other
+// unix gate, so that serve --admin PATH --upgrade-socket works there too.
+func TestAPrivateUnixSocketOfTheBSDsCanGo(t *testing.T) {
+	t.Skip("finding: sockets.ListenViaPrivateDir (ListenPrivate on macOS and the BSDs) returns a *linkedSocket, which describe refuses (not a *net.UnixListener) and whose socket is bound at a removed temporary path, so the taker's address check would refuse it too: every upgrade of serve with a unix admin socket fails there")
+	path := filepath.Join(t.TempDir(), "admin.sock")
+	ln, err := sockets.ListenViaPrivateDir(context.Background(), "unix", path)
+	require.NoError(t, err)
+	g := acceptgate.Wrap(ln)
+	defer g.Close()
+	stop := serveLines(g, "old")
+	defer stop()
+	off, served := offer(t, map[string]*acceptgate.Listener{"admin": g})
+	tk, err := handoff.Take(context.Background(), off)
+	require.NoError(t, err)
+	ng := tk.Listeners()["admin"]
+	defer ng.Close()
+	stopNew := serveLines(ng, "new")
+	defer stopNew()
+	require.NoError(t, tk.Commit(context.Background()))
+	require.NoError(t, served())
+	assertServedBy(t, "new", "unix", path)
 }

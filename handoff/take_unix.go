@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"time"
 
@@ -51,8 +52,7 @@ func Take(ctx context.Context, path string, opts ...Option) (*Takeover, error) {
 }
 
 func (t *Takeover) receive(ctx context.Context, o options) error {
-	stop := context.AfterFunc(ctx, func() { t.w.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer t.w.watch(ctx)()
 	if err := checkPeer(t.w.c); err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (t *Takeover) receive(ctx context.Context, o options) error {
 
 // Listeners returns the gates taken over, by the names the old process gave
 // them.
-func (t *Takeover) Listeners() map[string]*acceptgate.Listener { return maps(t.gates) }
+func (t *Takeover) Listeners() map[string]*acceptgate.Listener { return maps.Clone(t.gates) }
 
 // PID returns the old process's id.
 func (t *Takeover) PID() int { return t.pid }
@@ -133,8 +133,7 @@ func (t *Takeover) Commit(ctx context.Context) error {
 	}
 	t.ended = true
 	defer t.w.c.Close()
-	stop := context.AfterFunc(ctx, func() { t.w.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer t.w.watch(ctx)()
 	err := t.w.send(message{Op: opReady}, nil)
 	if err == nil {
 		_, _, err = t.w.recv(opGo)

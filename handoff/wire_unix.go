@@ -3,6 +3,7 @@
 package handoff
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -46,6 +47,30 @@ type socket struct {
 type conn struct {
 	c       *net.UnixConn
 	timeout time.Duration
+	// ctx, while set (see watch), ends the exchange: a step under way when
+	// it is done is woken, and a later one fails before it begins, even
+	// though each step sets a deadline of its own.
+	ctx context.Context
+}
+
+// watch has ctx end the exchange until stop is called.
+func (c *conn) watch(ctx context.Context) (stop func()) {
+	c.ctx = ctx
+	after := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
+	return func() {
+		after()
+		c.ctx = nil
+	}
+}
+
+// ended returns why the exchange ended, once the watched context is done.
+// It is asked after a step sets its deadline: a wake-up that came before
+// that deadline replaced it is not lost.
+func (c *conn) ended() error {
+	if c.ctx != nil && c.ctx.Err() != nil {
+		return context.Cause(c.ctx)
+	}
+	return nil
 }
 
 func (c *conn) send(m message, files []*os.File) error {
@@ -65,6 +90,9 @@ func (c *conn) send(m message, files []*os.File) error {
 		oob = unix.UnixRights(fds...)
 	}
 	c.c.SetWriteDeadline(time.Now().Add(c.timeout))
+	if err := c.ended(); err != nil {
+		return err
+	}
 	_, _, err = c.c.WriteMsgUnix(b, oob, nil)
 	return err
 }
@@ -76,6 +104,9 @@ func (c *conn) recv(op string) (message, []*os.File, error) {
 	buf := make([]byte, maxMessage+1)
 	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
 	c.c.SetReadDeadline(time.Now().Add(c.timeout))
+	if err := c.ended(); err != nil {
+		return message{}, nil, err
+	}
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return message{}, nil, err

@@ -184,13 +184,18 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
 	if taken != nil {
-		if err := taken.Commit(ctx); err != nil {
+		if err := taken.Commit(ctx); err != nil && gate.State() == acceptgate.Closed {
 			// Before the old instance's go, the sockets went back to it.
 			srv.Close()
 			<-served
 			return fmt.Errorf("serve: --takeover: %w", err)
+		} else if err != nil {
+			// After its go: the old instance may have let go and died
+			// before it said so, and then only this one serves.
+			logger.Warn("acceptgate: serving; the old instance did not confirm it let go", "old_pid", taken.PID(), "err", err)
+		} else {
+			logger.Info("acceptgate: serving; the old instance lets go", "old_pid", taken.PID())
 		}
-		logger.Info("acceptgate: serving; the old instance lets go", "old_pid", taken.PID())
 	}
 	handed := make(chan error, 1)
 	if f.upgradeSocket != "" {

@@ -127,13 +127,13 @@ func startNext(ctx context.Context, f serveFlags, logger *slog.Logger) {
 	for i := 0; i < len(f.args); i++ {
 		a := f.args[i]
 		switch a {
-		case "--takeover", "-takeover", "--addr", "-addr", "--admin", "-admin", "--reuseport", "-reuseport", "--backlog", "-backlog":
-			if a != "--reuseport" && a != "-reuseport" {
-				i++ // and its value
-			}
+		case "--reuseport", "-reuseport", "--systemd", "-systemd":
+			continue
+		case "--takeover", "-takeover", "--addr", "-addr", "--admin", "-admin", "--backlog", "-backlog":
+			i++ // and its value
 			continue
 		}
-		if hasFlagPrefix(a, "takeover", "addr", "admin", "reuseport", "backlog") {
+		if hasFlagPrefix(a, "takeover", "addr", "admin", "reuseport", "backlog", "systemd") {
 			continue
 		}
 		args = append(args, a)

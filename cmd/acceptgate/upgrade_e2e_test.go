@@ -248,3 +248,244 @@ func TestServeTakeoverFailsCleanly(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, string(out), "--addr with --takeover")
 }
+
+// The old instance finishes a request in flight when it hands over, and
+// does not wait its grace out for an idle keep-alive connection.
+func TestServeUpgradeFinishesRequestsAndClosesIdleConnections(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	up, admin := filepath.Join(dir, "upgrade.sock"), filepath.Join(dir, "admin.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", admin, "--upgrade-socket", up, "--grace", "1m")
+
+	keepAlive := &http.Client{Timeout: patience}
+	resp, err := keepAlive.Get(old.url)
+	require.NoError(t, err)
+	io.ReadAll(resp.Body)
+	resp.Body.Close() // idle, kept alive
+
+	slow := make(chan string, 1)
+	go func() {
+		c := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(old.url + "slow?d=2s")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	c, err := control.NewClient(admin, "")
+	require.NoError(t, err)
+	defer c.CloseIdleConnections()
+	require.Eventually(t, func() bool {
+		v, err := c.Get(context.Background(), "http")
+		return err == nil && v.Active == 2
+	}, patience, 5*time.Millisecond, "the slow request in flight beside the idle connection")
+	c.CloseIdleConnections()
+
+	next := startInstance(t, bin, "--takeover", up)
+	defer next.cmd.Process.Signal(syscall.SIGINT)
+	start := time.Now()
+	old.exitsCleanly(t) // within patience, far less than the grace of a minute
+	t.Logf("the old instance left %v after the new one offered", time.Since(start).Round(time.Millisecond))
+	select {
+	case got := <-slow:
+		assert.Equal(t, "slept 2s\n", got, "the request in flight is answered by the old instance")
+	case <-time.After(patience):
+		t.Fatal("the slow request got no answer")
+	}
+	resp, err = keepAlive.Get(old.url)
+	require.NoError(t, err, "the keep-alive client is served on, by the new instance")
+	resp.Body.Close()
+}
+
+// Two SIGHUPs in a row start two new instances: one takes over, the other
+// fails or takes over from it in turn; clients are served throughout and a
+// single instance is left serving.
+func TestServeTwoSIGHUPsInARow(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	up, admin := filepath.Join(dir, "upgrade.sock"), filepath.Join(dir, "admin.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", admin, "--upgrade-socket", up)
+	load := startHTTPLoad(old.url, 2)
+	load.waitMore(t, 20)
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGHUP))
+	old.exitsCleanly(t)
+	var pids []int
+	defer func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	// Wait for the generations to settle: the serving one offers at up.
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("unixpacket", up)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, patience, 10*time.Millisecond, "an instance to offer the sockets")
+	load.waitMore(t, 20)
+	pid := servingPID(t, admin)
+	pids = append(pids, pid)
+	load.waitMore(t, 20)
+	load.end(t)
+	// Every instance but the serving one is gone.
+	out, err := exec.Command("pgrep", "-f", bin).Output()
+	require.NoError(t, err)
+	var alive []string
+	for _, p := range strings.Fields(string(out)) {
+		alive = append(alive, p)
+	}
+	assert.Equal(t, []string{fmt.Sprint(pid)}, alive, "only the serving instance is left")
+	syscall.Kill(pid, syscall.SIGINT)
+}
+
+// offerThenVanish offers ln at path as an old instance would, and hangs up
+// once the taker says it accepts, without saying done: an old instance
+// that let go of the sockets and died before it could say so.
+func offerThenVanish(t *testing.T, path string, ln *net.TCPListener) <-chan error {
+	t.Helper()
+	off, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	require.NoError(t, err)
+	f, err := ln.File()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		defer off.Close()
+		defer f.Close()
+		off.SetDeadline(time.Now().Add(patience))
+		c, err := off.AcceptUnix()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(patience))
+		buf := make([]byte, 1<<16)
+		step := func(send map[string]any, oob []byte, want string) error {
+			if send != nil {
+				b, _ := json.Marshal(send)
+				if _, _, err := c.WriteMsgUnix(b, oob, nil); err != nil {
+					return err
+				}
+			}
+			if want == "" {
+				return nil
+			}
+			n, err := c.Read(buf)
+			if err != nil {
+				return err
+			}
+			var m struct{ Op string }
+			json.Unmarshal(buf[:n], &m)
+			if m.Op != want {
+				return fmt.Errorf("got %s, want %s", buf[:n], want)
+			}
+			return nil
+		}
+		sock := map[string]any{"name": "http", "network": "tcp4", "address": ln.Addr().String(), "state": "accepting", "own": true, "files": 1}
+		err = step(nil, nil, "hello")
+		if err == nil {
+			err = step(map[string]any{"op": "sockets", "version": 1, "pid": os.Getpid(), "sockets": []any{sock}}, syscall.UnixRights(int(f.Fd())), "ready")
+		}
+		if err == nil {
+			err = step(map[string]any{"op": "go"}, nil, "accepting")
+		}
+		off.Close() // the path is free for the new instance's offer, as a real old one leaves it
+		done <- err
+	}()
+	return done
+}
+
+// A new instance whose old one let go of the sockets but never said done
+// serves on: it is the only one left to serve them.
+func TestServeTakeoverServesOnWhenTheOldInstanceVanishes(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	up := filepath.Join(dir, "upgrade.sock")
+	vanished := offerThenVanish(t, up, ln)
+	cmd := exec.Command(bin, "serve", "--takeover", up)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
+	select {
+	case err := <-vanished:
+		require.NoError(t, err)
+	case <-time.After(patience):
+		t.Fatal("the new instance did not take the socket")
+	}
+	ln.Close() // the old instance is gone
+
+	c := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	for range 20 {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("the new instance left (%v): nobody serves the socket", err)
+		default:
+		}
+		resp, err := c.Get("http://" + ln.Addr().String() + "/")
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+}
+
+// An instance systemd started upgrades on SIGHUP like any other: the new
+// instance takes the sockets from it, not from systemd.
+func TestServeSystemdUpgradesOnSIGHUP(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	web, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer web.Close()
+	adminPath := filepath.Join(t.TempDir(), "admin.sock")
+	adminLn, err := net.Listen("unix", adminPath)
+	require.NoError(t, err)
+	defer adminLn.Close()
+	require.NoError(t, os.Chmod(adminPath, 0o600), "SocketMode=0600")
+	var files []*os.File
+	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
+		f, err := l.File()
+		require.NoError(t, err)
+		defer f.Close()
+		files = append(files, f)
+	}
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	require.NoError(t, err)
+	defer stderr.Close()
+	up := filepath.Join(t.TempDir(), "upgrade.sock")
+	srv := activated(ctx, bin, files, "--upgrade-socket", up)
+	srv.Stderr = stderr
+	require.NoError(t, srv.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		srv.Process.Kill()
+		<-exited
+	}()
+	require.Eventually(t, func() bool { _, err := os.Stat(up); return err == nil }, patience, 10*time.Millisecond, "serve to offer its sockets")
+	old := srv.Process.Pid
+	require.NoError(t, srv.Process.Signal(syscall.SIGHUP))
+	select {
+	case err := <-exited:
+		exited <- err
+		require.NoError(t, err)
+	case <-time.After(patience):
+		said, _ := os.ReadFile(stderr.Name())
+		t.Fatalf("the old instance did not leave; it said:\n%s", said)
+	}
+	pid := servingPID(t, adminPath)
+	assert.NotEqual(t, old, pid)
+	syscall.Kill(pid, syscall.SIGINT)
+}
