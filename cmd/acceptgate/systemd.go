@@ -80,7 +80,8 @@ func closeSocket(sk listener.Socket) {
 	}
 }
 
-// inheritedAdmin serves the admin API on a socket the unit made, under
+// inheritedAdmin serves the admin API on a socket systemd or the previous
+// instance (--takeover) passed, under
 // the rules ListenAdmin applies to the ones it makes: off loopback only
 // with a token; on a unix socket other users may reach (systemd's default
 // SocketMode is 0666) only with a token, since the API lets every client
@@ -90,7 +91,7 @@ func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.
 	case *net.TCPAddr:
 		if !hasToken && !a.IP.IsLoopback() {
 			ln.Close()
-			return nil, fmt.Errorf("admin socket %s from systemd: off loopback the admin API needs a token", a)
+			return nil, fmt.Errorf("inherited admin socket %s: off loopback the admin API needs a token", a)
 		}
 		if tlsConfig != nil {
 			return tls.NewListener(ln, tlsConfig.Clone()), nil
@@ -99,7 +100,7 @@ func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.
 	case *net.UnixAddr:
 		if tlsConfig != nil {
 			ln.Close()
-			return nil, fmt.Errorf("admin socket %s from systemd: TLS on a unix socket: %w", a, errors.ErrUnsupported)
+			return nil, fmt.Errorf("inherited admin socket %s: TLS on a unix socket: %w", a, errors.ErrUnsupported)
 		}
 		if hasToken {
 			return ln, nil
@@ -107,14 +108,14 @@ func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.
 		fi, err := os.Stat(a.Name)
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("admin socket from systemd: %w", err)
+			return nil, fmt.Errorf("inherited admin socket: %w", err)
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
 			ln.Close()
-			return nil, fmt.Errorf("admin socket %s from systemd has mode %04o: others could use the API; set SocketMode=0600 or a token", a, fi.Mode().Perm())
+			return nil, fmt.Errorf("inherited admin socket %s has mode %04o: others could use the API; make it 0600 (SocketMode=0600 under systemd) or set a token", a, fi.Mode().Perm())
 		}
 		return ln, nil
 	}
 	ln.Close()
-	return nil, fmt.Errorf("admin socket %s from systemd: not TCP or unix", ln.Addr())
+	return nil, fmt.Errorf("inherited admin socket %s: not TCP or unix", ln.Addr())
 }
