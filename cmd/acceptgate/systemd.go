@@ -81,9 +81,8 @@ func closeSocket(sk listener.Socket) {
 }
 
 // inheritedAdmin serves the admin API on a socket systemd or the previous
-// instance (--takeover) passed, under
-// the rules ListenAdmin applies to the ones it makes: off loopback only
-// with a token; on a unix socket other users may reach (systemd's default
+// instance (--takeover) passed, under the rules ListenAdmin applies to the
+// ones it makes: off loopback only with a token; on a unix socket other users may reach (systemd's default
 // SocketMode is 0666) only with a token, since the API lets every client
 // of a unix socket in without one.
 func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.Listener, error) {
