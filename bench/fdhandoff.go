@@ -245,18 +245,7 @@ func startGeneration(cfg FDHandoffConfig, path string, take bool, address string
 }
 
 func (cfg *FDHandoffConfig) defaults() {
-	if cfg.Clients <= 0 {
-		cfg.Clients = 4
-	}
-	if cfg.Conns <= 0 {
-		cfg.Conns = 10000
-	}
-	if cfg.Handoffs <= 0 {
-		cfg.Handoffs = 20
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
-	}
+	runDefaults(&cfg.Clients, &cfg.Conns, &cfg.Handoffs, &cfg.Timeout)
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1:0"
 	}

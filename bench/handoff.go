@@ -168,20 +168,26 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 }
 
 func (cfg *HandoffConfig) defaults() {
-	if cfg.Clients <= 0 {
-		cfg.Clients = 4
-	}
-	if cfg.Conns <= 0 {
-		cfg.Conns = 10000
-	}
-	if cfg.Handoffs <= 0 {
-		cfg.Handoffs = 20
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 5 * time.Second
-	}
+	runDefaults(&cfg.Clients, &cfg.Conns, &cfg.Handoffs, &cfg.Timeout)
 	if cfg.Address == "" {
 		cfg.Address = serverHost(cfg.Net) + ":0"
+	}
+}
+
+// runDefaults fills in what a handoff run leaves zero: 4 client loops,
+// 10,000 connections, 20 handoffs, 5 s per connection.
+func runDefaults(clients, conns, handoffs *int, timeout *time.Duration) {
+	if *clients <= 0 {
+		*clients = 4
+	}
+	if *conns <= 0 {
+		*conns = 10000
+	}
+	if *handoffs <= 0 {
+		*handoffs = 20
+	}
+	if *timeout <= 0 {
+		*timeout = 5 * time.Second
 	}
 }
 

@@ -182,18 +182,28 @@ func view(name string, g *acceptgate.Listener) View {
 	}
 }
 
-// change applies action to the named gates and answers with their views, or
-// with the one view if one gate was asked for. The body is read in full
-// before anything changes, so a bad body changes nothing.
-func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string, one bool) {
+// readRequest reads a state change's optional body. On a bad one it
+// answers 413 or 400 itself and reports false.
+func readRequest(w http.ResponseWriter, r *http.Request) (Request, bool) {
 	var req Request
 	if err := readBody(w, r, &req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", maxBody))
-			return
+			return req, false
 		}
 		writeError(w, http.StatusBadRequest, "malformed body: "+err.Error())
+		return req, false
+	}
+	return req, true
+}
+
+// change applies action to the named gates and answers with their views, or
+// with the one view if one gate was asked for. The body is read in full
+// before anything changes, so a bad body changes nothing.
+func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string, one bool) {
+	req, ok := readRequest(w, r)
+	if !ok {
 		return
 	}
 	h.mu.RLock()

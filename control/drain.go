@@ -1,7 +1,6 @@
 package control
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -143,14 +142,8 @@ func (h *Handler) serveDrain(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r, http.MethodPost) {
 		return
 	}
-	var req Request
-	if err := readBody(w, r, &req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", maxBody))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "malformed body: "+err.Error())
+	req, ok := readRequest(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
