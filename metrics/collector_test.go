@@ -242,6 +242,9 @@ func TestRegisterRefusesBadInputAndChangesNothing(t *testing.T) {
 		{name: "", gate: l, want: "empty gate name"},
 		{name: "web", gate: listen(t), want: "already taken"},
 		{name: "other", gate: nil, want: "nil gate"},
+		// A label value must be UTF-8: a scrape would panic on it, in the
+		// registry's goroutine, and take the server down.
+		{name: "we\xffb", gate: listen(t), want: "UTF-8"},
 	} {
 		assert.ErrorContains(t, c.Register(tc.name, tc.gate), tc.want, "%q", tc.name)
 	}
