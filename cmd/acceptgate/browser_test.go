@@ -159,6 +159,37 @@ func TestAdminPageInARealBrowser(t *testing.T) {
 	assert.Contains(t, string(answer), "200 OK", "the queued client is served after Resume")
 }
 
+// TestAdminPageAsksAgainForATokenItCannotSend types a token a browser cannot
+// put in a header (a character outside Latin-1, as a paste can bring): the
+// page must ask again, not keep it for the tab and fail every call; the
+// right token then works.
+func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	const token = "page-test-token"
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+
+	require.NoError(t, chromedp.Do(step,
+		chromedp.Navigate(srv.admin+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "page-test-token\u20ac"),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	), "a token the browser cannot send is asked for again")
+	kept, err := chromedp.Run(step, chromedp.Evaluate[bool](`sessionStorage.getItem("acceptgate-token") !== null`))
+	require.NoError(t, err)
+	assert.False(t, kept, "the tab does not keep it")
+	require.NoError(t, chromedp.Do(step,
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.accepting`)),
+	), "then the right token works")
+}
+
 // screenshot queues more clients, a few seconds apart, so that the chart
 // shows the queue filling, and saves the page as a PNG at path. Its clients
 // are served when the test resumes the gate.
