@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -252,4 +254,38 @@ func TestAnotherSitesPageCannotDriveTheAdminAPI(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`section[data-gate="http"] button.pause`)),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.paused`))))
 	assert.Equal(t, "paused", apiState(t, ctx, srv.admin, ""), "the API's own page may")
+}
+
+// TestAnotherSiteCannotFrameTheAdminPage loads the admin page in an iframe
+// of another origin, as a page that would trick clicks on its buttons does:
+// the browser refuses to show it there (frame-ancestors 'none').
+func TestAnotherSiteCannotFrameTheAdminPage(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<!doctype html><title>another site</title><iframe src="`+srv.admin+`/"></iframe>`)
+	}))
+	defer other.Close()
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+	require.NoError(t, chromedp.Do(step, chromedp.Navigate(other.URL)))
+
+	frameTree := func(ctx context.Context, tg *chromedp.Target) (page.GetFrameTreeResult, error) {
+		return cdp.Call(ctx, tg, page.GetFrameTree, cdp.Empty{})
+	}
+	var framed *cdp.Frame
+	require.Eventually(t, func() bool {
+		tree, err := chromedp.Run(step, frameTree)
+		require.NoError(t, err)
+		if len(tree.FrameTree.ChildFrames) != 1 {
+			return false
+		}
+		framed = tree.FrameTree.ChildFrames[0].Frame
+		return framed.URL != "" && framed.URL != "about:blank"
+	}, patience, 10*time.Millisecond, "the iframe has loaded something")
+	assert.Equal(t, srv.admin+"/", framed.UnreachableURL, "the admin page was refused in the frame")
+	assert.NotEqual(t, srv.admin+"/", framed.URL, "the frame does not show the admin page")
 }
