@@ -281,3 +281,59 @@ func TestHostCountersShowAPausedGateOverflowing(t *testing.T) {
 	after := gather(t, c)
 	assert.Greater(t, after["acceptgate_tcp_listen_drops_total{}"], before["acceptgate_tcp_listen_drops_total{}"], "overflows count as drops")
 }
+
+// TestScrapesDuringTransitionsSeeCountersOnlyGrow scrapes while the gate
+// goes round its states and another gate comes and goes: under -race, and
+// each counter of gate "web" is never lower than in the scrape before.
+func TestScrapesDuringTransitionsSeeCountersOnlyGrow(t *testing.T) {
+	c := metrics.NewCollector()
+	web := listen(t)
+	require.NoError(t, c.Register("web", web))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	other := listen(t)
+
+	const rounds = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range rounds {
+			web.Pause()
+			web.Reject()
+			web.Resume()
+			if i%2 == 0 {
+				c.Register("other", other)
+			} else {
+				c.Unregister("other")
+			}
+		}
+	}()
+	last := map[string]float64{}
+	for scrapes := 0; ; scrapes++ {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			if f.GetType() != dto.MetricType_COUNTER {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				key := f.GetName() + fmt.Sprint(m.GetLabel())
+				if !strings.Contains(key, `value:"web"`) {
+					continue
+				}
+				v := m.GetCounter().GetValue()
+				require.GreaterOrEqual(t, v, last[key], "%s after %d scrapes", key, scrapes)
+				last[key] = v
+			}
+		}
+		select {
+		case <-done:
+			st := web.Stats()
+			for _, s := range []acceptgate.State{acceptgate.Paused, acceptgate.Rejecting, acceptgate.Accepting} {
+				assert.EqualValues(t, rounds, st.Entered[s], "%v", s)
+			}
+			return
+		default:
+		}
+	}
+}
