@@ -161,10 +161,11 @@ func TestAdminPageInARealBrowser(t *testing.T) {
 	assert.Contains(t, string(answer), "200 OK", "the queued client is served after Resume")
 }
 
-// TestAdminPageAsksAgainForATokenItCannotSend types a token a browser cannot
-// put in a header (a character outside Latin-1, as a paste can bring): the
-// page must ask again, not keep it for the tab and fail every call; the
-// right token then works.
+// TestAdminPageAsksAgainForATokenItCannotSend opens the page of an API with
+// a token: it asks for the token and stops polling until it has one. Then
+// it types a token a browser cannot put in a header (a character outside
+// Latin-1, as a paste can bring): the page must ask again, not keep it for
+// the tab and fail every call; the right token then works.
 func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
@@ -178,6 +179,19 @@ func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
 	require.NoError(t, chromedp.Do(step,
 		chromedp.Navigate(srv.admin+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
+	))
+	// While it waits for the token, the page does not go on calling with
+	// none: each call would be a refusal in the server's log every second
+	// for as long as the tab stays open.
+	const calls = `performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/v1/listeners")).length`
+	asked, err := chromedp.Run(step, chromedp.Evaluate[int](calls))
+	require.NoError(t, err)
+	require.Never(t, func() bool {
+		n, err := chromedp.Run(step, chromedp.Evaluate[int](calls))
+		return err != nil || n != asked
+	}, 2500*time.Millisecond, 100*time.Millisecond, "the page calls again before it has a token (%d calls when it asked)", asked)
+
+	require.NoError(t, chromedp.Do(step,
 		chromedp.SendKeys(chromedp.ID("token"), "page-test-token\u20ac"),
 		chromedp.Click(chromedp.CSS("#token-form button")),
 		chromedp.WaitVisible(chromedp.ID("token")),
