@@ -34,6 +34,10 @@ var (
 // Collector is a prometheus.Collector over a set of named gates and the
 // host's listen-queue counters. It is safe for concurrent use; gates may be
 // registered while it is being scraped.
+//
+// A registry takes one Collector: a second describes the same metrics, so
+// prometheus.Registry.Register refuses it with an error. Register every gate
+// of a process with one Collector.
 type Collector struct {
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener

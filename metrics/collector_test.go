@@ -337,3 +337,20 @@ func TestScrapesDuringTransitionsSeeCountersOnlyGrow(t *testing.T) {
 		}
 	}
 }
+
+// A second Collector in the same registry would export the same metrics; the
+// registry refuses it, as Collector's doc says, and one Collector takes
+// every gate instead.
+func TestOneCollectorPerRegistry(t *testing.T) {
+	a, b := metrics.NewCollector(), metrics.NewCollector()
+	require.NoError(t, a.Register("web", listen(t)))
+	require.NoError(t, b.Register("grpc", listen(t)))
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(a))
+	assert.Error(t, reg.Register(b), "a second Collector")
+
+	require.NoError(t, a.Register("grpc", listen(t)))
+	m := gather(t, a)
+	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="web"}`)
+	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="grpc"}`)
+}
