@@ -109,11 +109,11 @@ func NewHandler(opts ...Option) *Handler {
 	return h
 }
 
-// Register adds a gate under name, which must be non-empty, unique, and made
-// of letters, digits, '-', '_' and '.'.
+// Register adds a gate under name, which must be non-empty, unique, made of
+// letters, digits, '-', '_' and '.', and neither "." nor "..".
 func (h *Handler) Register(name string, g *acceptgate.Listener) error {
 	if !validName(name) {
-		return fmt.Errorf("control: register %q: name must be letters, digits, '-', '_' or '.'", name)
+		return fmt.Errorf(`control: register %q: name must be letters, digits, '-', '_' or '.', and not "." or ".."`, name)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -130,7 +130,10 @@ func (h *Handler) Register(name string, g *acceptgate.Listener) error {
 func (h *Handler) HasToken() bool { return h.hasToken }
 
 func validName(name string) bool {
-	if name == "" || len(name) > 64 {
+	if name == "" || len(name) > 64 || name == "." || name == ".." {
+		// "." and ".." would be path steps in /v1/listeners/{name}: no
+		// route could reach such a gate, and a browser would turn the
+		// admin page's call for ".." into one for every gate.
 		return false
 	}
 	for _, r := range name {

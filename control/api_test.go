@@ -158,6 +158,21 @@ func TestRegisterRefusesBadAndDuplicateNames(t *testing.T) {
 	assert.Error(t, h.Register("a/b", gates["grpc"]))
 }
 
+// "." and ".." are made of allowed characters but no route can name them:
+// the server answers 404 for a path that is not clean, and a browser cleans
+// the admin page's relative "v1/listeners/../pause" into "/v1/pause", so the
+// Pause button of a gate named ".." paused every gate.
+func TestRegisterRefusesNamesNoRouteCanReach(t *testing.T) {
+	for _, name := range []string{".", ".."} {
+		h, gates := fixture(t)
+		if h.Register(name, gates["grpc"]) != nil {
+			continue
+		}
+		resp, _, _ := call{method: "GET", path: "/v1/listeners/" + name}.do(h)
+		assert.Equal(t, 200, resp.StatusCode, "gate %q registered but unreachable", name)
+	}
+}
+
 func TestListenAdminRules(t *testing.T) {
 	ctx := context.Background()
 	open := control.NewHandler()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,6 +34,10 @@ var (
 // Collector is a prometheus.Collector over a set of named gates and the
 // host's listen-queue counters. It is safe for concurrent use; gates may be
 // registered while it is being scraped.
+//
+// A registry takes one Collector: a second describes the same metrics, so
+// prometheus.Registry.Register refuses it with an error. Register every gate
+// of a process with one Collector.
 type Collector struct {
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
@@ -48,13 +53,17 @@ func NewCollector() *Collector {
 }
 
 // Register adds gate under name, the value of its gate label. It fails, and
-// changes nothing, for an empty name, a name already registered or a nil
-// gate. A closed gate stays in the metrics, in state closed, until
+// changes nothing, for an empty name, a name that is not UTF-8 (Prometheus
+// label values must be), a name already registered or a nil gate. A closed gate stays in the metrics, in state closed, until
 // Unregister.
 func (c *Collector) Register(name string, gate *acceptgate.Listener) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("metrics: register: empty gate name")
+	case !utf8.ValidString(name):
+		// Collect would panic on it, in the registry's goroutine, and take
+		// the process down at the first scrape.
+		return fmt.Errorf("metrics: register %q: gate name is not UTF-8", name)
 	case gate == nil:
 		return fmt.Errorf("metrics: register %q: nil gate", name)
 	}

@@ -242,6 +242,9 @@ func TestRegisterRefusesBadInputAndChangesNothing(t *testing.T) {
 		{name: "", gate: l, want: "empty gate name"},
 		{name: "web", gate: listen(t), want: "already taken"},
 		{name: "other", gate: nil, want: "nil gate"},
+		// A label value must be UTF-8: a scrape would panic on it, in the
+		// registry's goroutine, and take the server down.
+		{name: "we\xffb", gate: listen(t), want: "UTF-8"},
 	} {
 		assert.ErrorContains(t, c.Register(tc.name, tc.gate), tc.want, "%q", tc.name)
 	}
@@ -277,4 +280,77 @@ func TestHostCountersShowAPausedGateOverflowing(t *testing.T) {
 	}, "an overflow counted")
 	after := gather(t, c)
 	assert.Greater(t, after["acceptgate_tcp_listen_drops_total{}"], before["acceptgate_tcp_listen_drops_total{}"], "overflows count as drops")
+}
+
+// TestScrapesDuringTransitionsSeeCountersOnlyGrow scrapes while the gate
+// goes round its states and another gate comes and goes: under -race, and
+// each counter of gate "web" is never lower than in the scrape before.
+func TestScrapesDuringTransitionsSeeCountersOnlyGrow(t *testing.T) {
+	c := metrics.NewCollector()
+	web := listen(t)
+	require.NoError(t, c.Register("web", web))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	other := listen(t)
+
+	const rounds = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range rounds {
+			web.Pause()
+			web.Reject()
+			web.Resume()
+			if i%2 == 0 {
+				c.Register("other", other)
+			} else {
+				c.Unregister("other")
+			}
+		}
+	}()
+	last := map[string]float64{}
+	for scrapes := 0; ; scrapes++ {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			if f.GetType() != dto.MetricType_COUNTER {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				key := f.GetName() + fmt.Sprint(m.GetLabel())
+				if !strings.Contains(key, `value:"web"`) {
+					continue
+				}
+				v := m.GetCounter().GetValue()
+				require.GreaterOrEqual(t, v, last[key], "%s after %d scrapes", key, scrapes)
+				last[key] = v
+			}
+		}
+		select {
+		case <-done:
+			st := web.Stats()
+			for _, s := range []acceptgate.State{acceptgate.Paused, acceptgate.Rejecting, acceptgate.Accepting} {
+				assert.EqualValues(t, rounds, st.Entered[s], "%v", s)
+			}
+			return
+		default:
+		}
+	}
+}
+
+// A second Collector in the same registry would export the same metrics; the
+// registry refuses it, as Collector's doc says, and one Collector takes
+// every gate instead.
+func TestOneCollectorPerRegistry(t *testing.T) {
+	a, b := metrics.NewCollector(), metrics.NewCollector()
+	require.NoError(t, a.Register("web", listen(t)))
+	require.NoError(t, b.Register("grpc", listen(t)))
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(a))
+	assert.Error(t, reg.Register(b), "a second Collector")
+
+	require.NoError(t, a.Register("grpc", listen(t)))
+	m := gather(t, a)
+	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="web"}`)
+	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="grpc"}`)
 }

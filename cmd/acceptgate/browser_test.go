@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,6 +161,51 @@ func TestAdminPageInARealBrowser(t *testing.T) {
 	assert.Contains(t, string(answer), "200 OK", "the queued client is served after Resume")
 }
 
+// TestAdminPageAsksAgainForATokenItCannotSend opens the page of an API with
+// a token: it asks for the token and stops polling until it has one. Then
+// it types a token a browser cannot put in a header (a character outside
+// Latin-1, as a paste can bring): the page must ask again, not keep it for
+// the tab and fail every call; the right token then works.
+func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	const token = "page-test-token"
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+
+	require.NoError(t, chromedp.Do(step,
+		chromedp.Navigate(srv.admin+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	))
+	// While it waits for the token, the page does not go on calling with
+	// none: each call would be a refusal in the server's log every second
+	// for as long as the tab stays open.
+	const calls = `performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/v1/listeners")).length`
+	asked, err := chromedp.Run(step, chromedp.Evaluate[int](calls))
+	require.NoError(t, err)
+	require.Never(t, func() bool {
+		n, err := chromedp.Run(step, chromedp.Evaluate[int](calls))
+		return err != nil || n != asked
+	}, 2500*time.Millisecond, 100*time.Millisecond, "the page calls again before it has a token (%d calls when it asked)", asked)
+
+	require.NoError(t, chromedp.Do(step,
+		chromedp.SendKeys(chromedp.ID("token"), "page-test-token\u20ac"),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	), "a token the browser cannot send is asked for again")
+	kept, err := chromedp.Run(step, chromedp.Evaluate[bool](`sessionStorage.getItem("acceptgate-token") !== null`))
+	require.NoError(t, err)
+	assert.False(t, kept, "the tab does not keep it")
+	require.NoError(t, chromedp.Do(step,
+		chromedp.SetValue(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.accepting`)),
+	), "then the right token works")
+}
+
 // screenshot queues more clients, a few seconds apart, so that the chart
 // shows the queue filling, and saves the page as a PNG at path. Its clients
 // are served when the test resumes the gate.
@@ -221,4 +268,38 @@ func TestAnotherSitesPageCannotDriveTheAdminAPI(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`section[data-gate="http"] button.pause`)),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.paused`))))
 	assert.Equal(t, "paused", apiState(t, ctx, srv.admin, ""), "the API's own page may")
+}
+
+// TestAnotherSiteCannotFrameTheAdminPage loads the admin page in an iframe
+// of another origin, as a page that would trick clicks on its buttons does:
+// the browser refuses to show it there (frame-ancestors 'none').
+func TestAnotherSiteCannotFrameTheAdminPage(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<!doctype html><title>another site</title><iframe src="`+srv.admin+`/"></iframe>`)
+	}))
+	defer other.Close()
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+	require.NoError(t, chromedp.Do(step, chromedp.Navigate(other.URL)))
+
+	frameTree := func(ctx context.Context, tg *chromedp.Target) (page.GetFrameTreeResult, error) {
+		return cdp.Call(ctx, tg, page.GetFrameTree, cdp.Empty{})
+	}
+	var framed *cdp.Frame
+	require.Eventually(t, func() bool {
+		tree, err := chromedp.Run(step, frameTree)
+		require.NoError(t, err)
+		if len(tree.FrameTree.ChildFrames) != 1 {
+			return false
+		}
+		framed = tree.FrameTree.ChildFrames[0].Frame
+		return framed.URL != "" && framed.URL != "about:blank"
+	}, patience, 10*time.Millisecond, "the iframe has loaded something")
+	assert.Equal(t, srv.admin+"/", framed.UnreachableURL, "the admin page was refused in the frame")
+	assert.NotEqual(t, srv.admin+"/", framed.URL, "the frame does not show the admin page")
 }
