@@ -64,7 +64,10 @@ func WithTracking() Option {
 // costs a system call per connection (see the README's Performance section).
 // Elsewhere, and for connections without a SyscallConn method (such as
 // *tls.Conn), the option changes nothing: every connection is delivered. A
-// client that gives up after the check is delivered too.
+// client that gives up after the check is delivered too, and so is a
+// Multipath TCP client that left: Go's listeners accept MPTCP where the
+// kernel offers it (Go 1.24 on), and the state the kernel reports for such
+// a socket stays established after its client closed.
 func WithSkipAborted() Option {
 	return func(c *config) { c.skip = true }
 }
