@@ -126,3 +126,22 @@ func TestWithHandlerLeavesOutTheAPIsOwnPathsAndSaysSo(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, serve(h, browser{method: "GET", path: "/nil", host: "127.0.0.1:9090"}).Code)
 	assert.Equal(t, len(bad)+1, strings.Count(log.String(), "WithHandler path left out"), log.String())
 }
+
+// Every answer, refusals and WithHandler's routes included, tells the
+// browser not to guess its type: a route's text is never taken for a page
+// of the admin API's origin.
+func TestNoAnswerIsSniffed(t *testing.T) {
+	h := fixtureHandler(t, control.WithToken(token),
+		control.WithHandler("/extra", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "<html><script>alert(1)</script>")
+		})))
+	for _, b := range []browser{
+		{method: "GET", path: "/", host: "127.0.0.1:9090"},
+		{method: "GET", path: "/extra", host: "127.0.0.1:9090", auth: "Bearer " + token},
+		{method: "GET", path: "/extra", host: "127.0.0.1:9090"},
+		{method: "GET", path: "/v1/listeners", host: "127.0.0.1:9090", auth: "Bearer " + token},
+		{method: "GET", path: "/readyz", host: "evil.example"},
+	} {
+		assert.Equal(t, "nosniff", serve(h, b).Header().Get("X-Content-Type-Options"), "%s %s", b.method, b.path)
+	}
+}

@@ -11,6 +11,9 @@ import (
 // it; see Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.audit.flush()
+	// Every answer is what its Content-Type says; a browser must not take
+	// a route's text (WithHandler's included) for a page of this origin.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	// The page holds no data: it needs no token to load, only to call.
 	if status, reason := h.admit(r, p == "/readyz" || r.URL.Path == "/"); status != 0 {
