@@ -21,8 +21,9 @@ type Wire struct {
 	cfg            Config
 	home           *os.File // the namespace threads go back to after a call
 	homefd         int
-	calls          sync.RWMutex // held by calls under way; Close takes it
-	closed         bool         // guarded by calls
+	mu             sync.Mutex
+	closed         bool           // guarded by mu
+	calls          sync.WaitGroup // calls under way; added to under mu while not closed
 	client, server *netns
 	pumps          sync.WaitGroup
 	done           chan struct{} // closed by Close: writers stop waiting
@@ -268,28 +269,37 @@ func (w *Wire) pump(from, to *os.File, seed uint64) {
 }
 
 // run calls f on a thread switched into n, and switches the thread back
-// after. A thread that cannot be switched back ends with its goroutine.
-// Close waits for calls under way, so that no descriptor run uses is
-// closed, or its number reused, meanwhile.
+// after. A thread that cannot be switched back ends with its goroutine, as
+// does one whose f ends its goroutine (runtime.Goexit, which t.FailNow
+// calls). Close waits for calls under way, so that no descriptor run uses
+// is closed, or its number reused, meanwhile; a call made while Close
+// waits (from inside f, say) fails with net.ErrClosed instead of waiting
+// for it.
 func (w *Wire) run(n *netns, f func() error) error {
-	w.calls.RLock()
-	defer w.calls.RUnlock()
+	w.mu.Lock()
 	if w.closed {
+		w.mu.Unlock()
 		return fmt.Errorf("wire: %w", net.ErrClosed)
 	}
+	w.calls.Add(1)
+	w.mu.Unlock()
+	defer w.calls.Done()
 	errc := make(chan error, 1)
 	go func() {
+		err := errors.New("wire: the function ended its goroutine (runtime.Goexit; t.FailNow must run on the test's goroutine)")
+		defer func() { errc <- err }()
 		runtime.LockOSThread()
-		if err := unix.Setns(n.nsfd, unix.CLONE_NEWNET); err != nil {
+		if serr := unix.Setns(n.nsfd, unix.CLONE_NEWNET); serr != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("wire: %w", os.NewSyscallError("setns", err))
+			err = fmt.Errorf("wire: %w", os.NewSyscallError("setns", serr))
 			return
 		}
-		err := f()
-		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
+		defer func() {
+			if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
+		err = f()
 	}()
 	return <-errc
 }
@@ -341,9 +351,10 @@ func (w *Wire) Stats() Stats {
 // goroutines have ended. Calling it again does nothing.
 func (w *Wire) Close() error {
 	w.closeOnce.Do(func() {
-		w.calls.Lock()
+		w.mu.Lock()
 		w.closed = true
-		w.calls.Unlock()
+		w.mu.Unlock()
+		w.calls.Wait()
 		close(w.done)
 		w.client.tun.Close()
 		w.server.tun.Close()

@@ -1,0 +1,455 @@
+package wire
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// udpEcho listens for datagrams in w's server namespace and sends each one
+// back, until the returned stop is called.
+func udpEcho(t *testing.T, w *Wire) (addr string, got chan []byte, stop func()) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := w.Server(func() (err error) { pc, err = net.ListenPacket("udp4", ServerIP+":0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	got = make(chan []byte, 4096)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+			select {
+			case got <- append([]byte(nil), buf[:n]...):
+			default:
+			}
+		}
+	}()
+	return pc.LocalAddr().String(), got, func() { pc.Close(); <-done }
+}
+
+// TestRoundTripIsTheConfiguredOne measures the round trip of a datagram
+// and its echo: never below 2 × Delay, and not far above it either.
+func TestRoundTripIsTheConfiguredOne(t *testing.T) {
+	const delay = 10 * time.Millisecond
+	w := build(t, Config{Delay: delay})
+	defer w.Close()
+	addr, _, stop := udpEcho(t, w)
+	defer stop()
+	c, err := w.Dial(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var rtts []time.Duration
+	buf := make([]byte, 64)
+	for i := range 15 {
+		start := time.Now()
+		fmt.Fprintf(c, "%d", i)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		rtts = append(rtts, time.Since(start))
+	}
+	slices.Sort(rtts)
+	t.Logf("round trips %v", rtts)
+	if rtts[0] < 2*delay {
+		t.Errorf("fastest round trip %v, below 2 × %v", rtts[0], delay)
+	}
+	if med := rtts[len(rtts)/2]; med > 2*delay+10*time.Millisecond {
+		t.Errorf("median round trip %v, far above 2 × %v", med, delay)
+	}
+}
+
+// TestJitterKeepsOrder sends numbered datagrams across a wire with much
+// more jitter than delay: they arrive in the order sent, as Config says.
+func TestJitterKeepsOrder(t *testing.T) {
+	w := build(t, Config{Delay: time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 3})
+	defer w.Close()
+	addr, got, stop := udpEcho(t, w)
+	defer stop()
+	c, err := w.Dial(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const sent = 300
+	for i := range sent {
+		c.Write(binary.BigEndian.AppendUint32(nil, uint32(i)))
+	}
+	deadline := time.After(5 * time.Second)
+	for want := uint32(0); want < sent; want++ {
+		select {
+		case b := <-got:
+			if n := binary.BigEndian.Uint32(b); n != want {
+				t.Fatalf("datagram %d arrived where %d was due", n, want)
+			}
+		case <-deadline:
+			t.Fatalf("after 5s, %d of %d arrived; %+v", want, sent, w.Stats())
+		}
+	}
+}
+
+// TestFullQueueDrops floods a small queue with a long delay: what does not
+// fit is dropped and counted, and the rest arrives.
+func TestFullQueueDrops(t *testing.T) {
+	const queue, sent = 16, 400
+	w := build(t, Config{Delay: 50 * time.Millisecond, Queue: queue})
+	defer w.Close()
+	addr, got, stop := udpEcho(t, w)
+	defer stop()
+	c, err := w.Dial(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range sent {
+		c.Write(binary.BigEndian.AppendUint32(nil, uint32(i)))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s := w.Stats(); s.Overflow+s.Packets < sent; s = w.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %+v of %d", s, sent)
+		}
+		time.Sleep(time.Millisecond) // polls a counter the pump updates
+	}
+	if s := w.Stats(); s.Overflow == 0 || len(got) > 2*queue {
+		t.Errorf("%+v, %d delivered through a queue of %d", s, len(got), queue)
+	}
+}
+
+// TestLargeTransferIntact sends 1 MiB over TCP across a lossy wire and
+// back: every byte arrives, in order.
+func TestLargeTransferIntact(t *testing.T) {
+	w := build(t, Config{Delay: time.Millisecond, Loss: 0.01, Seed: 5})
+	defer w.Close()
+	ln, err := w.Listen(context.Background(), "tcp4", ServerIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.Copy(c, c)
+	}()
+	defer func() { ln.Close(); <-done }()
+	c, err := w.Dial(context.Background(), "tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		c.(*net.TCPConn).CloseWrite()
+		werr <- err
+	}()
+	back, err := io.ReadAll(c)
+	if err != nil || <-werr != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(back) != sha256.Sum256(data) {
+		t.Fatalf("%d bytes back of %d, not the same", len(back), len(data))
+	}
+	t.Logf("%+v", w.Stats())
+}
+
+// TestCloseWithPacketsInFlight closes a wire with a long delay while
+// packets wait in its queues: Close returns without waiting them out.
+func TestCloseWithPacketsInFlight(t *testing.T) {
+	fds := countFDs(t)
+	w := build(t, Config{Delay: 10 * time.Second})
+	addr, _, stop := udpEcho(t, w)
+	defer stop()
+	c, err := w.Dial(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		fmt.Fprintf(c, "%d", i)
+	}
+	c.Close()
+	start := time.Now()
+	w.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v with packets in flight", d)
+	}
+	stop()
+	if got := countFDs(t); got != fds {
+		t.Errorf("%d descriptors open after Close, %d before", got, fds)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	paths, err := filepath.Glob("/proc/self/fd/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(paths)
+}
+
+// TestCallThatExitsItsGoroutine: a function given to Server that ends its
+// goroutine (runtime.Goexit, as t.FailNow or require does when called
+// there) makes Server return an error, not hang, and Close still returns.
+func TestCallThatExitsItsGoroutine(t *testing.T) {
+	w := build(t, Config{})
+	ret := make(chan error, 1)
+	go func() { ret <- w.Server(func() error { runtime.Goexit(); return nil }) }()
+	select {
+	case err := <-ret:
+		if err == nil {
+			t.Error("Server returned no error for a function that never returned")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Server hangs after its function called runtime.Goexit")
+	}
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+}
+
+// waitForBlocked waits until some goroutine is blocked in package sync
+// under frame.
+func waitForBlocked(t *testing.T, frame string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if i := strings.Index(g, frame); i > 0 && strings.Contains(g[:i], "\nsync.") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine blocked under %s", frame)
+		}
+		time.Sleep(time.Millisecond) // polls the goroutines' stacks
+	}
+}
+
+// TestNestedCallWhileClosing: a Server call whose function dials (a
+// Client call inside it) while another goroutine closes the wire gets an
+// answer, not a deadlock between the two.
+func TestNestedCallWhileClosing(t *testing.T) {
+	w := build(t, Config{})
+	closed := make(chan struct{})
+	ret := make(chan error, 1)
+	go func() {
+		ret <- w.Server(func() error {
+			go func() { w.Close(); close(closed) }()
+			waitForBlocked(t, "wire.(*Wire).Close")
+			return w.Client(func() error { return nil })
+		})
+	}()
+	select {
+	case err := <-ret:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("nested call: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Client call inside a Server call deadlocks with Close")
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs")
+	}
+}
+
+// TestServerSysctlStaysInside writes a sysctl of the server's namespace
+// (as acceptgate handoff does with tcp_migrate_req): the host's value does
+// not change.
+func TestServerSysctlStaysInside(t *testing.T) {
+	const path = "/proc/sys/net/ipv4/tcp_migrate_req"
+	host, err := os.ReadFile(path)
+	if err != nil {
+		t.Skip(err)
+	}
+	if strings.TrimSpace(string(host)) != "0" {
+		t.Skipf("host's %s is %s; this test writes 1 inside", path, host)
+	}
+	w := build(t, Config{})
+	defer w.Close()
+	t.Cleanup(func() {
+		if b, _ := os.ReadFile(path); strings.TrimSpace(string(b)) != "0" {
+			os.WriteFile(path, host, 0)
+		}
+	})
+	var inside []byte
+	if err := w.Server(func() error {
+		if err := os.WriteFile(path, []byte("1"), 0); err != nil {
+			return err
+		}
+		inside, err = os.ReadFile(path)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(host) || strings.TrimSpace(string(inside)) != "1" {
+		t.Errorf("host's %s went from %q to %q; inside it reads %q", path, host, after, inside)
+	}
+}
+
+// TestWireChild is the process TestKilledLeavesNothing kills: it builds a
+// wire, carries a connection, says which namespaces it made and waits.
+func TestWireChild(t *testing.T) {
+	if os.Getenv("WIRE_TEST_CHILD") != "1" {
+		t.Skip("the child of TestKilledLeavesNothing")
+	}
+	w := build(t, Config{Delay: time.Millisecond, Spare: true})
+	ln, err := w.Listen(context.Background(), "tcp4", ServerIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := echo(ln)
+	roundTrip(t, w, ln.Addr().String())
+	c, err := w.Dial(context.Background(), "tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Printf("namespaces %d %d\n", inode(t, w.client.ns), inode(t, w.server.ns))
+	io.Copy(io.Discard, os.Stdin) // until killed
+	ln.Close()
+	<-done
+}
+
+func hostLinks(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// netnsHolders lists the threads on this machine in namespace ino.
+func netnsHolders(ino uint64) []string {
+	target := fmt.Sprintf("net:[%d]", ino)
+	paths, _ := filepath.Glob("/proc/[0-9]*/task/*/ns/net")
+	var held []string
+	for _, p := range paths {
+		if l, err := os.Readlink(p); err == nil && l == target {
+			held = append(held, p)
+		}
+	}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, p := range fds {
+		if l, err := os.Readlink(p); err == nil && l == target {
+			held = append(held, p)
+		}
+	}
+	return held
+}
+
+// TestKilledLeavesNothing starts a process that builds a wire and kills it
+// with SIGKILL mid-run: no process refers to its namespaces any more, no
+// file under /run/netns names them, and the host's interfaces are those it
+// had before.
+func TestKilledLeavesNothing(t *testing.T) {
+	if w, err := New(Config{}); CannotBuild(err) {
+		t.Skipf("cannot build a wire here (needs root and /dev/net/tun): %v", err)
+	} else if err == nil {
+		w.Close()
+	}
+	links := hostLinks(t)
+	netnsDir, _ := os.ReadDir("/run/netns")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWireChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "WIRE_TEST_CHILD=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	var nss []uint64
+	lines := bufio.NewScanner(out)
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	for lines.Scan() {
+		if f := strings.Fields(lines.Text()); len(f) == 3 && f[0] == "namespaces" {
+			for _, s := range f[1:] {
+				n, _ := strconv.ParseUint(s, 10, 64)
+				nss = append(nss, n)
+			}
+			break
+		}
+	}
+	if len(nss) != 2 {
+		t.Fatalf("the child said no namespaces: %v", lines.Err())
+	}
+	for _, ino := range nss {
+		if len(netnsHolders(ino)) == 0 {
+			t.Fatalf("net:[%d] is held by no process while the child runs", ino)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	killed = true
+	go io.Copy(io.Discard, out)
+	cmd.Wait()
+	for _, ino := range nss {
+		if held := netnsHolders(ino); len(held) > 0 {
+			t.Errorf("net:[%d] still held after SIGKILL by %v", ino, held)
+		}
+	}
+	if after := hostLinks(t); !slices.Equal(after, links) {
+		t.Errorf("host interfaces were %v, are %v", links, after)
+	}
+	if after, _ := os.ReadDir("/run/netns"); len(after) != len(netnsDir) {
+		t.Errorf("/run/netns had %d entries, has %d", len(netnsDir), len(after))
+	}
+}
