@@ -293,6 +293,35 @@ func TestNestedCallWhileClosing(t *testing.T) {
 	}
 }
 
+// TestNewInsideAnotherWire builds a wire from inside another wire's
+// server namespace (as a server started in a Server call might): the
+// threads its calls use still go back to this process's namespace, not to
+// the other wire's.
+func TestNewInsideAnotherWire(t *testing.T) {
+	home, err := os.Readlink("/proc/thread-self/ns/net") // this goroutine is not locked
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := build(t, Config{})
+	defer outer.Close()
+	var inner *Wire
+	if err := outer.Server(func() (err error) { inner, err = New(Config{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	for range 50 {
+		if err := inner.Client(func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths, _ := filepath.Glob("/proc/self/task/*/ns/net")
+	for _, p := range paths {
+		if l, err := os.Readlink(p); err == nil && l != home {
+			t.Errorf("%s is in %s, not %s", p, l, home)
+		}
+	}
+}
+
 // TestServerSysctlStaysInside writes a sysctl of the server's namespace
 // (as acceptgate handoff does with tcp_migrate_req): the host's value does
 // not change.

@@ -56,9 +56,9 @@ func New(cfg Config) (*Wire, error) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("wire: no TUN device: %w (%w)", errors.ErrUnsupported, err)
 	}
-	home, err := os.Open("/proc/thread-self/ns/net")
+	home, err := homeNetns()
 	if err != nil {
-		return nil, fmt.Errorf("wire: %w", err)
+		return nil, err
 	}
 	w := &Wire{cfg: cfg, home: home, homefd: int(home.Fd()), done: make(chan struct{})}
 	if w.client, err = w.makeNetns("wirec", [4]byte{198, 51, 100, 1}, false); err != nil {
@@ -73,6 +73,28 @@ func New(cfg Config) (*Wire, error) {
 	w.pump(w.client.tun, w.server.tun, cfg.Seed)
 	w.pump(w.server.tun, w.client.tun, cfg.Seed+1)
 	return w, nil
+}
+
+// homeNetns opens the namespace of the threads that run unlocked
+// goroutines, where threads go back after a call. It asks a goroutine of
+// its own: New may run locked to a thread another wire's Server call
+// switched elsewhere, and /proc/self names the main thread, which may be
+// running such a call too.
+func homeNetns() (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	rc := make(chan result, 1)
+	go func() {
+		f, err := os.Open("/proc/thread-self/ns/net")
+		rc <- result{f, err}
+	}()
+	r := <-rc
+	if r.err != nil {
+		return nil, fmt.Errorf("wire: %w", r.err)
+	}
+	return r.f, nil
 }
 
 // makeNetns makes a namespace on a thread of its own, with lo up and a TUN
