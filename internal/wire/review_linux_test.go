@@ -482,3 +482,16 @@ func TestKilledLeavesNothing(t *testing.T) {
 		t.Errorf("/run/netns had %d entries, has %d", len(netnsDir), len(after))
 	}
 }
+
+// TestQueueTooLong: a queue longer than a wire can ever hold is refused
+// with an error before anything is built, not a panic in make.
+func TestQueueTooLong(t *testing.T) {
+	w, err := New(Config{Queue: 1 << 50})
+	if err == nil {
+		w.Close()
+		t.Fatal("New accepted a queue of 2^50 packets")
+	}
+	if CannotBuild(err) {
+		t.Fatalf("refused as if the machine could not build one: %v", err)
+	}
+}
