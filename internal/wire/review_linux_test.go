@@ -495,3 +495,64 @@ func TestQueueTooLong(t *testing.T) {
 		t.Fatalf("refused as if the machine could not build one: %v", err)
 	}
 }
+
+// TestCloseDuringCalls closes a wire while goroutines dial across it:
+// Close returns, each call ends with a connection or an error, later
+// calls fail with net.ErrClosed, and no descriptor is left.
+func TestCloseDuringCalls(t *testing.T) {
+	fds := countFDs(t)
+	w := build(t, Config{Delay: time.Millisecond})
+	ln, err := w.Listen(context.Background(), "tcp4", ServerIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := echo(ln)
+	addr := ln.Addr().String()
+	dialed := make(chan struct{}, 64)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				c, err := w.Dial(ctx, "tcp4", addr)
+				cancel()
+				if errors.Is(err, net.ErrClosed) {
+					errs <- nil
+					return
+				}
+				if err == nil {
+					c.Close()
+				}
+				select {
+				case dialed <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	for range 20 {
+		<-dialed
+	}
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close hangs while calls run")
+	}
+	for range 8 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a dialer did not see net.ErrClosed")
+		}
+	}
+	ln.Close()
+	<-done
+	if got := countFDs(t); got != fds {
+		t.Errorf("%d descriptors open after Close, %d before", got, fds)
+	}
+}
