@@ -560,3 +560,43 @@ func TestCloseDuringCalls(t *testing.T) {
 		t.Errorf("%d descriptors open after Close, %d before", got, fds)
 	}
 }
+
+// TestThreadThatCannotGoHomeEnds makes the switch back fail, again and
+// again: each thread, left in the clients' namespace, ends instead of
+// running other goroutines. The main thread cannot end (the runtime parks
+// it for good), so a call must never run on it: it would stay in the
+// clients' namespace, and keep it, for the life of the process, and
+// /proc/self/net would be that namespace's.
+func TestThreadThatCannotGoHomeEnds(t *testing.T) {
+	w := build(t, Config{})
+	defer w.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	home := w.homefd
+	defer func() { w.homefd = home }()
+	for range 20 {
+		w.homefd = int(null.Fd()) // setns on it fails with EINVAL
+		var tid int
+		if err := w.Client(func() error { tid = syscall.Gettid(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		w.homefd = home
+		if tid == os.Getpid() {
+			t.Fatal("a call ran on the main thread")
+		}
+		task := fmt.Sprintf("/proc/self/task/%d", tid)
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			if time.Now().After(deadline) {
+				l, _ := os.Readlink(task + "/ns/net")
+				t.Fatalf("thread %d, which could not go home, still runs (in %s)", tid, l)
+			}
+			time.Sleep(time.Millisecond) // polls /proc for the thread
+		}
+	}
+}

@@ -100,27 +100,42 @@ func homeNetns() (*os.File, error) {
 // makeNetns makes a namespace on a thread of its own, with lo up and a TUN
 // device named dev with ip/24, and returns the thread to this process's
 // namespace.
-func (w *Wire) makeNetns(dev string, ip [4]byte, spare bool) (*netns, error) {
-	type result struct {
-		n   *netns
-		err error
-	}
-	rc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+func (w *Wire) makeNetns(dev string, ip [4]byte, spare bool) (n *netns, err error) {
+	onThread(func() {
+		if uerr := unix.Unshare(unix.CLONE_NEWNET); uerr != nil {
 			runtime.UnlockOSThread() // nothing changed on this thread
-			rc <- result{err: fmt.Errorf("wire: %w", os.NewSyscallError("unshare CLONE_NEWNET", err))}
+			err = fmt.Errorf("wire: %w", os.NewSyscallError("unshare CLONE_NEWNET", uerr))
 			return
 		}
-		n, err := setUp(dev, ip, spare)
+		n, err = setUp(dev, ip, spare)
 		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		} // else the thread ends with this goroutine, taking its namespace along
-		rc <- result{n, err}
+	})
+	return n, err
+}
+
+// onThread calls f on a goroutine locked to a thread of its own, not the
+// main thread, and waits for it to end. f unlocks the thread if it may run
+// other goroutines again; if it does not, the thread ends with the
+// goroutine. The main thread cannot end (the runtime parks it for good
+// instead), so one left in another namespace would keep that namespace for
+// the life of the process and give /proc/self its view: a goroutine that
+// finds itself there holds it while another goroutine, which then cannot
+// be scheduled on it, calls f.
+func onThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			defer runtime.UnlockOSThread()
+			onThread(f)
+			return
+		}
+		f()
 	}()
-	r := <-rc
-	return r.n, r.err
+	<-done
 }
 
 // setUp runs on a thread in a new namespace and builds its end there.
@@ -291,9 +306,9 @@ func (w *Wire) pump(from, to *os.File, seed uint64) {
 }
 
 // run calls f on a thread switched into n, and switches the thread back
-// after. A thread that cannot be switched back ends with its goroutine, as
-// does one whose f ends its goroutine (runtime.Goexit, which t.FailNow
-// calls). Close waits for calls under way, so that no descriptor run uses
+// after (never the main thread: see onThread). A thread that cannot be
+// switched back ends with its goroutine. If f ends its goroutine
+// (runtime.Goexit, which t.FailNow calls), run returns an error. Close waits for calls under way, so that no descriptor run uses
 // is closed, or its number reused, meanwhile; a call made while Close
 // waits (from inside f, say) fails with net.ErrClosed instead of waiting
 // for it.
@@ -306,11 +321,8 @@ func (w *Wire) run(n *netns, f func() error) error {
 	w.calls.Add(1)
 	w.mu.Unlock()
 	defer w.calls.Done()
-	errc := make(chan error, 1)
-	go func() {
-		err := errors.New("wire: the function ended its goroutine (runtime.Goexit; t.FailNow must run on the test's goroutine)")
-		defer func() { errc <- err }()
-		runtime.LockOSThread()
+	err := errors.New("wire: the function ended its goroutine (runtime.Goexit; t.FailNow must run on the test's goroutine)")
+	onThread(func() {
 		if serr := unix.Setns(n.nsfd, unix.CLONE_NEWNET); serr != nil {
 			runtime.UnlockOSThread()
 			err = fmt.Errorf("wire: %w", os.NewSyscallError("setns", serr))
@@ -322,8 +334,8 @@ func (w *Wire) run(n *netns, f func() error) error {
 			}
 		}()
 		err = f()
-	}()
-	return <-errc
+	})
+	return err
 }
 
 // Server calls f on a thread in the server's namespace and returns its
