@@ -78,8 +78,8 @@ func New(cfg Config) (*Wire, error) {
 // homeNetns opens the namespace of the threads that run unlocked
 // goroutines, where threads go back after a call. It asks a goroutine of
 // its own: New may run locked to a thread another wire's Server call
-// switched elsewhere, and /proc/self names the main thread, which may be
-// running such a call too.
+// switched elsewhere, and /proc/self names the main thread, which the
+// program may have locked and switched itself.
 func homeNetns() (*os.File, error) {
 	type result struct {
 		f   *os.File
