@@ -472,7 +472,7 @@ func TestKilledLeavesNothing(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	killed = true
-	go io.Copy(io.Discard, out)
+	io.Copy(io.Discard, out) // to EOF: the pipe closes with the process
 	cmd.Wait()
 	for _, ino := range nss {
 		if held := netnsHolders(ino); len(held) > 0 {
