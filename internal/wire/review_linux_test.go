@@ -50,19 +50,27 @@ func udpEcho(t *testing.T, w *Wire) (addr string, got chan []byte, stop func()) 
 	return pc.LocalAddr().String(), got, func() { pc.Close(); <-done }
 }
 
+// udpClient dials udpEcho's server from w's clients' namespace; both
+// close when the test ends.
+func udpClient(t *testing.T, w *Wire) (net.Conn, chan []byte) {
+	t.Helper()
+	addr, got, stop := udpEcho(t, w)
+	t.Cleanup(stop)
+	c, err := w.Dial(context.Background(), "udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, got
+}
+
 // TestRoundTripIsTheConfiguredOne measures the round trip of a datagram
 // and its echo: never below 2 × Delay, and not far above it either.
 func TestRoundTripIsTheConfiguredOne(t *testing.T) {
 	const delay = 10 * time.Millisecond
 	w := build(t, Config{Delay: delay})
 	defer w.Close()
-	addr, _, stop := udpEcho(t, w)
-	defer stop()
-	c, err := w.Dial(context.Background(), "udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := udpClient(t, w)
 	var rtts []time.Duration
 	buf := make([]byte, 64)
 	for i := range 15 {
@@ -90,13 +98,7 @@ func TestRoundTripIsTheConfiguredOne(t *testing.T) {
 func TestJitterKeepsOrder(t *testing.T) {
 	w := build(t, Config{Delay: time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 3})
 	defer w.Close()
-	addr, got, stop := udpEcho(t, w)
-	defer stop()
-	c, err := w.Dial(context.Background(), "udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, got := udpClient(t, w)
 	const bursts, each = 10, 30
 	deadline := time.After(5 * time.Second)
 	for i := range bursts {
@@ -123,13 +125,7 @@ func TestFullQueueDrops(t *testing.T) {
 	const queue, sent = 16, 400
 	w := build(t, Config{Delay: 50 * time.Millisecond, Queue: queue})
 	defer w.Close()
-	addr, got, stop := udpEcho(t, w)
-	defer stop()
-	c, err := w.Dial(context.Background(), "udp4", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, got := udpClient(t, w)
 	for i := range sent {
 		c.Write(binary.BigEndian.AppendUint32(nil, uint32(i)))
 	}
