@@ -381,8 +381,9 @@ func (w *Wire) Stats() Stats {
 // Close takes the wire down: the devices go with their descriptors, the
 // goroutines end, and each namespace goes when the last socket made in it
 // is closed. Close waits for Server, Client, Dial and Listen calls under way
-// and makes later ones fail with net.ErrClosed; it returns once the
-// goroutines have ended. Calling it again does nothing.
+// (so a function given to Server or Client must not call it) and makes
+// later ones fail with net.ErrClosed; it returns once the goroutines have
+// ended. Calling it again does nothing.
 func (w *Wire) Close() error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
