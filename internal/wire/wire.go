@@ -47,7 +47,7 @@ type Config struct {
 	Loss float64
 	// Queue bounds the packets in flight in each direction; a packet read
 	// while it is full is dropped, as a router's full queue drops. Default
-	// 4096.
+	// 4096, at most MaxQueue.
 	Queue int
 	// Spare adds a second interface to the server's namespace that stays
 	// down, as a host's unused interface does. The gate's fence binds
@@ -57,6 +57,10 @@ type Config struct {
 	// Seed seeds the jitter and the losses; 0 picks one.
 	Seed uint64
 }
+
+// MaxQueue is the longest Queue a Config may ask for: a second of packets
+// at a few gigabits a second, far more than a test or experiment sends.
+const MaxQueue = 1 << 20
 
 // Stats counts what a wire carried.
 type Stats struct {
@@ -71,8 +75,8 @@ func (c Config) check() error {
 		return fmt.Errorf("wire: negative delay or jitter (%v, %v)", c.Delay, c.Jitter)
 	case c.Loss < 0 || c.Loss >= 1 || c.Loss != c.Loss:
 		return fmt.Errorf("wire: loss %v: not in [0, 1)", c.Loss)
-	case c.Queue < 0:
-		return fmt.Errorf("wire: queue %d: negative", c.Queue)
+	case c.Queue < 0 || c.Queue > MaxQueue:
+		return fmt.Errorf("wire: queue %d: not in [0, %d]", c.Queue, MaxQueue)
 	}
 	return nil
 }

@@ -21,8 +21,9 @@ type Wire struct {
 	cfg            Config
 	home           *os.File // the namespace threads go back to after a call
 	homefd         int
-	calls          sync.RWMutex // held by calls under way; Close takes it
-	closed         bool         // guarded by calls
+	mu             sync.Mutex
+	closed         bool           // guarded by mu
+	calls          sync.WaitGroup // calls under way; added to under mu while not closed
 	client, server *netns
 	pumps          sync.WaitGroup
 	done           chan struct{} // closed by Close: writers stop waiting
@@ -55,9 +56,9 @@ func New(cfg Config) (*Wire, error) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("wire: no TUN device: %w (%w)", errors.ErrUnsupported, err)
 	}
-	home, err := os.Open("/proc/thread-self/ns/net")
+	home, err := homeNetns()
 	if err != nil {
-		return nil, fmt.Errorf("wire: %w", err)
+		return nil, err
 	}
 	w := &Wire{cfg: cfg, home: home, homefd: int(home.Fd()), done: make(chan struct{})}
 	if w.client, err = w.makeNetns("wirec", [4]byte{198, 51, 100, 1}, false); err != nil {
@@ -74,30 +75,67 @@ func New(cfg Config) (*Wire, error) {
 	return w, nil
 }
 
-// makeNetns makes a namespace on a thread of its own, with lo up and a TUN
-// device named dev with ip/24, and returns the thread to this process's
-// namespace.
-func (w *Wire) makeNetns(dev string, ip [4]byte, spare bool) (*netns, error) {
+// homeNetns opens the namespace of the threads that run unlocked
+// goroutines, where threads go back after a call. It asks a goroutine of
+// its own: New may run locked to a thread another wire's Server call
+// switched elsewhere, and /proc/self names the main thread, which the
+// program may have locked and switched itself.
+func homeNetns() (*os.File, error) {
 	type result struct {
-		n   *netns
+		f   *os.File
 		err error
 	}
 	rc := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		f, err := os.Open("/proc/thread-self/ns/net")
+		rc <- result{f, err}
+	}()
+	r := <-rc
+	if r.err != nil {
+		return nil, fmt.Errorf("wire: %w", r.err)
+	}
+	return r.f, nil
+}
+
+// makeNetns makes a namespace on a thread of its own, with lo up and a TUN
+// device named dev with ip/24, and returns the thread to this process's
+// namespace.
+func (w *Wire) makeNetns(dev string, ip [4]byte, spare bool) (n *netns, err error) {
+	onThread(func() {
+		if uerr := unix.Unshare(unix.CLONE_NEWNET); uerr != nil {
 			runtime.UnlockOSThread() // nothing changed on this thread
-			rc <- result{err: fmt.Errorf("wire: %w", os.NewSyscallError("unshare CLONE_NEWNET", err))}
+			err = fmt.Errorf("wire: %w", os.NewSyscallError("unshare CLONE_NEWNET", uerr))
 			return
 		}
-		n, err := setUp(dev, ip, spare)
+		n, err = setUp(dev, ip, spare)
 		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		} // else the thread ends with this goroutine, taking its namespace along
-		rc <- result{n, err}
+	})
+	return n, err
+}
+
+// onThread calls f on a goroutine locked to a thread of its own, not the
+// main thread, and waits for it to end. f unlocks the thread if it may run
+// other goroutines again; if it does not, the thread ends with the
+// goroutine. The main thread cannot end (the runtime parks it for good
+// instead), so one left in another namespace would keep that namespace for
+// the life of the process and give /proc/self its view: a goroutine that
+// finds itself there holds it while another goroutine, which then cannot
+// be scheduled on it, calls f.
+func onThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			defer runtime.UnlockOSThread()
+			onThread(f)
+			return
+		}
+		f()
 	}()
-	r := <-rc
-	return r.n, r.err
+	<-done
 }
 
 // setUp runs on a thread in a new namespace and builds its end there.
@@ -268,30 +306,36 @@ func (w *Wire) pump(from, to *os.File, seed uint64) {
 }
 
 // run calls f on a thread switched into n, and switches the thread back
-// after. A thread that cannot be switched back ends with its goroutine.
-// Close waits for calls under way, so that no descriptor run uses is
-// closed, or its number reused, meanwhile.
+// after (never the main thread: see onThread). A thread that cannot be
+// switched back ends with its goroutine. If f ends its goroutine
+// (runtime.Goexit, which t.FailNow calls), run returns an error. Close waits for calls under way, so that no descriptor run uses
+// is closed, or its number reused, meanwhile; a call made while Close
+// waits (from inside f, say) fails with net.ErrClosed instead of waiting
+// for it.
 func (w *Wire) run(n *netns, f func() error) error {
-	w.calls.RLock()
-	defer w.calls.RUnlock()
+	w.mu.Lock()
 	if w.closed {
+		w.mu.Unlock()
 		return fmt.Errorf("wire: %w", net.ErrClosed)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(n.nsfd, unix.CLONE_NEWNET); err != nil {
+	w.calls.Add(1)
+	w.mu.Unlock()
+	defer w.calls.Done()
+	err := errors.New("wire: the function ended its goroutine (runtime.Goexit; t.FailNow must run on the test's goroutine)")
+	onThread(func() {
+		if serr := unix.Setns(n.nsfd, unix.CLONE_NEWNET); serr != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("wire: %w", os.NewSyscallError("setns", err))
+			err = fmt.Errorf("wire: %w", os.NewSyscallError("setns", serr))
 			return
 		}
-		err := f()
-		if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+		defer func() {
+			if unix.Setns(w.homefd, unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
+		err = f()
+	})
+	return err
 }
 
 // Server calls f on a thread in the server's namespace and returns its
@@ -337,13 +381,15 @@ func (w *Wire) Stats() Stats {
 // Close takes the wire down: the devices go with their descriptors, the
 // goroutines end, and each namespace goes when the last socket made in it
 // is closed. Close waits for Server, Client, Dial and Listen calls under way
-// and makes later ones fail with net.ErrClosed; it returns once the
-// goroutines have ended. Calling it again does nothing.
+// (so a function given to Server or Client must not call it) and makes
+// later ones fail with net.ErrClosed; it returns once the goroutines have
+// ended. Calling it again does nothing.
 func (w *Wire) Close() error {
 	w.closeOnce.Do(func() {
-		w.calls.Lock()
+		w.mu.Lock()
 		w.closed = true
-		w.calls.Unlock()
+		w.mu.Unlock()
+		w.calls.Wait()
 		close(w.done)
 		w.client.tun.Close()
 		w.server.tun.Close()
