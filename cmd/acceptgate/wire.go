@@ -51,6 +51,9 @@ func (f *wireFlags) open(stderr io.Writer) (n bench.Net, close func(), err error
 	if f.rtt < 0 {
 		return nil, nil, fmt.Errorf("-rtt %v: negative", f.rtt)
 	}
+	if f.rtt == 0 {
+		return nil, nil, fmt.Errorf("-jitter and -loss need -rtt: they shape a wire, and no -rtt runs on loopback")
+	}
 	w, err := wire.New(wire.Config{Delay: f.rtt / 2, Jitter: f.jitter, Loss: float64(f.loss), Spare: f.fence})
 	if err != nil {
 		if wire.CannotBuild(err) {
