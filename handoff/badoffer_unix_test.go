@@ -25,7 +25,7 @@ import (
 // taker answered (its error message, or "ready").
 func fakeOffer(t *testing.T, sockets []map[string]any, files []*os.File) (path string, answer <-chan string) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "fake.sock")
+	path = filepath.Join(shortDir(t), "fake.sock")
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	require.NoError(t, err)
 	got := make(chan string, 1)
@@ -88,7 +88,7 @@ func listenerFile(t *testing.T, ln interface{ File() (*os.File, error) }) *os.Fi
 // An offer whose description does not fit the descriptors it sends is
 // refused: Take returns an error, tells the offer, and keeps nothing.
 func TestTakeRefusesDescriptorsThatDoNotMatch(t *testing.T) {
-	dir := t.TempDir()
+	dir := shortDir(t)
 	stream, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "stream.sock"), Net: "unix"})
 	require.NoError(t, err)
 	defer stream.Close()
@@ -199,7 +199,7 @@ func TestATakerThatDiesAtAnyStepChangesNothing(t *testing.T) {
 			tcp, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0", hook, acceptgate.WithMaxConns(4))
 			require.NoError(t, err)
 			defer tcp.Close()
-			rej, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "rej.sock"))
+			rej, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(shortDir(t), "rej.sock"))
 			require.NoError(t, err)
 			defer rej.Close()
 			require.NoError(t, rej.Reject())

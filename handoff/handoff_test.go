@@ -29,7 +29,7 @@ type endpoint struct {
 func endpoints() []endpoint {
 	eps := []endpoint{
 		{"tcp4", func(*testing.T) string { return "127.0.0.1:0" }},
-		{"unix", func(t *testing.T) string { return filepath.Join(t.TempDir(), "gate.sock") }},
+		{"unix", func(t *testing.T) string { return filepath.Join(shortDir(t), "gate.sock") }},
 	}
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err == nil {
 		ln.Close()
@@ -223,7 +223,7 @@ func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
 			defer old.Close()
 			stopOld := serveLines(old, "old")
 			defer stopOld()
-			path := filepath.Join(t.TempDir(), "handoff.sock")
+			path := filepath.Join(shortDir(t), "handoff.sock")
 			o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
 			require.NoError(t, err)
 			defer o.Close()
@@ -262,7 +262,7 @@ func TestCloseDuringTheExchangeLeavesTheSocketToTheOtherSide(t *testing.T) {
 	for _, state := range []acceptgate.State{acceptgate.Accepting, acceptgate.Rejecting} {
 		for _, closer := range []string{"taker", "offer"} {
 			t.Run(state.String()+"/"+closer, func(t *testing.T) {
-				old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(t.TempDir(), "gate.sock"))
+				old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(shortDir(t), "gate.sock"))
 				require.NoError(t, err)
 				defer old.Close()
 				addr := old.Addr().String()
@@ -302,7 +302,7 @@ func TestCloseDuringTheExchangeLeavesTheSocketToTheOtherSide(t *testing.T) {
 func TestAHiddenUnixGateLeavesNothingBehind(t *testing.T) {
 	for _, resume := range []bool{true, false} {
 		t.Run(fmt.Sprintf("resumed=%v", resume), func(t *testing.T) {
-			dir := t.TempDir()
+			dir := shortDir(t)
 			before := openFiles(t)
 			old, err := acceptgate.Listen(context.Background(), "unix", filepath.Join(dir, "gate.sock"))
 			require.NoError(t, err)
@@ -381,7 +381,7 @@ func TestListenRefusesAGateUnderTwoNames(t *testing.T) {
 	g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer g.Close()
-	path := filepath.Join(t.TempDir(), "handoff.sock")
+	path := filepath.Join(shortDir(t), "handoff.sock")
 	o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"a": g, "b": g})
 	if err == nil {
 		o.Close()

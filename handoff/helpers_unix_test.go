@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -80,7 +81,7 @@ func eventually(t *testing.T, cond func() bool, what string) {
 // returned.
 func offer(t *testing.T, gates map[string]*acceptgate.Listener, opts ...handoff.Option) (path string, wait func() error) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "handoff.sock")
+	path = filepath.Join(shortDir(t), "handoff.sock")
 	o, err := handoff.Listen(context.Background(), path, gates, opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,4 +105,15 @@ func offer(t *testing.T, gates map[string]*acceptgate.Listener, opts ...handoff.
 		wait()
 	})
 	return path, wait
+}
+
+// shortDir returns a new directory for unix sockets, removed after the
+// test: t.TempDir's path holds the test's name and, under a long TMPDIR,
+// a socket path in it can pass the 108 bytes a sockaddr_un holds.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "ho")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }

@@ -195,7 +195,7 @@ func (l *load) end(t *testing.T) {
 // to the new one while clients connect throughout, and every client is
 // served.
 func TestHandOverToAnotherProcessUnderLoad(t *testing.T) {
-	dir := t.TempDir()
+	dir := shortDir(t)
 	tcpGate, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer tcpGate.Close()
