@@ -9,12 +9,15 @@ import (
 	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
-// handing is the state of a socket on its way to or from another process.
-// While it is set, Pause, Reject and Resume are refused.
+// handing is the state of a socket on its way to or from another process:
+// the Listener holds it (paused, or rejecting without delivering) until the
+// handoff ends. While it is set, Pause, Reject and Resume are refused.
 type handing struct {
-	from    State // prepared: the state to roll back to
-	adopted bool  // the socket came from another process
-	to      State // adopted: the state Activate puts the Listener in
+	// then is the state the hold ends in: the one the Listener had, for a
+	// rollback of a socket prepared here, or the one it was handed over in,
+	// for the activation of an adopted one.
+	then    State
+	adopted bool // the socket came from another process
 }
 
 var errHandingOver = errors.New("the socket is being handed over to another process")
@@ -70,10 +73,10 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 	}
 	files, err := dupFiles(s)
 	if err != nil {
-		l.undoPrepareLocked(from)
+		l.endHoldLocked(from)
 		return handover.Socket{}, nil, l.opError("hand over", err)
 	}
-	l.handing = &handing{from: from}
+	l.handing = &handing{then: from}
 	return hs, files, nil
 }
 
@@ -81,23 +84,27 @@ func (l *Listener) rollbackHandover() {
 	l.mu.Lock()
 	if h := l.handing; h != nil && !h.adopted && l.State() != Closed {
 		l.handing = nil
-		l.undoPrepareLocked(h.from)
+		l.endHoldLocked(h.then)
 	}
 	l.mu.Unlock()
 	l.reportChanges()
 }
 
-// undoPrepareLocked puts a prepared Listener back in from.
-func (l *Listener) undoPrepareLocked(from State) {
-	switch from {
+// endHoldLocked puts a Listener that holds its socket for a handoff in state
+// then: accepting (from paused), or rejecting and delivering what the kernel
+// admitted. Paused stays as it is.
+func (l *Listener) endHoldLocked(then State) error {
+	switch then {
 	case Accepting:
-		if err := l.moveToLocked(Paused, Accepting); err == nil {
-			l.enterLocked(Paused, Accepting)
+		if err := l.moveToLocked(Paused, Accepting); err != nil {
+			return err
 		}
+		l.enterLocked(Paused, Accepting)
 	case Rejecting:
 		l.setModeLocked(Rejecting, true)
 		l.broadcastLocked()
 	}
+	return nil
 }
 
 // releaseHandover closes the Listener's descriptors without touching its
@@ -113,15 +120,7 @@ func (l *Listener) releaseHandover() error {
 		}
 		return l.opError("hand over", errors.New("the socket was not prepared for handing over"))
 	}
-	l.handing = nil
-	err := l.sock.Load().letGo()
-	m := int32(Closed)
-	if len(l.pending) > 0 {
-		m |= pendingFlag
-		l.drained = make(chan struct{})
-	}
-	l.mode.Store(m)
-	l.enterLocked(from, Closed)
+	err := l.closeLocked(from, true)
 	l.mu.Unlock()
 	l.reportChanges()
 	if err != nil {
@@ -179,7 +178,7 @@ func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, erro
 		held = Rejecting
 	}
 	l.mode.Store(int32(held))
-	l.handing = &handing{adopted: true, to: to}
+	l.handing = &handing{then: to, adopted: true}
 	return l, nil
 }
 
@@ -208,16 +207,7 @@ func (l *Listener) activateHandover() error {
 		return l.opError("take over", errors.New("not an adopted socket waiting to be activated"))
 	}
 	l.handing = nil
-	var err error
-	switch h.to {
-	case Accepting:
-		if err = l.moveToLocked(Paused, Accepting); err == nil {
-			l.enterLocked(Paused, Accepting)
-		}
-	case Rejecting:
-		l.setModeLocked(Rejecting, true)
-		l.broadcastLocked()
-	}
+	err := l.endHoldLocked(h.then)
 	l.mu.Unlock()
 	l.reportChanges()
 	if err != nil {

@@ -29,18 +29,7 @@ func (l *Listener) Close() error {
 		l.mu.Unlock()
 		return l.closedError("close")
 	}
-	l.mode.Store(int32(Closed))
-	var err error
-	if l.handing != nil {
-		// The other process holds the socket too and may serve it on:
-		// whichever way the handoff ends, it must find it untouched.
-		l.handing = nil
-		err = l.sock.Load().letGo()
-	} else {
-		err = l.sock.Load().close()
-	}
-	l.closePendingLocked()
-	l.enterLocked(from, Closed)
+	err := l.closeLocked(from, false)
 	l.mu.Unlock()
 	l.reportChanges()
 	if err != nil {
@@ -75,6 +64,32 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// closeLocked closes the Listener, in state from, and its socket. A socket
+// being handed to or from another process is let go without being touched:
+// the other process holds it too and may serve it on, whichever way the
+// handoff ends. The pending connections are closed, unless keepPending:
+// then Accept still delivers them, and drained is closed after the last.
+func (l *Listener) closeLocked(from State, keepPending bool) error {
+	m := int32(Closed)
+	if keepPending && len(l.pending) > 0 {
+		m |= pendingFlag
+		l.drained = make(chan struct{})
+	}
+	l.mode.Store(m)
+	var err error
+	if l.handing != nil {
+		l.handing = nil
+		err = l.sock.Load().letGo()
+	} else {
+		err = l.sock.Load().close()
+	}
+	if !keepPending {
+		l.closePendingLocked()
+	}
+	l.enterLocked(from, Closed)
+	return err
 }
 
 func (l *Listener) closePendingLocked() {
