@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/internal/process"
 )
 
 // maxBody bounds a request body; the API's bodies are a few fields.
@@ -36,10 +37,6 @@ type View struct {
 	PID            int       `json:"pid"`
 	ProcessStarted time.Time `json:"process_started"`
 }
-
-// processStarted stands for when the process started: package
-// initialisation comes within moments of it, on every platform.
-var processStarted = time.Now()
 
 // Request is the optional JSON body of a state change.
 type Request struct {
@@ -181,7 +178,7 @@ func view(name string, g *acceptgate.Listener) View {
 	return View{
 		Name: name, Addr: g.Addr().String(), State: st.State.String(), Since: st.Since,
 		Accepted: st.Accepted, Active: st.Active, Pending: st.Pending, Aborted: st.Aborted, Queued: st.Queued, Backlog: st.Backlog,
-		PID: os.Getpid(), ProcessStarted: processStarted,
+		PID: os.Getpid(), ProcessStarted: process.Started,
 	}
 }
 

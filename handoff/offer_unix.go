@@ -15,6 +15,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/internal/process"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
@@ -40,9 +41,6 @@ type unixListener interface {
 	AcceptUnix() (*net.UnixConn, error)
 	SetDeadline(time.Time) error
 }
-
-// processStart is when this process started, as the offer tells takers.
-var processStart = time.Now()
 
 // Listen makes the offer socket at path, private to this user (mode 0600)
 // from the instant it exists, offering gates by name. A stale socket file
@@ -157,7 +155,7 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 		return false, err
 	}
 
-	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: processStart.Format(time.RFC3339)}
+	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339)}
 	var files []*os.File
 	var prepared []*acceptgate.Listener
 	defer func() {
