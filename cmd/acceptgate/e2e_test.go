@@ -57,12 +57,18 @@ type server struct {
 	admin  string // where serve says its admin API is
 }
 
-// startServe runs serve with args and waits until it has printed where its
-// admin API is. The process is killed at the end of the test if it is still
-// running.
+// startServe runs serve with args on a free port; see startCommand.
 func startServe(t *testing.T, ctx context.Context, bin string, args ...string) *server {
 	t.Helper()
-	s := &server{cmd: exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...), exited: make(chan error, 1)}
+	return startCommand(t, exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+}
+
+// startCommand starts cmd, a serve, and waits until it has printed where
+// its admin API is. The process is killed at the end of the test if it is
+// still running.
+func startCommand(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
+	s := &server{cmd: cmd, exited: make(chan error, 1)}
 	stdout, err := s.cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, s.cmd.Start())

@@ -3,7 +3,6 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -28,28 +27,29 @@ import (
 // has printed where its admin API is.
 func startActivated(t *testing.T, ctx context.Context, bin string, files []*os.File, args ...string) *server {
 	t.Helper()
-	s := &server{cmd: activated(ctx, bin, files, args...), exited: make(chan error, 1)}
-	stdout, err := s.cmd.StdoutPipe()
+	return startCommand(t, activated(ctx, bin, files, args...))
+}
+
+// unitSockets makes the sockets a unit would pass serve: TCP for http, and
+// a unix socket of mode for admin, closed at the end of the test; files
+// are their descriptors, in that order.
+func unitSockets(t *testing.T, mode os.FileMode) (web net.Listener, adminPath string, files []*os.File) {
+	t.Helper()
+	web, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	require.NoError(t, s.cmd.Start())
-	go func() { s.exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-	})
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if rest, ok := strings.CutPrefix(lines.Text(), "acceptgate: serving "); ok {
-			s.url = strings.Fields(rest)[0]
-		}
-		if rest, ok := strings.CutPrefix(lines.Text(), "acceptgate: admin API on "); ok {
-			s.admin = rest
-			break
-		}
+	t.Cleanup(func() { web.Close() })
+	adminPath = filepath.Join(t.TempDir(), "admin.sock")
+	adminLn, err := net.Listen("unix", adminPath)
+	require.NoError(t, err)
+	t.Cleanup(func() { adminLn.Close() })
+	require.NoError(t, os.Chmod(adminPath, mode))
+	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
+		f, err := l.File()
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		files = append(files, f)
 	}
-	require.NotEmpty(t, s.admin, "serve printed its admin address")
-	go io.Copy(io.Discard, stdout)
-	return s
+	return web, adminPath, files
 }
 
 // activated is "serve --systemd" started as systemd would: with files,
@@ -76,21 +76,7 @@ func TestServeSystemdDrainsAndLeavesTheSockets(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	web, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer web.Close()
-	adminPath := filepath.Join(t.TempDir(), "admin.sock")
-	adminLn, err := net.Listen("unix", adminPath)
-	require.NoError(t, err)
-	defer adminLn.Close()
-	require.NoError(t, os.Chmod(adminPath, 0o600), "SocketMode=0600")
-	var files []*os.File
-	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
-		f, err := l.File()
-		require.NoError(t, err)
-		defer f.Close()
-		files = append(files, f)
-	}
+	web, adminPath, files := unitSockets(t, 0o600) // SocketMode=0600
 
 	srv := startActivated(t, ctx, bin, files, "--grace", "5s")
 	assert.Equal(t, "http://"+web.Addr().String()+"/", srv.url, "serves the socket it was given")
@@ -157,7 +143,7 @@ func TestServeSystemdDrainsAndLeavesTheSockets(t *testing.T) {
 	srv.exited <- nil // for the cleanup
 	_, err = os.Stat(adminPath)
 	assert.NoError(t, err, "the unit's admin socket keeps its path")
-	for _, addr := range []net.Addr{web.Addr(), adminLn.Addr()} {
+	for _, addr := range []net.Addr{web.Addr(), &net.UnixAddr{Name: adminPath, Net: "unix"}} {
 		conn, err := net.DialTimeout(addr.Network(), addr.String(), patience)
 		if assert.NoError(t, err, "%s listens again for the manager", addr) {
 			conn.Close()
@@ -194,21 +180,7 @@ func TestServeSystemdRefusesWhatItCannotUse(t *testing.T) {
 
 func TestServeSystemdRefusesAnAdminSocketOthersCanUse(t *testing.T) {
 	bin := build(t)
-	web, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer web.Close()
-	adminPath := filepath.Join(t.TempDir(), "admin.sock")
-	adminLn, err := net.Listen("unix", adminPath)
-	require.NoError(t, err)
-	defer adminLn.Close()
-	require.NoError(t, os.Chmod(adminPath, 0o666), "systemd's default SocketMode")
-	var files []*os.File
-	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
-		f, err := l.File()
-		require.NoError(t, err)
-		defer f.Close()
-		files = append(files, f)
-	}
+	_, _, files := unitSockets(t, 0o666) // systemd's default SocketMode
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	out, err := activated(ctx, bin, files).CombinedOutput()

@@ -446,21 +446,7 @@ func TestServeSystemdUpgradesOnSIGHUP(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	web, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer web.Close()
-	adminPath := filepath.Join(t.TempDir(), "admin.sock")
-	adminLn, err := net.Listen("unix", adminPath)
-	require.NoError(t, err)
-	defer adminLn.Close()
-	require.NoError(t, os.Chmod(adminPath, 0o600), "SocketMode=0600")
-	var files []*os.File
-	for _, l := range []interface{ File() (*os.File, error) }{web.(*net.TCPListener), adminLn.(*net.UnixListener)} {
-		f, err := l.File()
-		require.NoError(t, err)
-		defer f.Close()
-		files = append(files, f)
-	}
+	_, adminPath, files := unitSockets(t, 0o600) // SocketMode=0600
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	require.NoError(t, err)
 	defer stderr.Close()
