@@ -170,35 +170,10 @@ func TestStressAgainstModel(t *testing.T) {
 	addr = gate.Addr().String()
 	srv.serve(gate)
 
-	stop := make(chan struct{})
-	// Outcomes are gathered as they come: a long run has more of them than
-	// any channel buffer holds.
-	results := make(chan outcome, 1024)
-	var gathered []outcome
-	gathering := make(chan struct{})
-	go func() {
-		defer close(gathering)
-		for r := range results {
-			gathered = append(gathered, r)
-		}
-	}()
-	var clients sync.WaitGroup
-	for range 6 {
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				results <- stressClient(addr, n)
-			}
-		}()
-	}
+	endClients := runStressClients(6, func(n int) outcome {
+		return stressClient(func() (net.Conn, error) { return net.DialTimeout("tcp4", addr, patience) }, n)
+	})
 
-	var accepted uint64 // by gates closed so far, as Stats reported
 	start := time.Now()
 	for i := 0; i < ops && (duration == 0 || time.Since(start) < duration); i++ {
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond) // a random interval between operations, not synchronisation
@@ -234,13 +209,7 @@ func TestStressAgainstModel(t *testing.T) {
 			tl.start(&tl.openRef)
 			tl.start(&tl.openCut)
 			require.NoError(t, gate.Close())
-			srv.wg.Wait()
-			stats := gate.Stats()
-			srv.mu.Lock()
-			assert.Equal(t, srv.accepted, stats.Accepted, "Stats().Accepted of the closed gate")
-			accepted += srv.accepted
-			srv.accepted = 0
-			srv.mu.Unlock()
+			srv.closed(t, gate)
 			var err error
 			gate, err = acceptgate.Listen(t.Context(), "tcp4", addr, acceptgate.WithTracking())
 			require.NoError(t, err, "listen again on %s", addr)
@@ -251,15 +220,76 @@ func TestStressAgainstModel(t *testing.T) {
 	}
 	require.NoError(t, gate.Resume())
 	tl.end(&tl.openRef, &tl.refuse)
-	close(stop)
-	clients.Wait()
-	close(results)
-	<-gathering
+	gathered := endClients()
 
 	require.NoError(t, gate.Close())
 	srv.wg.Wait()
-	final := gate.Stats()
+	counts := checkStress(t, srv, gate.Stats(), &tl, gathered)
+	t.Logf("outcomes %v; %d connections delivered", counts, srv.delivered)
+	assert.Positive(t, counts["served"])
 
+	if fdsBefore >= 0 {
+		eventually(t, func() bool { return openFDs(t) <= fdsBefore }, "descriptors back to %d (now %d)", fdsBefore, openFDs(t))
+	}
+	runtime.GC()
+}
+
+// closed waits until the server is done with a closed gate's connections,
+// checks that the gate's Stats counted what the server was handed, and
+// starts counting afresh for the next gate.
+func (s *stressServer) closed(t *testing.T, gate *acceptgate.Listener) {
+	t.Helper()
+	s.wg.Wait()
+	stats := gate.Stats()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	assert.Equal(t, s.accepted, stats.Accepted, "Stats().Accepted of the closed gate")
+	s.accepted = 0
+}
+
+// runStressClients runs loops of client until the returned end is called,
+// which returns every outcome. Outcomes are gathered as they come: a long
+// run has more of them than any channel buffer holds.
+func runStressClients(loops int, client func(n int) outcome) (end func() []outcome) {
+	stop := make(chan struct{})
+	results := make(chan outcome, 1024)
+	var gathered []outcome
+	gathering := make(chan struct{})
+	go func() {
+		defer close(gathering)
+		for r := range results {
+			gathered = append(gathered, r)
+		}
+	}()
+	var clients sync.WaitGroup
+	for range loops {
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				results <- client(n)
+			}
+		}()
+	}
+	return func() []outcome {
+		close(stop)
+		clients.Wait()
+		close(results)
+		<-gathering
+		return gathered
+	}
+}
+
+// checkStress checks the server's count against the last gate's Stats,
+// that nothing was delivered twice, and every outcome against what the
+// timeline allows; it returns how many of each kind there were.
+func checkStress(t *testing.T, srv *stressServer, final acceptgate.Stats, tl *timeline, gathered []outcome) map[string]int {
+	t.Helper()
 	counts := map[string]int{}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
@@ -277,18 +307,13 @@ func TestStressAgainstModel(t *testing.T) {
 			t.Errorf("client: %v", r.err)
 		}
 	}
-	t.Logf("outcomes %v; %d connections delivered", counts, srv.delivered)
-	assert.Positive(t, counts["served"])
-
-	if fdsBefore >= 0 {
-		eventually(t, func() bool { return openFDs(t) <= fdsBefore }, "descriptors back to %d (now %d)", fdsBefore, openFDs(t))
-	}
-	runtime.GC()
+	return counts
 }
 
-func stressClient(addr string, n int) outcome {
+// stressClient connects with dial, sends n and reads the answer.
+func stressClient(dial func() (net.Conn, error), n int) outcome {
 	from := time.Now()
-	c, err := net.DialTimeout("tcp4", addr, patience)
+	c, err := dial()
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return outcome{kind: "refused", from: from, to: time.Now(), err: err}

@@ -2,12 +2,8 @@ package acceptgate_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"net"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,33 +46,14 @@ func TestStressAcrossARoundTrip(t *testing.T) {
 	addr := gate.Addr().String()
 	srv.serve(gate)
 
-	stop := make(chan struct{})
-	results := make(chan outcome, 1024)
-	var gathered []outcome
-	gathering := make(chan struct{})
-	go func() {
-		defer close(gathering)
-		for r := range results {
-			gathered = append(gathered, r)
-		}
-	}()
-	var clients sync.WaitGroup
-	for range 16 {
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				results <- wireStressClient(w, addr, n)
-			}
-		}()
-	}
+	endClients := runStressClients(16, func(n int) outcome {
+		return stressClient(func() (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), patience)
+			defer cancel()
+			return w.Dial(ctx, "tcp4", addr)
+		}, n)
+	})
 
-	var accepted uint64
 	start := time.Now()
 	// Half a round trip apart on average, and Close one time in twenty,
 	// so that most clients meet a flip but few a Close.
@@ -96,13 +73,7 @@ func TestStressAcrossARoundTrip(t *testing.T) {
 			tl.start(&tl.openRef)
 			tl.start(&tl.openCut)
 			require.NoError(t, gate.Close())
-			srv.wg.Wait()
-			stats := gate.Stats()
-			srv.mu.Lock()
-			assert.Equal(t, srv.accepted, stats.Accepted, "Stats().Accepted of the closed gate")
-			accepted += srv.accepted
-			srv.accepted = 0
-			srv.mu.Unlock()
+			srv.closed(t, gate)
 			listenAt(addr)
 			srv.serve(gate)
 			tl.end(&tl.openCut, &tl.cut)
@@ -111,33 +82,12 @@ func TestStressAcrossARoundTrip(t *testing.T) {
 	}
 	require.NoError(t, inServer(t, w, gate.Resume))
 	tl.end(&tl.openRef, &tl.refuse)
-	close(stop)
-	clients.Wait()
-	close(results)
-	<-gathering
+	gathered := endClients()
 	elapsed := time.Since(start)
 
 	require.NoError(t, gate.Close())
 	srv.wg.Wait()
-	final := gate.Stats()
-
-	counts := map[string]int{}
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	assert.Equal(t, srv.accepted, final.Accepted, "Stats().Accepted of the last gate")
-	assert.Empty(t, srv.duplicates, "connections delivered twice")
-	for _, r := range gathered {
-		counts[r.kind]++
-		switch r.kind {
-		case "served":
-		case "refused":
-			assert.True(t, tl.mayRefuse(r.from, r.to), "client refused while the gate accepted or paused: %v", r.err)
-		case "cut":
-			assert.True(t, tl.mayCut(r.from, r.to), "client reset after connecting, with no Close near: %v", r.err)
-		default:
-			t.Errorf("client: %v", r.err)
-		}
-	}
+	counts := checkStress(t, srv, gate.Stats(), &tl, gathered)
 	t.Logf("outcomes %v in %v (%.0f clients/s); %d connections delivered; wire %+v",
 		counts, elapsed.Round(time.Millisecond), float64(len(gathered))/elapsed.Seconds(), srv.delivered, w.Stats())
 	assert.Positive(t, counts["served"])
@@ -147,31 +97,4 @@ func TestStressAcrossARoundTrip(t *testing.T) {
 	if fdsBefore >= 0 {
 		eventually(t, func() bool { return openFDs(t) <= fdsBefore }, "descriptors back to %d (now %d)", fdsBefore, openFDs(t))
 	}
-}
-
-// wireStressClient is stressClient across w.
-func wireStressClient(w *wire.Wire, addr string, n int) outcome {
-	from := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	c, err := w.Dial(ctx, "tcp4", addr)
-	cancel()
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return outcome{kind: "refused", from: from, to: time.Now(), err: err}
-		}
-		if errors.Is(err, syscall.ECONNRESET) {
-			return outcome{kind: "cut", from: from, to: time.Now(), err: err}
-		}
-		return outcome{kind: "other", err: err}
-	}
-	defer c.Close()
-	port := c.LocalAddr().(*net.TCPAddr).Port
-	got, err := roundTrip(c, fmt.Sprint(n))
-	switch {
-	case err == nil && got == fmt.Sprintf("ok %d\n", n):
-		return outcome{kind: "served", port: port}
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), err != nil && err.Error() == "EOF":
-		return outcome{kind: "cut", port: port, from: from, to: time.Now(), err: err}
-	}
-	return outcome{kind: "other", port: port, err: fmt.Errorf("answer %q: %v", got, err)}
 }
