@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -94,36 +93,15 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 		began time.Time
 		first time.Duration
 	}
-	var next, done atomic.Int64
 	var res FDHandoffResult
 	var samples []sample
-	var mu sync.Mutex
-	var clients sync.WaitGroup
-	for range cfg.Clients {
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			for {
-				n := next.Add(1)
-				if n > int64(cfg.Conns) || ctx.Err() != nil {
-					return
-				}
-				line := fmt.Sprintf("%d\n", n)
-				began := time.Now()
-				a := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
-					answered: func(got string) bool { return got == line }}.run(addr)
-				mu.Lock()
-				res.count(a.outcome)
-				if a.outcome == served {
-					samples = append(samples, sample{began, a.first})
-				}
-				mu.Unlock()
-				if d := done.Add(1); cfg.Progress != nil && d%1000 == 0 {
-					cfg.Progress(int(d))
-				}
+	load := startHandoffLoad(ctx, cfg.Clients, cfg.Conns, cfg.Timeout, cfg.Net, addr, cfg.Progress,
+		func(began time.Time, a attempt) {
+			res.count(a.outcome)
+			if a.outcome == served {
+				samples = append(samples, sample{began, a.first})
 			}
-		}()
-	}
+		})
 
 	type window struct{ from, to time.Time }
 	var windows []window
@@ -131,9 +109,7 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 	step := cfg.Conns / (cfg.Handoffs + 1)
 	var driveErr error
 	for turn := 0; turn < cfg.Handoffs && driveErr == nil; turn++ {
-		for done.Load() < int64((turn+1)*step) && next.Load() <= int64(cfg.Conns) && ctx.Err() == nil {
-			time.Sleep(100 * time.Microsecond)
-		}
+		load.reach(ctx, (turn+1)*step)
 		var w window
 		w, driveErr = func() (window, error) {
 			g, err := startGeneration(cfg, path, true, "", nil)
@@ -166,7 +142,7 @@ func FDHandoff(ctx context.Context, cfg FDHandoffConfig) (FDHandoffResult, error
 			res.Handoffs++
 		}
 	}
-	clients.Wait()
+	load.wait()
 
 	res.HandoffP50, res.HandoffP99 = percentile(took, 0.50), percentile(took, 0.99)
 	var during, outside []time.Duration

@@ -88,33 +88,9 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 		serveLines(&servers, g)
 	}
 
-	var next, done atomic.Int64
 	var res HandoffResult
-	var mu sync.Mutex
-	var clients sync.WaitGroup
-	for range cfg.Clients {
-		clients.Add(1)
-		go func() {
-			defer clients.Done()
-			for {
-				n := next.Add(1)
-				if n > int64(cfg.Conns) || ctx.Err() != nil {
-					return
-				}
-				// Each client sends its own number, so that an answer
-				// meant for another connection is not taken for its own.
-				line := fmt.Sprintf("%d\n", n)
-				a := probe{network: "tcp", dial: dialer(cfg.Net), connectTimeout: cfg.Timeout, answerTimeout: cfg.Timeout, request: line,
-					answered: func(got string) bool { return got == line }}.run(addr)
-				mu.Lock()
-				res.count(a.outcome)
-				mu.Unlock()
-				if d := done.Add(1); cfg.Progress != nil && d%1000 == 0 {
-					cfg.Progress(int(d))
-				}
-			}
-		}()
-	}
+	load := startHandoffLoad(ctx, cfg.Clients, cfg.Conns, cfg.Timeout, cfg.Net, addr, cfg.Progress,
+		func(_ time.Time, a attempt) { res.count(a.outcome) })
 
 	// The driver: each turn, one socket leaves and the other stays. The
 	// kernel hands each new connection to a member of the SO_REUSEPORT group
@@ -130,9 +106,7 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 	step := cfg.Conns / (cfg.Handoffs + 1)
 	var driveErr error
 	for turn := 0; turn < cfg.Handoffs && driveErr == nil; turn++ {
-		for done.Load() < int64((turn+1)*step) && next.Load() <= int64(cfg.Conns) && ctx.Err() == nil {
-			time.Sleep(100 * time.Microsecond)
-		}
+		load.reach(ctx, (turn+1)*step)
 		leaving := turn % 2
 		switch cfg.Leave {
 		case LeaveReject:
@@ -156,7 +130,7 @@ func Handoff(ctx context.Context, cfg HandoffConfig) (HandoffResult, error) {
 		}
 		res.Handoffs++
 	}
-	clients.Wait()
+	load.wait()
 	for _, g := range gates {
 		g.Close()
 	}
@@ -173,6 +147,60 @@ func (cfg *HandoffConfig) defaults() {
 		cfg.Address = serverHost(cfg.Net) + ":0"
 	}
 }
+
+// handoffLoad is the clients of a handoff run: loops that each connect,
+// send their connection's number and read it back, until conns connections
+// were tried or ctx is done.
+type handoffLoad struct {
+	conns      int
+	next, done atomic.Int64
+	clients    sync.WaitGroup
+}
+
+// startHandoffLoad starts loops client loops against addr, across n if it
+// is not nil. record is called with each attempt and when it began, one
+// call at a time; progress, if not nil, every thousand connections.
+func startHandoffLoad(ctx context.Context, loops, conns int, timeout time.Duration, n Net, addr string,
+	progress func(done int), record func(began time.Time, a attempt)) *handoffLoad {
+	l := &handoffLoad{conns: conns}
+	var mu sync.Mutex
+	for range loops {
+		l.clients.Add(1)
+		go func() {
+			defer l.clients.Done()
+			for {
+				i := l.next.Add(1)
+				if i > int64(conns) || ctx.Err() != nil {
+					return
+				}
+				// Each client sends its own number, so that an answer
+				// meant for another connection is not taken for its own.
+				line := fmt.Sprintf("%d\n", i)
+				began := time.Now()
+				a := probe{network: "tcp", dial: dialer(n), connectTimeout: timeout, answerTimeout: timeout, request: line,
+					answered: func(got string) bool { return got == line }}.run(addr)
+				mu.Lock()
+				record(began, a)
+				mu.Unlock()
+				if d := l.done.Add(1); progress != nil && d%1000 == 0 {
+					progress(int(d))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// reach returns once n connections are done, all were started, or ctx is
+// done: the driver's next turn comes after that many.
+func (l *handoffLoad) reach(ctx context.Context, n int) {
+	for l.done.Load() < int64(n) && l.next.Load() <= int64(l.conns) && ctx.Err() == nil {
+		time.Sleep(100 * time.Microsecond) // pacing the driver on the clients' count
+	}
+}
+
+// wait returns once every client loop has ended.
+func (l *handoffLoad) wait() { l.clients.Wait() }
 
 // runDefaults fills in what a handoff run leaves zero: 4 client loops,
 // 10,000 connections, 20 handoffs, 5 s per connection.
