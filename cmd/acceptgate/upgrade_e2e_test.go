@@ -166,6 +166,22 @@ func (l *httpLoad) end(t *testing.T) {
 	t.Logf("%d requests served", l.ok.Load())
 }
 
+// stopByPID stops, at the end of the test, an instance that is not the
+// test's child (SIGHUP started it): SIGINT, then SIGKILL if it is still
+// there after patience.
+func stopByPID(t *testing.T, pid int) {
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGINT)
+		deadline := time.Now().Add(patience)
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+}
+
 // servingPID asks the admin API on its unix socket which process answers.
 func servingPID(t *testing.T, adminSock string) int {
 	t.Helper()
@@ -221,17 +237,7 @@ func TestServeUpgradesOnSIGHUP(t *testing.T) {
 	old.exitsCleanly(t)
 	pid := servingPID(t, admin)
 	assert.NotEqual(t, old.cmd.Process.Pid, pid)
-	defer func() {
-		// The new instance is not this test's child: stop it by its pid.
-		syscall.Kill(pid, syscall.SIGINT)
-		deadline := time.Now().Add(patience)
-		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}()
+	stopByPID(t, pid)
 	load.waitMore(t, 20)
 	load.end(t)
 }
@@ -313,12 +319,6 @@ func TestServeTwoSIGHUPsInARow(t *testing.T) {
 	require.NoError(t, old.cmd.Process.Signal(syscall.SIGHUP))
 	require.NoError(t, old.cmd.Process.Signal(syscall.SIGHUP))
 	old.exitsCleanly(t)
-	var pids []int
-	defer func() {
-		for _, pid := range pids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}()
 	// Wait for the generations to settle: the serving one offers at up.
 	require.Eventually(t, func() bool {
 		c, err := net.Dial("unixpacket", up)
@@ -329,7 +329,7 @@ func TestServeTwoSIGHUPsInARow(t *testing.T) {
 	}, patience, 10*time.Millisecond, "an instance to offer the sockets")
 	load.waitMore(t, 20)
 	pid := servingPID(t, admin)
-	pids = append(pids, pid)
+	stopByPID(t, pid)
 	load.waitMore(t, 20)
 	load.end(t)
 	// Every instance but the serving one is gone.
@@ -340,7 +340,6 @@ func TestServeTwoSIGHUPsInARow(t *testing.T) {
 		alive = append(alive, p)
 	}
 	assert.Equal(t, []string{fmt.Sprint(pid)}, alive, "only the serving instance is left")
-	syscall.Kill(pid, syscall.SIGINT)
 }
 
 // offerThenVanish offers ln at path as an old instance would, and hangs up
@@ -472,6 +471,6 @@ func TestServeSystemdUpgradesOnSIGHUP(t *testing.T) {
 		t.Fatalf("the old instance did not leave; it said:\n%s", said)
 	}
 	pid := servingPID(t, adminPath)
+	stopByPID(t, pid)
 	assert.NotEqual(t, old, pid)
-	syscall.Kill(pid, syscall.SIGINT)
 }
