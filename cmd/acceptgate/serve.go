@@ -200,13 +200,19 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	handed := make(chan error, 1)
 	if f.upgradeSocket != "" {
 		stopOffer, err := offerUpgrades(ctx, f, gate, adminGate, logger, handed)
-		if err != nil {
+		switch {
+		case err == nil:
+			defer stopOffer()
+			fmt.Fprintf(stdout, "upgrade: acceptgate serve --takeover %s (or kill -HUP %d)\n", f.upgradeSocket, os.Getpid())
+		case taken != nil:
+			// The sockets are this instance's alone now: serving them
+			// matters more than the next upgrade.
+			logger.Error("acceptgate: serving, but cannot offer the sockets for the next upgrade", "err", err)
+		default:
 			srv.Close()
 			<-served
 			return err
 		}
-		defer stopOffer()
-		fmt.Fprintf(stdout, "upgrade: acceptgate serve --takeover %s (or kill -HUP %d)\n", f.upgradeSocket, os.Getpid())
 	}
 	select {
 	case err := <-served:

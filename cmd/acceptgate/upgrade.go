@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/acceptgate/acceptgate"
@@ -43,6 +44,11 @@ func upgradeConflicts(fs *flag.FlagSet, f *serveFlags) error {
 	}
 	if f.adminCert != "" {
 		return fmt.Errorf("--admin-cert with --upgrade-socket: a TLS admin listener cannot be handed over: %w", errors.ErrUnsupported)
+	}
+	// Checked before anything is taken over: a new instance that could not
+	// offer the sockets on would find out only once it serves them.
+	if fi, err := os.Stat(filepath.Dir(f.upgradeSocket)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--upgrade-socket %s: its directory must exist: %v", f.upgradeSocket, err)
 	}
 	return nil
 }

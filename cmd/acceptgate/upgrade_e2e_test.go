@@ -474,3 +474,22 @@ func TestServeSystemdUpgradesOnSIGHUP(t *testing.T) {
 	stopByPID(t, pid)
 	assert.NotEqual(t, old, pid)
 }
+
+// A new instance told to offer the sockets where it cannot is refused
+// before it takes anything: the old one serves on, still offering.
+func TestServeTakeoverRefusesAnUpgradeSocketItCannotMake(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	up := filepath.Join(dir, "upgrade.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", "", "--upgrade-socket", up)
+	out, err := exec.Command(bin, "serve", "--takeover", up, "--upgrade-socket", filepath.Join(dir, "missing", "up.sock")).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "its directory must exist")
+	resp, err := http.Get(old.url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the old instance serves on")
+	next := startInstance(t, bin, "--takeover", up)
+	old.exitsCleanly(t)
+	assert.Equal(t, old.url, next.url, "and still offers its sockets")
+}
