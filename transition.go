@@ -20,6 +20,12 @@ import (
 // Pause on a paused Listener does nothing. Pause from Rejecting listens again
 // first, as Resume does. Pause on a closed Listener returns an error wrapping
 // net.ErrClosed.
+//
+// While the socket is being handed to or from another process (package
+// handoff), Pause, Reject and Resume change nothing and return an error
+// wrapping ErrHandoffInProgress, unless the Listener is already in the
+// state asked for and stays in it when the handoff ends: then, as always,
+// they do nothing and return nil.
 func (l *Listener) Pause() error { return l.transition(Paused, "pause") }
 
 // Resume makes the Listener accept again, on the same address, from Paused or
@@ -63,13 +69,13 @@ func (l *Listener) transition(to State, verb string) error {
 		l.mu.Unlock()
 		return l.opError(verb, net.ErrClosed)
 	}
+	if from == to && (l.handing == nil || l.handing.then == to) {
+		l.mu.Unlock()
+		return nil // repeated: nothing to change, during a handoff or not
+	}
 	if l.handing != nil {
 		l.mu.Unlock()
-		return l.opError(verb, errHandingOver)
-	}
-	if from == to {
-		l.mu.Unlock()
-		return nil
+		return l.opError(verb, ErrHandoffInProgress)
 	}
 	err := l.moveToLocked(from, to)
 	if err == nil {
