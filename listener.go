@@ -127,7 +127,9 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 	return sc.SyscallConn()
 }
 
-// State returns the Listener's current state.
+// State returns the Listener's current state. While a transition is under
+// way it returns the state being left, until the new one is entered; it
+// never returns a state the Listener is neither in nor going to.
 func (l *Listener) State() State { return State(l.mode.Load() & stateMask) }
 
 // Stats is a snapshot of a Listener's counters.

@@ -99,8 +99,9 @@ func (l *Listener) moveToLocked(from, to State) error {
 	}
 	// No goroutine may be inside the socket's Accept while it changes: one
 	// could take a client the new state should not, or miss a wake-up.
+	// Meanwhile State still reads from: the socket has not changed yet.
 	if socketOpen(l.mode.Load() &^ pendingFlag) {
-		l.setModeLocked(Rejecting, false) // not open, whatever from is
+		l.setModeLocked(from, false)
 		l.stopAcceptsLocked(s)
 	}
 	var ns *socket
@@ -124,12 +125,16 @@ func (l *Listener) moveToLocked(from, to State) error {
 
 // setModeLocked stores state s with the flags that fit it: pending while
 // connections wait for delivery, deliver while a rejecting socket still
-// hands out clients. With open, a mode in which Accept takes from the
-// socket clears the wake-up deadline, which would fail its next Accept.
+// hands out clients, held unless open. With open, a mode in which Accept
+// takes from the socket clears the wake-up deadline, which would fail its
+// next Accept.
 func (l *Listener) setModeLocked(s State, open bool) {
 	m := int32(s)
 	sock := l.sock.Load()
-	if s == Rejecting && sock.delivers() && open {
+	switch {
+	case !open:
+		m |= heldFlag
+	case s == Rejecting && sock.delivers():
 		m |= deliverFlag
 	}
 	if socketOpen(m) && sock.wake != nil {
