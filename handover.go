@@ -107,7 +107,6 @@ func (l *Listener) endHoldLocked(then State) error {
 		l.enterLocked(Paused, Accepting)
 	case Rejecting:
 		l.setModeLocked(Rejecting, true)
-		l.broadcastLocked()
 	}
 	return nil
 }

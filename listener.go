@@ -18,8 +18,9 @@ import (
 // clients, and resumed. Its methods are safe for concurrent use by multiple
 // goroutines, concurrently with Accept.
 type Listener struct {
-	// mode holds the State, or-ed with pendingFlag. It is the one word the
-	// Accept hot path reads; it is only written with mu held.
+	// mode holds the State, or-ed with the flags in state.go. It is the one
+	// word the Accept hot path reads; it is only written with mu held, by
+	// storeModeLocked, which wakes the waiters when it changes.
 	mode atomic.Int32
 
 	// inflight counts the goroutines inside the wrapped listener's Accept, so
@@ -49,7 +50,7 @@ type Listener struct {
 	since   time.Time
 	entered [Closed + 1]uint64        // transitions into each state
 	spent   [Closed + 1]time.Duration // time in each state, up to since
-	changed chan struct{}             // closed and replaced whenever a waiter may proceed
+	changed chan struct{}             // closed and replaced when mode changes or a slot is given back
 	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
 	handing *handing                  // set while the socket is being handed to or from another process
 	drained chan struct{}             // closed when a released Listener has delivered its pending connections

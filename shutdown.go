@@ -77,7 +77,7 @@ func (l *Listener) closeLocked(from State, keepPending bool) error {
 		m |= pendingFlag
 		l.drained = make(chan struct{})
 	}
-	l.mode.Store(m)
+	l.storeModeLocked(m)
 	var err error
 	if l.handing != nil {
 		l.handing = nil
@@ -97,7 +97,7 @@ func (l *Listener) closePendingLocked() {
 		c.Close()
 	}
 	l.pending = nil
-	l.mode.Store(l.mode.Load() &^ pendingFlag)
+	l.storeModeLocked(l.mode.Load() &^ pendingFlag)
 	l.closeDrainedLocked()
 }
 

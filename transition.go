@@ -115,8 +115,7 @@ func (l *Listener) moveToLocked(from, to State) error {
 		l.sock.Store(ns)
 	}
 	if err != nil {
-		l.setModeLocked(from, true)
-		l.broadcastLocked() // the work may have left connections pending
+		l.setModeLocked(from, true) // with what the work left pending
 		return err
 	}
 	l.setModeLocked(to, true)
@@ -143,7 +142,19 @@ func (l *Listener) setModeLocked(s State, open bool) {
 	if len(l.pending) > 0 {
 		m |= pendingFlag
 	}
-	l.mode.Store(m)
+	l.storeModeLocked(m)
+}
+
+// storeModeLocked stores mode m and, if it differs from the mode before,
+// wakes every goroutine waiting for a change. A waiter waits for a state,
+// for connections to deliver or for the last of them to go, all of which
+// show in the mode word, or for a slot, which releaseSlot wakes it for:
+// the mode being stored here and nowhere else is what keeps any change of
+// it from leaving a waiter asleep.
+func (l *Listener) storeModeLocked(m int32) {
+	if l.mode.Swap(m) != m {
+		l.broadcastLocked()
+	}
 }
 
 // wakeWait bounds how long a transition waits for goroutines to leave the
