@@ -19,8 +19,9 @@ import (
 // goroutines, concurrently with Accept.
 type Listener struct {
 	// mode holds the State, or-ed with the flags in state.go. It is the one
-	// word the Accept hot path reads; it is only written with mu held, by
-	// storeModeLocked, which wakes the waiters when it changes.
+	// word the Accept hot path reads; once the Listener is shared it is
+	// only written with mu held, by storeModeLocked, which wakes the
+	// waiters when it changes.
 	mode atomic.Int32
 
 	// inflight counts the goroutines inside the wrapped listener's Accept, so
