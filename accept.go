@@ -124,7 +124,7 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		l.pending = l.pending[1:]
 		if len(l.pending) == 0 {
 			l.pending = nil
-			l.mode.Store(mode &^ pendingFlag)
+			l.storeModeLocked(mode &^ pendingFlag)
 			l.closeDrainedLocked()
 		}
 		l.mu.Unlock()

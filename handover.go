@@ -20,7 +20,12 @@ type handing struct {
 	adopted bool // the socket came from another process
 }
 
-var errHandingOver = errors.New("the socket is being handed over to another process")
+// ErrHandoffInProgress is wrapped by the error of a Pause, Reject or Resume
+// refused because the Listener's socket is being handed to or from another
+// process (package handoff). The Listener is left as it was; the call may
+// be made again once the handoff ends. A transition to the state the
+// Listener is in, and stays in when the handoff ends, is not refused.
+var ErrHandoffInProgress = errors.New("acceptgate: socket handoff in progress")
 
 func init() {
 	handover.Prepare = func(g any) (handover.Socket, []*os.File, error) { return g.(*Listener).prepareHandover() }
@@ -45,7 +50,7 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 		return handover.Socket{}, nil, l.opError("hand over", net.ErrClosed)
 	}
 	if l.handing != nil {
-		return handover.Socket{}, nil, l.opError("hand over", errHandingOver)
+		return handover.Socket{}, nil, l.opError("hand over", ErrHandoffInProgress)
 	}
 	s := l.sock.Load()
 	if s.wake == nil {
@@ -102,7 +107,6 @@ func (l *Listener) endHoldLocked(then State) error {
 		l.enterLocked(Paused, Accepting)
 	case Rejecting:
 		l.setModeLocked(Rejecting, true)
-		l.broadcastLocked()
 	}
 	return nil
 }

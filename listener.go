@@ -18,8 +18,10 @@ import (
 // clients, and resumed. Its methods are safe for concurrent use by multiple
 // goroutines, concurrently with Accept.
 type Listener struct {
-	// mode holds the State, or-ed with pendingFlag. It is the one word the
-	// Accept hot path reads; it is only written with mu held.
+	// mode holds the State, or-ed with the flags in state.go. It is the one
+	// word the Accept hot path reads; once the Listener is shared it is
+	// only written with mu held, by storeModeLocked, which wakes the
+	// waiters when it changes.
 	mode atomic.Int32
 
 	// inflight counts the goroutines inside the wrapped listener's Accept, so
@@ -49,7 +51,7 @@ type Listener struct {
 	since   time.Time
 	entered [Closed + 1]uint64        // transitions into each state
 	spent   [Closed + 1]time.Duration // time in each state, up to since
-	changed chan struct{}             // closed and replaced whenever a waiter may proceed
+	changed chan struct{}             // closed and replaced when mode changes or a slot is given back
 	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
 	handing *handing                  // set while the socket is being handed to or from another process
 	drained chan struct{}             // closed when a released Listener has delivered its pending connections
@@ -127,7 +129,9 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 	return sc.SyscallConn()
 }
 
-// State returns the Listener's current state.
+// State returns the Listener's current state. While a transition is under
+// way it returns the state being left, until the new one is entered; it
+// never returns a state the Listener is neither in nor going to.
 func (l *Listener) State() State { return State(l.mode.Load() & stateMask) }
 
 // Stats is a snapshot of a Listener's counters.

@@ -11,14 +11,13 @@ type stateChange struct {
 	addr     net.Addr
 }
 
-// enterLocked records a completed transition, wakes waiters and queues the
-// change for reportChanges.
+// enterLocked records a completed transition and queues the change for
+// reportChanges. Storing the new mode has woken the waiters.
 func (l *Listener) enterLocked(from, to State) {
 	now := time.Now()
 	l.spent[from] += now.Sub(l.since)
 	l.entered[to]++
 	l.since = now
-	l.broadcastLocked()
 	l.hookMu.Lock()
 	l.hookQueue = append(l.hookQueue, stateChange{from, to, l.Addr()})
 	l.hookMu.Unlock()

@@ -43,14 +43,32 @@ func (l *Listener) Close() error {
 // left and returns ctx.Err(). Without tracking (see WithTracking) there is
 // nothing to wait for and Shutdown only closes the Listener.
 //
+// It does all of that also when a step of Close fails (the Listener is
+// closed all the same): it then returns Close's error, joined with
+// ctx.Err() if ctx was done first, so that errors.Is finds either.
+//
 // With net/http, call the server's Shutdown first: it closes idle keep-alive
 // connections and waits for requests in flight. The gate's Shutdown then
 // closes what the server does not track, such as hijacked connections, and
 // does it also when the server's Shutdown gave up at its deadline.
 func (l *Listener) Shutdown(ctx context.Context) error {
-	if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	closeErr := l.Close()
+	if errors.Is(closeErr, net.ErrClosed) {
+		closeErr = nil // closed before: Shutdown goes on waiting all the same
+	}
+	err := l.awaitTracked(ctx)
+	if closeErr == nil {
 		return err
 	}
+	if err != nil {
+		return errors.Join(closeErr, err)
+	}
+	return closeErr
+}
+
+// awaitTracked waits until no tracked connection is open. If ctx is done
+// first, it closes the ones left and returns ctx.Err().
+func (l *Listener) awaitTracked(ctx context.Context) error {
 	if !l.track {
 		return nil
 	}
@@ -77,7 +95,7 @@ func (l *Listener) closeLocked(from State, keepPending bool) error {
 		m |= pendingFlag
 		l.drained = make(chan struct{})
 	}
-	l.mode.Store(m)
+	l.storeModeLocked(m)
 	var err error
 	if l.handing != nil {
 		l.handing = nil
@@ -97,7 +115,7 @@ func (l *Listener) closePendingLocked() {
 		c.Close()
 	}
 	l.pending = nil
-	l.mode.Store(l.mode.Load() &^ pendingFlag)
+	l.storeModeLocked(l.mode.Load() &^ pendingFlag)
 	l.closeDrainedLocked()
 }
 

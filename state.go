@@ -37,6 +37,9 @@ const (
 	// deliverFlag: rejecting, and Accept still takes from the socket the
 	// clients the kernel admitted before it began refusing.
 	deliverFlag = 1 << 9
+	// heldFlag: a transition or a handoff holds the socket, and Accept
+	// takes nothing from it, in whatever state the Listener still reads.
+	heldFlag = 1 << 10
 
 	rejectingDelivering = int32(Rejecting) | deliverFlag
 	stateMask           = 0xff

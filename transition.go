@@ -20,6 +20,12 @@ import (
 // Pause on a paused Listener does nothing. Pause from Rejecting listens again
 // first, as Resume does. Pause on a closed Listener returns an error wrapping
 // net.ErrClosed.
+//
+// While the socket is being handed to or from another process (package
+// handoff), Pause, Reject and Resume change nothing and return an error
+// wrapping ErrHandoffInProgress, unless the Listener is already in the
+// state asked for and stays in it when the handoff ends: then, as always,
+// they do nothing and return nil.
 func (l *Listener) Pause() error { return l.transition(Paused, "pause") }
 
 // Resume makes the Listener accept again, on the same address, from Paused or
@@ -63,13 +69,13 @@ func (l *Listener) transition(to State, verb string) error {
 		l.mu.Unlock()
 		return l.opError(verb, net.ErrClosed)
 	}
+	if from == to && (l.handing == nil || l.handing.then == to) {
+		l.mu.Unlock()
+		return nil // repeated: nothing to change, during a handoff or not
+	}
 	if l.handing != nil {
 		l.mu.Unlock()
-		return l.opError(verb, errHandingOver)
-	}
-	if from == to {
-		l.mu.Unlock()
-		return nil
+		return l.opError(verb, ErrHandoffInProgress)
 	}
 	err := l.moveToLocked(from, to)
 	if err == nil {
@@ -93,8 +99,9 @@ func (l *Listener) moveToLocked(from, to State) error {
 	}
 	// No goroutine may be inside the socket's Accept while it changes: one
 	// could take a client the new state should not, or miss a wake-up.
+	// Meanwhile State still reads from: the socket has not changed yet.
 	if socketOpen(l.mode.Load() &^ pendingFlag) {
-		l.setModeLocked(Rejecting, false) // not open, whatever from is
+		l.setModeLocked(from, false)
 		l.stopAcceptsLocked(s)
 	}
 	var ns *socket
@@ -108,8 +115,7 @@ func (l *Listener) moveToLocked(from, to State) error {
 		l.sock.Store(ns)
 	}
 	if err != nil {
-		l.setModeLocked(from, true)
-		l.broadcastLocked() // the work may have left connections pending
+		l.setModeLocked(from, true) // with what the work left pending
 		return err
 	}
 	l.setModeLocked(to, true)
@@ -118,12 +124,16 @@ func (l *Listener) moveToLocked(from, to State) error {
 
 // setModeLocked stores state s with the flags that fit it: pending while
 // connections wait for delivery, deliver while a rejecting socket still
-// hands out clients. With open, a mode in which Accept takes from the
-// socket clears the wake-up deadline, which would fail its next Accept.
+// hands out clients, held unless open. With open, a mode in which Accept
+// takes from the socket clears the wake-up deadline, which would fail its
+// next Accept.
 func (l *Listener) setModeLocked(s State, open bool) {
 	m := int32(s)
 	sock := l.sock.Load()
-	if s == Rejecting && sock.delivers() && open {
+	switch {
+	case !open:
+		m |= heldFlag
+	case s == Rejecting && sock.delivers():
 		m |= deliverFlag
 	}
 	if socketOpen(m) && sock.wake != nil {
@@ -132,7 +142,19 @@ func (l *Listener) setModeLocked(s State, open bool) {
 	if len(l.pending) > 0 {
 		m |= pendingFlag
 	}
-	l.mode.Store(m)
+	l.storeModeLocked(m)
+}
+
+// storeModeLocked stores mode m and, if it differs from the mode before,
+// wakes every goroutine waiting for a change. A waiter waits for a state,
+// for connections to deliver or for the last of them to go, all of which
+// show in the mode word, or for a slot, which releaseSlot wakes it for:
+// the mode being stored here and nowhere else is what keeps any change of
+// it from leaving a waiter asleep.
+func (l *Listener) storeModeLocked(m int32) {
+	if l.mode.Swap(m) != m {
+		l.broadcastLocked()
+	}
 }
 
 // wakeWait bounds how long a transition waits for goroutines to leave the
