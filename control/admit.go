@@ -99,9 +99,13 @@ func (h *Handler) hostAllowed(host string) bool {
 	return name == "localhost" || h.hosts[name]
 }
 
-// refuse answers r with status and reason, and logs it.
+// refuse answers r with status and reason, and logs it. It closes the
+// connection after the answer: a client refused once has no use for it, and
+// a keep-alive connection held open would count against the listener's
+// limit (WithMaxConns) for as long as the client likes.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
 	h.audit.refused(r, status, reason)
+	w.Header().Set("Connection", "close")
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="acceptgate"`)
 	}

@@ -1,6 +1,18 @@
 // Package control operates running acceptgate Listeners from outside the
 // code that serves them: an admin HTTP API over named gates (Handler), its
-// Client, a listener for it (ListenAdmin), and signals (HandleSignals).
+// Client, a listener and a server for it (ListenAdmin, NewServer), and
+// signals (HandleSignals).
+//
+// Serve the Handler on ListenAdmin's listener with NewServer's server:
+//
+//	ln, err := control.ListenAdmin(ctx, "127.0.0.1:9090", h, nil)
+//	...
+//	go control.NewServer(h).Serve(ln)
+//
+// The listener admits only so many connections at once (WithMaxConns) and
+// the server closes the ones nobody uses (WithTimeouts), so that no client
+// can take the descriptors the process needs to serve, and the server's
+// own errors go through the same rate-limited log as refused requests.
 //
 // The Handler decides who may call it before any route runs, so that a web
 // page the operator has open can neither change a gate's state nor read the

@@ -64,7 +64,7 @@ func TestAuditReportsAFloodsTailOnceItsSecondIsOver(t *testing.T) {
 		strings.Count(out, "\n"))
 }
 
-// TestAuditLinesStayShortWhateverTheRequest: the largest refused request an attacker can make logs one short line: fields are cut to 128 printable bytes that the logger has no need to escape.
+// TestAuditLinesStayShortWhateverTheRequest: the largest refused request an attacker can make logs one short line, under 1 KB (see also TestAuditLineIsUnder1KBWhateverEveryFieldHolds).
 func TestAuditLinesStayShortWhateverTheRequest(t *testing.T) {
 	var log syncBuffer
 	h, _ := fixture(t, control.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
@@ -93,8 +93,7 @@ func TestAuditLinesStayShortWhateverTheRequest(t *testing.T) {
 	line := strings.TrimSpace(log.String())
 	perDay := len(line) * control.AuditPerSecond * 86400
 	t.Logf("one audit line: %d bytes; a sustained flood writes %.2f GB a day, %.1f GB a week", len(line), float64(perDay)/1e9, float64(perDay)*7/1e9)
-	// 7 fields "cut to 128 bytes" plus the message and time: well under 1.5 KB.
-	assert.LessOrEqual(t, len(line), 1500, "a refused request's audit line is bounded as README says")
+	assert.Less(t, len(line), 1024, "a refused request's audit line is under 1 KB, as README says")
 }
 
 // TestClientTellsNothingToASocketAnotherUserOwns: another local user who took the admin socket's path gets neither the token nor a request to answer.

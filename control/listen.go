@@ -29,12 +29,24 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // With a tlsConfig, which must hold a certificate, the listener serves TLS;
 // without one, an address off loopback is served in clear and ListenAdmin
 // logs a warning, through h's logger, that the token travels in clear.
+//
+// The listener admits at most DefaultMaxConns connections at once (see
+// WithMaxConns); the others wait in the kernel's accept queue, so that no
+// client can take the descriptors the process needs for the port it
+// serves. Without TLS it is an *acceptgate.Listener. Serve it with
+// NewServer's server, whose timeouts close the connections nobody uses:
+// with a bare http.Server, idle clients may hold every connection the
+// listener admits.
 func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Config) (net.Listener, error) {
 	if isPath(addr) {
 		if tlsConfig != nil {
 			return nil, fmt.Errorf("control: admin socket %s: TLS on a unix socket: %w", addr, errors.ErrUnsupported)
 		}
-		return listenUnix(ctx, addr)
+		ln, err := listenUnix(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		return h.limit(ln), nil
 	}
 	if tlsConfig != nil && len(tlsConfig.Certificates) == 0 && tlsConfig.GetCertificate == nil && tlsConfig.GetConfigForClient == nil {
 		return nil, fmt.Errorf("control: admin on %s: the TLS config has no certificate", addr)
@@ -48,13 +60,15 @@ func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Co
 	if err != nil {
 		return nil, fmt.Errorf("control: admin: %w", err)
 	}
+	// The limit goes under TLS, so that a handshake too counts against it.
+	gated := h.limit(ln)
 	if tlsConfig != nil {
-		return tls.NewListener(ln, tlsConfig.Clone()), nil
+		return tls.NewListener(gated, tlsConfig.Clone()), nil
 	}
 	if !local {
 		h.logger.Warn("control: admin API off loopback without TLS: the bearer token travels in clear; give it a certificate", "addr", ln.Addr().String())
 	}
-	return ln, nil
+	return gated, nil
 }
 
 // listenUnix listens on a private unix socket at path and checks that it is

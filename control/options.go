@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 )
 
 // An Option configures a Handler made by NewHandler or signal handling set
@@ -22,10 +23,15 @@ type settings struct {
 	badPaths []string                // given to WithHandler and left out
 
 	drainHook func() // WithDrainHook
+
+	maxConns       int           // WithMaxConns: of ListenAdmin's listener
+	requestTimeout time.Duration // WithTimeouts: of NewServer's server
+	idleTimeout    time.Duration
 }
 
 func newSettings(opts []Option) settings {
-	s := settings{hosts: make(map[string]bool), extra: make(map[string]http.Handler), logger: slog.Default()}
+	s := settings{hosts: make(map[string]bool), extra: make(map[string]http.Handler), logger: slog.Default(),
+		maxConns: DefaultMaxConns, requestTimeout: defaultRequestTimeout, idleTimeout: defaultIdleTimeout}
 	for _, o := range opts {
 		o(&s)
 	}

@@ -144,7 +144,10 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 			admin.Close()
 			return errors.New("serve: --systemd: the unit passed a socket named \"admin\"; --admin would be a second admin API")
 		}
-		gate, adminLn = acceptgate.Wrap(httpLn, opts...), admin
+		gate = acceptgate.Wrap(httpLn, opts...)
+		if admin != nil {
+			adminLn = acceptgate.Wrap(admin, adminGateOptions...)
+		}
 	} else {
 		var err error
 		if gate, err = acceptgate.Listen(ctx, "tcp", f.addr, opts...); err != nil {
@@ -263,6 +266,12 @@ func rejectMode(addr net.Addr) string {
 	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"
 }
 
+// adminGateOptions bound an admin socket serve did not open itself (one
+// systemd passed or one taken over) as control.ListenAdmin bounds the ones
+// it opens: connections beyond the limit wait in the kernel's queue instead
+// of taking the descriptors the served port needs.
+var adminGateOptions = []acceptgate.Option{acceptgate.WithMaxConns(control.DefaultMaxConns)}
+
 // startAdmin serves the admin API for gate, which app serves, on inherited
 // if it is not nil, else at f.admin; stop closes it.
 //
@@ -309,7 +318,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		}
 		ln = adminGate
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := control.NewServer(h) // timeouts, and net/http's own errors rate-limited
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

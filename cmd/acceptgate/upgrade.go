@@ -57,8 +57,11 @@ func upgradeConflicts(fs *flag.FlagSet, f *serveFlags) error {
 // served one, made a gate with opts, and the admin one if it has one.
 func takeOver(ctx context.Context, path string, opts []acceptgate.Option) (*handoff.Takeover, *acceptgate.Listener, net.Listener, error) {
 	t, err := handoff.Take(ctx, path, handoff.WithGateOptions(func(name string) []acceptgate.Option {
-		if name == "http" {
+		switch name {
+		case "http":
 			return opts
+		case "admin":
+			return adminGateOptions
 		}
 		return nil
 	}))
