@@ -23,7 +23,8 @@ import (
 // hands a fenced member its share of new clients, which it cannot answer
 // (its SYN-ACK would leave through the fence's interface), so they would
 // wait a second for their SYN to be sent again. It stops instead, leaving
-// the group, and the others take every new client.
+// the group, and the others take every new client. It does not wait for
+// handshakes it cannot tell from the other members' (sharesHandshakes).
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.
