@@ -61,7 +61,7 @@ func TestRejectingGroupMemberIgnoresTheOthersHandshakes(t *testing.T) {
 // kernel hands them to a member that still listens, which serves them,
 // and without it they are reset. The test sets the sysctl in a network
 // namespace of its own, a round trip away from its clients.
-func TestRejectingGroupMemberHandsItsHandshakesOn(t *testing.T) {
+func TestRejectingGroupMemberStopsWithoutWaitingForItsOwnHandshakes(t *testing.T) {
 	for _, tc := range []struct {
 		migrate string
 		served  bool
