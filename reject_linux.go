@@ -23,8 +23,9 @@ import (
 // hands a fenced member its share of new clients, which it cannot answer
 // (its SYN-ACK would leave through the fence's interface), so they would
 // wait a second for their SYN to be sent again. It stops instead, leaving
-// the group, and the others take every new client. It does not wait for
-// handshakes it cannot tell from the other members' (sharesHandshakes).
+// the group, and the others take every new client. It waits for the
+// group's handshakes, unless the kernel hands them to the other members
+// (handsOffHandshakes).
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.

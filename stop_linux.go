@@ -26,15 +26,15 @@ var settleTime = time.Second
 // clients whose handshake is still under way are reset. On error s still
 // listens, and what was taken out is pending.
 //
-// A member of an SO_REUSEPORT group that others listen in does not wait for
-// handshakes: see sharesHandshakes.
+// A member of an SO_REUSEPORT group whose handshakes the kernel moves to
+// the other members does not wait for them: see handsOffHandshakes.
 func (l *Listener) stopWhenSettledLocked(s *socket) error {
 	sc, ok := s.ln.(syscall.Conn)
 	if !ok || s.wake == nil {
 		return errNoSocket
 	}
 	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
-	waitHandshakes := !l.sharesHandshakes(s)
+	waitHandshakes := !l.handsOffHandshakes(s)
 	late := time.Now().Add(settleTime)
 	for {
 		if err := l.drainLocked(s, sc); err != nil {
@@ -89,33 +89,32 @@ func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) 
 	return true, nil
 }
 
-// sharesHandshakes reports whether s is a member of an SO_REUSEPORT group
-// in which other sockets listen too, so that the handshakes under way on its
-// address and port are not all its own, and says what its stop does to them.
+// handsOffHandshakes reports whether s can stop without waiting for the
+// handshakes under way on its address and port, because the kernel hands
+// them to another socket: s is a member of an SO_REUSEPORT group in which
+// other sockets listen, and net.ipv4.tcp_migrate_req=1 (Linux 5.14+) moves
+// a stopped member's request sockets to the members still listening.
 //
-// The kernel does not tell which member a handshake under way belongs to
-// (sock_diag reports a request socket with no inode, owner or listener), so
-// the member cannot wait for its own: waiting for the group's would hold
-// each Reject for a second behind the other members' clients, a
-// TCP_DEFER_ACCEPT one that has sent nothing, or any under load. Nor would
-// waiting spare its own: while it listens the group's hash goes on handing
-// it its share of new clients, as many as it had, until it stops. So it
-// stops once its queue is taken out. With net.ipv4.tcp_migrate_req=1
-// (Linux 5.14+) the kernel moves the handshakes under way on it to the
-// members that still listen, and no client is reset; without it they are
-// reset, as they are when a member closes. A member that listens alone in
-// its group counts handshakes and waits, as any other socket does.
-func (l *Listener) sharesHandshakes(s *socket) bool {
+// Elsewhere the member waits, as any socket does, until no handshake is
+// under way on its address and port, at most settleTime. The count covers
+// the whole group, since the kernel does not say which member a handshake
+// belongs to (sock_diag reports a request socket with no inode, owner or
+// listener): an upper bound on the member's own, and the one safe signal it
+// has. So it may wait for the other members' clients, up to the bound,
+// and under sustained load it waits the bound and then resets its own
+// handshakes under way, as a member that closes does.
+func (l *Listener) handsOffHandshakes(s *socket) bool {
 	if !inGroup(s) {
 		return false
 	}
 	n, err := backlog.Listeners(s.ln.(syscall.Conn))
 	if err != nil || n <= 1 {
-		return false // alone, or unknown: the count on its address is the safe one
+		return false // alone, or unknown: nobody to hand them to
 	}
 	if !migratesRequests() {
-		l.logger.Debug("acceptgate: a member of a group stops without waiting for handshakes; they are reset unless net.ipv4.tcp_migrate_req=1",
+		l.logger.Debug("acceptgate: a member of a group waits for the group's handshakes; net.ipv4.tcp_migrate_req=1 would spare it the wait",
 			"addr", s.ln.Addr().String(), "listeners", n)
+		return false
 	}
 	return true
 }
