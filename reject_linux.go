@@ -11,6 +11,7 @@ import (
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // rejectTCPLocked fences the socket where the fence can be lifted again: it
@@ -22,7 +23,9 @@ import (
 // hands a fenced member its share of new clients, which it cannot answer
 // (its SYN-ACK would leave through the fence's interface), so they would
 // wait a second for their SYN to be sent again. It stops instead, leaving
-// the group, and the others take every new client.
+// the group, and the others take every new client. It waits for the
+// group's handshakes, unless the kernel hands them to the other members
+// (handsOffHandshakes).
 func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.
@@ -36,13 +39,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
 	}
 	ns := s.accepting()
-	if ns.cfg.Backlog <= 0 {
-		// Listen again with the backlog the socket has, which Wrap's
-		// caller may have chosen.
-		if q, err := backlog.Of(s.ln.(syscall.Conn)); err == nil {
-			ns.cfg.Backlog = q.Limit
-		}
-	}
+	ns.cfg = liveConfig(s) // read while it listens: Resume listens with it
 	if err := l.stopWhenSettledLocked(s); err != nil {
 		return nil, err
 	}
@@ -52,6 +49,21 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 		ns.release, _ = sockets.HoldPort(s.ln)
 	}
 	return ns, nil
+}
+
+// liveConfig returns the options to make s's socket listen again with, or
+// a socket in its place: s's own, with the accept queue limit the socket has
+// now. backlog.Resize may have changed that limit since the gate made or
+// was given the socket, and the config cannot know; a socket that listens
+// anew must keep it. Where the limit cannot be read, s's options stay.
+func liveConfig(s *socket) listener.Config {
+	cfg := s.cfg
+	if sc, ok := s.ln.(syscall.Conn); ok {
+		if q, err := backlog.Of(sc); err == nil {
+			cfg.Backlog = q.Limit
+		}
+	}
+	return cfg
 }
 
 // inGroup reports whether the socket has SO_REUSEPORT, so that others may
@@ -114,6 +126,11 @@ func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 // options listens on its address. New clients are refused throughout.
 func (l *Listener) replaceLocked(s *socket) (*socket, error) {
 	if !s.stopped {
+		// The replacement, and this socket if it must listen again, get
+		// the queue limit it has now; once stopped it can no longer tell.
+		live := *s
+		live.cfg = liveConfig(s)
+		s = &live
 		if err := l.stopWhenSettledLocked(s); err != nil {
 			return nil, err
 		}

@@ -25,18 +25,22 @@ var settleTime = time.Second
 // to settleTime, for handshakes to complete. Past that it stops anyway, and
 // clients whose handshake is still under way are reset. On error s still
 // listens, and what was taken out is pending.
+//
+// A member of an SO_REUSEPORT group whose handshakes the kernel moves to
+// the other members does not wait for them: see handsOffHandshakes.
 func (l *Listener) stopWhenSettledLocked(s *socket) error {
 	sc, ok := s.ln.(syscall.Conn)
 	if !ok || s.wake == nil {
 		return errNoSocket
 	}
 	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
+	waitHandshakes := !l.handsOffHandshakes(s)
 	late := time.Now().Add(settleTime)
 	for {
 		if err := l.drainLocked(s, sc); err != nil {
 			return err
 		}
-		stopped, err := stopIfSettled(s.ln, time.Now().After(late))
+		stopped, err := stopIfSettled(s.ln, waitHandshakes, time.Now().After(late))
 		if err != nil || stopped {
 			return err
 		}
@@ -85,11 +89,51 @@ func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) 
 	return true, nil
 }
 
-// stopIfSettled shuts the socket down if its accept queue is empty and no
-// handshake is under way, or at once if force. The checks and the shutdown
-// follow each other within microseconds: a client that completes its
-// handshake in between is the one the kernel can still reset.
-func stopIfSettled(ln net.Listener, force bool) (stopped bool, err error) {
+// handsOffHandshakes reports whether s can stop without waiting for the
+// handshakes under way on its address and port, because the kernel hands
+// them to another socket: s is a member of an SO_REUSEPORT group in which
+// other sockets listen, and net.ipv4.tcp_migrate_req=1 (Linux 5.14+) moves
+// a stopped member's request sockets to the members still listening.
+//
+// Elsewhere the member waits, as any socket does, until no handshake is
+// under way on its address and port, at most settleTime. The count covers
+// the whole group, since the kernel does not say which member a handshake
+// belongs to (sock_diag reports a request socket with no inode, owner or
+// listener): an upper bound on the member's own, and the one safe signal it
+// has. So it may wait for the other members' clients, up to the bound,
+// and under sustained load it waits the bound and then resets its own
+// handshakes under way, as a member that closes does.
+func (l *Listener) handsOffHandshakes(s *socket) bool {
+	if !inGroup(s) {
+		return false
+	}
+	n, err := backlog.Listeners(s.ln.(syscall.Conn))
+	if err != nil || n <= 1 {
+		return false // alone, or unknown: nobody to hand them to
+	}
+	if !migratesRequests() {
+		l.logger.Debug("acceptgate: a member of a group waits for the group's handshakes; net.ipv4.tcp_migrate_req=1 would spare it the wait",
+			"addr", s.ln.Addr().String(), "listeners", n)
+		return false
+	}
+	return true
+}
+
+// migratesRequests reports whether the kernel moves the handshakes under way
+// on a member of an SO_REUSEPORT group that stops listening to another
+// member (net.ipv4.tcp_migrate_req, read in this thread's network
+// namespace).
+func migratesRequests() bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req")
+	return err == nil && len(b) > 0 && b[0] == '1'
+}
+
+// stopIfSettled shuts the socket down if its accept queue is empty and, with
+// handshakes, no handshake is under way on its address and port; or at once
+// if force. The checks and the shutdown follow each other within
+// microseconds: a client that completes its handshake in between is the one
+// the kernel can still reset.
+func stopIfSettled(ln net.Listener, handshakes, force bool) (stopped bool, err error) {
 	sc := ln.(syscall.Conn)
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -101,16 +145,18 @@ func stopIfSettled(ln net.Listener, force bool) (stopped bool, err error) {
 				err = e
 				return
 			}
-			if err = faults.Check(faults.Handshakes); err != nil {
-				return
-			}
-			if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
-				err = e
-				return
-			}
-			if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
-				err = e
-				return // one completed while we counted
+			if handshakes {
+				if err = faults.Check(faults.Handshakes); err != nil {
+					return
+				}
+				if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
+					err = e
+					return
+				}
+				if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+					err = e
+					return // one completed while we counted
+				}
 			}
 		}
 		if err = faults.Check(faults.Shutdown); err != nil {

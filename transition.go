@@ -49,7 +49,11 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // clients), a socket where no interface fits (a network namespace with only
 // lo) and a socket given to Wrap without that privilege stop listening
 // instead, once their queue is taken out and no handshake is
-// under way (waiting up to a second for handshakes). A unix socket's path is
+// under way (waiting up to a second for handshakes). A group member cannot
+// tell its handshakes from the other members', so it waits until none is
+// under way on the address, as long as the bound allows; with
+// net.ipv4.tcp_migrate_req=1, where the kernel hands a stopped member's
+// handshakes to the members still listening, it does not wait. A unix socket's path is
 // made to lead to a socket that refuses, while the listener waits unreachable
 // and unchanged. Elsewhere the socket is closed and bound again by Resume.
 //

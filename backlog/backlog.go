@@ -67,27 +67,46 @@ func Resize(l syscall.Conn, size int) error {
 }
 
 // Handshakes returns how many clients are in the middle of connecting to the
-// TCP listener behind l: their SYN has arrived and the kernel answered it,
-// but the handshake has not completed into the accept queue (request sockets
-// in SYN_RECV, as `ss -tn state syn-recv` lists them). With TCP_DEFER_ACCEPT
-// this includes clients that completed the handshake and have sent nothing
-// yet. Such a client may already have seen its connect succeed; stopping
-// the listener now would reset it.
+// address and port of the TCP listener behind l: their SYN has arrived and
+// the kernel answered it, but the handshake has not completed into an accept
+// queue (request sockets in SYN_RECV, as `ss -tn state syn-recv` lists
+// them). With TCP_DEFER_ACCEPT this includes clients that completed the
+// handshake and have sent nothing yet. Such a client may already have seen
+// its connect succeed; stopping its listener now would reset it.
+//
+// The kernel does not say which listener a request socket belongs to, so
+// for a member of an SO_REUSEPORT group (see Listeners) the count is the
+// whole group's, the other members' clients included. For a socket that
+// listens alone on its address and port, it is the socket's own.
 //
 // It is Linux only, reads the kernel's sock_diag interface (no privilege is
-// needed), and costs a netlink round trip over the host's SYN_RECV sockets.
-func Handshakes(l syscall.Conn) (int, error) {
+// needed), and costs a netlink round trip over the network namespace's
+// SYN_RECV sockets.
+func Handshakes(l syscall.Conn) (int, error) { return count(l, handshakesOf) }
+
+// Listeners returns how many TCP sockets listen on exactly the address, port
+// and interface of the listener behind l, l's own included: more than one
+// are the listening members of its SO_REUSEPORT group, among which the
+// kernel shares new clients. Members that stopped listening are not
+// counted.
+//
+// It is Linux only, reads the kernel's sock_diag interface (no privilege is
+// needed), and costs a netlink round trip over the network namespace's
+// listening sockets.
+func Listeners(l syscall.Conn) (int, error) { return count(l, listenersOf) }
+
+func count(l syscall.Conn, of func(fd uintptr) (int, error)) (int, error) {
 	rc, err := l.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("backlog: %w", err)
 	}
 	var n int
-	var herr error
-	if err := rc.Control(func(fd uintptr) { n, herr = handshakesOf(fd) }); err != nil {
+	var oerr error
+	if err := rc.Control(func(fd uintptr) { n, oerr = of(fd) }); err != nil {
 		return 0, fmt.Errorf("backlog: %w", err)
 	}
-	if herr != nil {
-		return 0, fmt.Errorf("backlog: %w", herr)
+	if oerr != nil {
+		return 0, fmt.Errorf("backlog: %w", oerr)
 	}
 	return n, nil
 }

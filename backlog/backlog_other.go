@@ -21,3 +21,7 @@ func SystemMax() (int, error) {
 func handshakesOf(fd uintptr) (int, error) {
 	return 0, fmt.Errorf("handshakes: %w", errUnsupported)
 }
+
+func listenersOf(fd uintptr) (int, error) {
+	return 0, fmt.Errorf("listeners: %w", errUnsupported)
+}

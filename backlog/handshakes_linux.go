@@ -15,30 +15,97 @@ const (
 	inetDiagMsgLen   = 72 // sizeof(struct inet_diag_msg)
 )
 
-// handshakesOf counts the request sockets of the TCP listener fd: clients
-// whose handshake the kernel has begun (SYN_RECV) but not yet completed into
-// the accept queue, as `ss -tn state syn-recv` lists them. The dump is
-// filtered by local port and address in user space; sock_diag needs no
-// privilege for it.
+// handshakesOf counts the request sockets on the address and port of the
+// TCP listener fd: clients whose handshake the kernel has begun (SYN_RECV)
+// but not yet completed into an accept queue, as `ss -tn state syn-recv`
+// lists them. A listener bound to the wildcard address counts them on every
+// address. sock_diag needs no privilege for it.
+//
+// The kernel does not tell which listener a request socket belongs to: its
+// answer for one has no inode, no owner, and the request's own cookie (see
+// inet_req_diag_fill). The members of an SO_REUSEPORT group are all counted.
 func handshakesOf(fd uintptr) (int, error) {
+	local, err := localOf(fd)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = dumpTCP(local.family, 1<<tcpSynRecv, func(m diagMsg) {
+		if m.state() == tcpSynRecv && m.port() == local.port && (local.wildcard() || m.addr(len(local.addr)) == string(local.addr)) {
+			n++
+		}
+	})
+	return n, err
+}
+
+// listenersOf counts the TCP sockets listening on exactly the address,
+// port and interface fd is bound to, fd's included: more than one are
+// the listening members of an SO_REUSEPORT group.
+func listenersOf(fd uintptr) (int, error) {
+	local, err := localOf(fd)
+	if err != nil {
+		return 0, err
+	}
+	// 0 where the socket is bound to no interface, as sock_diag reports it.
+	dev, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX)
+	if err != nil {
+		return 0, os.NewSyscallError("getsockopt SO_BINDTOIFINDEX", err)
+	}
+	n := 0
+	err = dumpTCP(local.family, 1<<tcpListen, func(m diagMsg) {
+		if m.state() == tcpListen && m.port() == local.port && m.addr(len(local.addr)) == string(local.addr) && m.dev() == dev {
+			n++
+		}
+	})
+	return n, err
+}
+
+// local is where a TCP socket is bound.
+type local struct {
+	family uint8
+	port   int
+	addr   []byte
+}
+
+func (l local) wildcard() bool {
+	for _, x := range l.addr {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func localOf(fd uintptr) (local, error) {
 	sa, err := unix.Getsockname(int(fd))
 	if err != nil {
-		return 0, os.NewSyscallError("getsockname", err)
+		return local{}, os.NewSyscallError("getsockname", err)
 	}
-	var family uint8
-	var port int
-	var addr []byte
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		family, port, addr = unix.AF_INET, sa.Port, sa.Addr[:]
+		return local{unix.AF_INET, sa.Port, sa.Addr[:]}, nil
 	case *unix.SockaddrInet6:
-		family, port, addr = unix.AF_INET6, sa.Port, sa.Addr[:]
-	default:
-		return 0, fmt.Errorf("handshakes: not a TCP socket: %w", errUnsupported)
+		return local{unix.AF_INET6, sa.Port, sa.Addr[:]}, nil
 	}
+	return local{}, fmt.Errorf("not a TCP socket: %w", errUnsupported)
+}
+
+// diagMsg is one struct inet_diag_msg: family, state, timer, retrans, then
+// the socket id: sport and dport in network order, src and dst (16 bytes
+// each), the interface, the cookie.
+type diagMsg []byte
+
+func (m diagMsg) state() uint8         { return m[1] }
+func (m diagMsg) port() int            { return int(binary.BigEndian.Uint16(m[4:])) }
+func (m diagMsg) addr(size int) string { return string(m[8 : 8+size]) }
+func (m diagMsg) dev() int             { return int(binary.NativeEndian.Uint32(m[40:])) }
+
+// dumpTCP asks sock_diag for every TCP socket of family in one of states (a
+// bit mask of TCP states) and calls f on each.
+func dumpTCP(family uint8, states uint32, f func(diagMsg)) error {
 	nl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, os.NewSyscallError("socket netlink", err)
+		return os.NewSyscallError("socket netlink", err)
 	}
 	defer unix.Close(nl)
 
@@ -50,66 +117,50 @@ func handshakesOf(fd uintptr) (int, error) {
 	ne.PutUint32(req[8:], 1) // sequence
 	r := req[unix.NLMSG_HDRLEN:]
 	r[0], r[1] = family, unix.IPPROTO_TCP
-	ne.PutUint32(r[4:], 1<<tcpSynRecv)
+	ne.PutUint32(r[4:], states)
 	if err := unix.Sendto(nl, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, os.NewSyscallError("sendto netlink", err)
+		return os.NewSyscallError("sendto netlink", err)
 	}
-	n := 0
 	buf := make([]byte, 32<<10)
 	for {
 		m, _, err := unix.Recvfrom(nl, buf, 0)
 		if err != nil {
-			return 0, os.NewSyscallError("recvfrom netlink", err)
+			return os.NewSyscallError("recvfrom netlink", err)
 		}
-		done, count, err := countHandshakes(buf[:m], port, addr)
-		if err != nil {
-			return 0, err
-		}
-		n += count
-		if done {
-			return n, nil
+		done, err := readDump(buf[:m], f)
+		if err != nil || done {
+			return err
 		}
 	}
 }
 
-// countHandshakes reads one datagram of a sock_diag dump and counts the
-// sockets on port whose local address is addr (or any address when the
-// listener is bound to the wildcard one).
-func countHandshakes(b []byte, port int, addr []byte) (done bool, n int, err error) {
+// readDump reads one datagram of a sock_diag dump, calling f on each socket
+// in it, and reports whether the dump is done.
+func readDump(b []byte, f func(diagMsg)) (done bool, err error) {
 	ne := binary.NativeEndian
-	wildcard := true
-	for _, x := range addr {
-		wildcard = wildcard && x == 0
-	}
 	for len(b) >= unix.NLMSG_HDRLEN {
 		l, typ := int(ne.Uint32(b[0:])), ne.Uint16(b[4:])
 		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return false, 0, fmt.Errorf("sock_diag: bad length %d", l)
+			return false, fmt.Errorf("sock_diag: bad length %d", l)
 		}
 		body := b[unix.NLMSG_HDRLEN:l]
 		switch typ {
 		case unix.NLMSG_DONE:
-			return true, n, nil
+			return true, nil
 		case unix.NLMSG_ERROR:
 			if len(body) >= 4 {
 				if errno := int32(ne.Uint32(body)); errno < 0 {
-					return false, 0, os.NewSyscallError("sock_diag", unix.Errno(-errno))
+					return false, os.NewSyscallError("sock_diag", unix.Errno(-errno))
 				}
 			}
-			return false, 0, fmt.Errorf("sock_diag: error answer")
+			return false, fmt.Errorf("sock_diag: error answer")
 		case unix.SOCK_DIAG_BY_FAMILY:
 			if len(body) < inetDiagMsgLen {
-				return false, 0, fmt.Errorf("sock_diag: short message (%d bytes)", len(body))
+				return false, fmt.Errorf("sock_diag: short message (%d bytes)", len(body))
 			}
-			// inet_diag_msg: family, state, timer, retrans, then the socket
-			// id: sport and dport in network order, src and dst (16 bytes each).
-			sport := int(binary.BigEndian.Uint16(body[4:]))
-			src := body[8 : 8+len(addr)]
-			if body[1] == tcpSynRecv && sport == port && (wildcard || string(src) == string(addr)) {
-				n++
-			}
+			f(diagMsg(body))
 		}
 		b = b[min((l+3)&^3, len(b)):]
 	}
-	return false, n, nil
+	return false, nil
 }
