@@ -122,6 +122,13 @@ func (h *hiding) unhide() error {
 	return os.Remove(h.dir)
 }
 
+// holdsPath reports whether the path still leads to the parked socket:
+// no other socket took it meanwhile.
+func (h *hiding) holdsPath() bool {
+	var st unix.Stat_t
+	return unix.Lstat(h.path, &st) == nil && uint64(st.Ino) == h.ino
+}
+
 // discard removes what hide made, leaving the path to whatever is there.
 func (h *hiding) discard() {
 	if h.parked >= 0 {

@@ -20,7 +20,10 @@ func (s *socket) canReject() bool {
 	case *net.TCPAddr:
 		return true
 	case *net.UnixAddr:
-		return a.Name != "" && a.Name[0] != '@' // abstract and unnamed sockets have no path to refuse at
+		// Abstract and unnamed sockets have no path to refuse at. Closing
+		// must be able to leave the path alone once another socket took it.
+		_, keeps := s.ln.(unlinkSetter)
+		return a.Name != "" && a.Name[0] != '@' && keeps
 	}
 	return false
 }
@@ -59,6 +62,11 @@ func (s *socket) close() error {
 		// Give the path back to the listener, so that closing it removes the
 		// path or leaves it, as that listener was made to.
 		if err := s.hidden.unhide(); err != nil {
+			if u, ok := s.ln.(unlinkSetter); ok && !s.hidden.holdsPath() {
+				// Another socket took the path (a new instance that found
+				// it stale): closing must not remove that one's file.
+				u.SetUnlinkOnClose(false)
+			}
 			s.hidden.discard()
 			errs = append(errs, err)
 		}
@@ -76,6 +84,10 @@ func (s *socket) close() error {
 	errs = append(errs, s.ln.Close())
 	return errors.Join(errs...)
 }
+
+// unlinkSetter is a unix listener that can be told whether Close removes
+// its path, as *net.UnixListener.
+type unlinkSetter interface{ SetUnlinkOnClose(bool) }
 
 // tcpNetwork returns the network to bind a new socket at ln's address with,
 // so that it takes the same clients: "tcp4" for an IPv4 socket, "tcp6" for
