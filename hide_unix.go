@@ -26,7 +26,7 @@ type hiding struct {
 	ino    uint64 // of the parked socket's file, to tell it from another's
 }
 
-func hide(path string) (*hiding, error) {
+func hide(path string, typ int) (*hiding, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
@@ -44,7 +44,7 @@ func hide(path string) (*hiding, error) {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: no owner to keep", path)
 	}
-	if err := h.setUp(fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
+	if err := h.setUp(typ, fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
@@ -53,7 +53,7 @@ func hide(path string) (*hiding, error) {
 
 type fileOwner struct{ uid, gid int }
 
-func (h *hiding) setUp(mode os.FileMode, owner fileOwner) error {
+func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
 	if err := faults.Check(faults.Link); err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (h *hiding) setUp(mode os.FileMode, owner fileOwner) error {
 		return err
 	}
 	parked := filepath.Join(h.dir, "p")
-	fd, err := parkedSocket(h.dir, "p")
+	fd, err := parkedSocket(h.dir, "p", typ)
 	if err != nil {
 		return err
 	}
@@ -86,13 +86,14 @@ func (h *hiding) setUp(mode os.FileMode, owner fileOwner) error {
 	return os.Rename(parked, h.path) // atomic: a client finds one socket or the other
 }
 
-// parkedSocket binds a unix stream socket to name in dir without listening
-// on it.
-func parkedSocket(dir, name string) (int, error) {
+// parkedSocket binds a unix socket of type typ (the listener's, so that its
+// clients are refused rather than told the type is wrong) to name in dir
+// without listening on it.
+func parkedSocket(dir, name string, typ int) (int, error) {
 	if err := faults.Check(faults.Park); err != nil {
 		return -1, err
 	}
-	fd, err := unixSocket()
+	fd, err := unixSocket(typ)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}

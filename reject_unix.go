@@ -33,7 +33,11 @@ func (s *socket) canReject() bool {
 // the connections taken out of the kernel meanwhile are in l.pending.
 func (l *Listener) rejectLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
-		h, err := hide(ua.Name)
+		typ, err := socketType(s.ln)
+		if err != nil {
+			return nil, err
+		}
+		h, err := hide(ua.Name, typ)
 		if err != nil {
 			return nil, err
 		}
@@ -88,6 +92,17 @@ func (s *socket) close() error {
 // unlinkSetter is a unix listener that can be told whether Close removes
 // its path, as *net.UnixListener.
 type unlinkSetter interface{ SetUnlinkOnClose(bool) }
+
+// socketType returns the type of ln's socket (SOCK_STREAM, SOCK_SEQPACKET).
+func socketType(ln net.Listener) (int, error) {
+	var typ int
+	err := controlFD(ln, func(fd int) error {
+		var err error
+		typ, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		return os.NewSyscallError("getsockopt SO_TYPE", err)
+	})
+	return typ, err
+}
 
 // tcpNetwork returns the network to bind a new socket at ln's address with,
 // so that it takes the same clients: "tcp4" for an IPv4 socket, "tcp6" for

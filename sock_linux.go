@@ -6,8 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func unixSocket() (int, error) {
-	return unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+func unixSocket(typ int) (int, error) {
+	return unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 }
 
 // bindIn binds fd to name in dir through the directory's descriptor, so

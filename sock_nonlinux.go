@@ -11,10 +11,10 @@ import (
 
 // unixSocket marks the descriptor close-on-exec under ForkLock, as package
 // syscall does where SOCK_CLOEXEC is not everywhere.
-func unixSocket() (int, error) {
+func unixSocket(typ int) (int, error) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
 	if err == nil {
 		unix.CloseOnExec(fd)
 	}
