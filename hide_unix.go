@@ -3,9 +3,11 @@
 package acceptgate
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/acceptgate/acceptgate/internal/faults"
@@ -14,19 +16,19 @@ import (
 
 // hiding keeps a listening unix socket unreachable: its path leads to a
 // socket that does not listen, so that clients are refused at once
-// (ECONNREFUSED, not ENOENT), while a second name for the listener's socket
-// file, in a directory only this user can enter, keeps it for Resume. The
+// (ECONNREFUSED, not ENOENT), while the listener's socket file, moved to a
+// directory only this user can enter, is kept there for Resume. The
 // listener itself is untouched: its descriptor, queue, options and file
 // mode survive, and nothing is bound again.
 type hiding struct {
 	path   string // where clients connect
 	dir    string // private directory beside path
-	link   string // the listener's socket file, renamed back on Resume
+	link   string // the listener's socket file once swapped; renamed back on Resume
 	parked int    // descriptor of the socket now at path
 	ino    uint64 // of the parked socket's file, to tell it from another's
 }
 
-func hide(path string) (*hiding, error) {
+func hide(path string, typ int) (*hiding, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
@@ -34,17 +36,16 @@ func hide(path string) (*hiding, error) {
 	if fi.Mode().Type() != os.ModeSocket {
 		return nil, fmt.Errorf("hide %s: not a socket", path)
 	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("hide %s: no owner to keep", path)
+	}
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".ag") // 0700
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
 	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		h.discard()
-		return nil, fmt.Errorf("hide %s: no owner to keep", path)
-	}
-	if err := h.setUp(fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
+	if err := h.setUp(typ, fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
@@ -53,46 +54,132 @@ func hide(path string) (*hiding, error) {
 
 type fileOwner struct{ uid, gid int }
 
-func (h *hiding) setUp(mode os.FileMode, owner fileOwner) error {
+// setUp binds the parked socket at h.link, gives it the path's owner and
+// mode, and swaps it with the listener's file. Until the swap, which either
+// happens whole or not at all, clients see nothing of it.
+func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
+	fd, err := parkedSocket(h.dir, filepath.Base(h.link), typ)
+	if err != nil {
+		return err
+	}
+	h.parked = fd
+	if err := standIn(h.link, mode, owner); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(h.link, &st); err != nil {
+		return os.NewSyscallError("lstat", err)
+	}
+	h.ino = uint64(st.Ino)
+	// Both faults name this one step: elsewhere it is a link and a rename,
+	// on Linux one exchange of the two files.
 	if err := faults.Check(faults.Link); err != nil {
+		return err
+	}
+	if err := faults.Check(faults.Rename); err != nil {
+		return err
+	}
+	return h.swap()
+}
+
+// standIn gives the parked socket's file at name the path's owner, group
+// and mode before it takes the path, so that the path never grants more,
+// nor less, than it did: a client allowed to connect is refused, not
+// denied. Only root may give a file to another user; a process that may
+// not keeps the file its own, with a group and mode that let the same users
+// connect, where there are such (see connectMode).
+func standIn(name string, mode os.FileMode, owner fileOwner) error {
+	err := os.Lchown(name, owner.uid, owner.gid)
+	if errors.Is(err, os.ErrPermission) {
+		var gid int
+		if gid, mode, err = connectMode(mode, owner); err == nil {
+			err = os.Lchown(name, -1, gid)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return os.Chmod(name, mode)
+}
+
+// connectMode returns a group and a mode for a socket file owned by this
+// process's user that let the same users connect as mode does on a file of
+// owner (connecting takes write permission; root may connect anywhere).
+// This user's own write bit is the one it had on the old file; the group's
+// and the others' stay, with the group, if this user may give the file
+// that group. There is no such mode, and it returns an error wrapping
+// os.ErrPermission, where the old file tells its owner (neither root nor
+// this user) or its group's members apart from the others by an owner or
+// group this user cannot give. There always is one for systemd's default
+// mode 0666 and for a mode that lets no one but root in.
+func connectMode(mode os.FileMode, owner fileOwner) (int, os.FileMode, error) {
+	const wu, wg, wo = 0o200, 0o020, 0o002
+	w := func(bit os.FileMode) bool { return mode&bit != 0 }
+	uid := os.Geteuid()
+	member := isMember(owner.gid)
+	mine := w(wo)
+	if uid == owner.uid {
+		mine = w(wu)
+	} else if member {
+		mine = w(wg)
+	}
+	ownerApart := owner.uid != 0 && owner.uid != uid
+	gid, g, o := owner.gid, w(wg), w(wo)
+	ok := !ownerApart || w(wu) == g && g == o
+	if !member {
+		// The group's members fall among the others of the new file.
+		gid, g = os.Getegid(), o
+		ok = w(wg) == o && (!ownerApart || w(wu) == o)
+	}
+	if !ok {
+		return 0, 0, fmt.Errorf("a socket refusing in place of one owned by %d:%d with mode %04o needs that owner and group, which only root may give: %w",
+			owner.uid, owner.gid, mode, os.ErrPermission)
+	}
+	m := mode &^ (wu | wg | wo)
+	for _, b := range []struct {
+		on  bool
+		bit os.FileMode
+	}{{mine, wu}, {g, wg}, {o, wo}} {
+		if b.on {
+			m |= b.bit
+		}
+	}
+	return gid, m, nil
+}
+
+// isMember reports whether this process may give a file it owns group gid.
+func isMember(gid int) bool {
+	if gid == os.Getegid() {
+		return true
+	}
+	groups, _ := os.Getgroups()
+	return slices.Contains(groups, gid)
+}
+
+// linkAndMove puts the parked socket at the path where two files cannot be
+// exchanged: it gives the listener's file a second name at h.link, then
+// moves the parked socket over the path, which is atomic: a client finds
+// one socket or the other. Linux refuses the link for a file another user
+// owns (fs.protected_hardlinks), as a socket systemd made.
+func (h *hiding) linkAndMove() error {
+	parked := filepath.Join(h.dir, "p")
+	if err := os.Rename(h.link, parked); err != nil {
 		return err
 	}
 	if err := os.Link(h.path, h.link); err != nil {
 		return err
 	}
-	parked := filepath.Join(h.dir, "p")
-	fd, err := parkedSocket(h.dir, "p")
-	if err != nil {
-		return err
-	}
-	h.parked = fd
-	// The parked socket takes the path's owner, group and mode before it
-	// takes the path, so that the path never grants more, nor less, than it
-	// did: a client allowed to connect is refused, not denied.
-	if err := os.Lchown(parked, owner.uid, owner.gid); err != nil {
-		return err
-	}
-	if err := os.Chmod(parked, mode); err != nil {
-		return err
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(parked, &st); err != nil {
-		return os.NewSyscallError("lstat", err)
-	}
-	h.ino = uint64(st.Ino)
-	if err := faults.Check(faults.Rename); err != nil {
-		return err
-	}
-	return os.Rename(parked, h.path) // atomic: a client finds one socket or the other
+	return os.Rename(parked, h.path)
 }
 
-// parkedSocket binds a unix stream socket to name in dir without listening
-// on it.
-func parkedSocket(dir, name string) (int, error) {
+// parkedSocket binds a unix socket of type typ (the listener's, so that its
+// clients are refused rather than told the type is wrong) to name in dir
+// without listening on it.
+func parkedSocket(dir, name string, typ int) (int, error) {
 	if err := faults.Check(faults.Park); err != nil {
 		return -1, err
 	}
-	fd, err := unixSocket()
+	fd, err := unixSocket(typ)
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
@@ -120,6 +207,13 @@ func (h *hiding) unhide() error {
 	unix.Close(h.parked)
 	h.parked = -1
 	return os.Remove(h.dir)
+}
+
+// holdsPath reports whether the path still leads to the parked socket:
+// no other socket took it meanwhile.
+func (h *hiding) holdsPath() bool {
+	var st unix.Stat_t
+	return unix.Lstat(h.path, &st) == nil && uint64(st.Ino) == h.ino
 }
 
 // discard removes what hide made, leaving the path to whatever is there.

@@ -20,7 +20,10 @@ func (s *socket) canReject() bool {
 	case *net.TCPAddr:
 		return true
 	case *net.UnixAddr:
-		return a.Name != "" && a.Name[0] != '@' // abstract and unnamed sockets have no path to refuse at
+		// Abstract and unnamed sockets have no path to refuse at. Closing
+		// must be able to leave the path alone once another socket took it.
+		_, keeps := s.ln.(unlinkSetter)
+		return a.Name != "" && a.Name[0] != '@' && keeps
 	}
 	return false
 }
@@ -30,7 +33,11 @@ func (s *socket) canReject() bool {
 // the connections taken out of the kernel meanwhile are in l.pending.
 func (l *Listener) rejectLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
-		h, err := hide(ua.Name)
+		typ, err := socketType(s.ln)
+		if err != nil {
+			return nil, err
+		}
+		h, err := hide(ua.Name, typ)
 		if err != nil {
 			return nil, err
 		}
@@ -59,6 +66,11 @@ func (s *socket) close() error {
 		// Give the path back to the listener, so that closing it removes the
 		// path or leaves it, as that listener was made to.
 		if err := s.hidden.unhide(); err != nil {
+			if u, ok := s.ln.(unlinkSetter); ok && !s.hidden.holdsPath() {
+				// Another socket took the path (a new instance that found
+				// it stale): closing must not remove that one's file.
+				u.SetUnlinkOnClose(false)
+			}
 			s.hidden.discard()
 			errs = append(errs, err)
 		}
@@ -75,6 +87,21 @@ func (s *socket) close() error {
 	}
 	errs = append(errs, s.ln.Close())
 	return errors.Join(errs...)
+}
+
+// unlinkSetter is a unix listener that can be told whether Close removes
+// its path, as *net.UnixListener.
+type unlinkSetter interface{ SetUnlinkOnClose(bool) }
+
+// socketType returns the type of ln's socket (SOCK_STREAM, SOCK_SEQPACKET).
+func socketType(ln net.Listener) (int, error) {
+	var typ int
+	err := controlFD(ln, func(fd int) error {
+		var err error
+		typ, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		return os.NewSyscallError("getsockopt SO_TYPE", err)
+	})
+	return typ, err
 }
 
 // tcpNetwork returns the network to bind a new socket at ln's address with,

@@ -2,12 +2,30 @@ package acceptgate
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-func unixSocket() (int, error) {
-	return unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+func unixSocket(typ int) (int, error) {
+	return unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+}
+
+// swap exchanges the parked socket at h.link with the listener's file at
+// the path in one step (renameat2 RENAME_EXCHANGE): a client finds one
+// socket or the other, and the listener's file needs no second name, which
+// Linux refuses for a file another user owns (fs.protected_hardlinks), as
+// the socket systemd made for an unprivileged service. A file system that
+// cannot exchange (EINVAL) gets the link and the rename.
+func (h *hiding) swap() error {
+	err := unix.Renameat2(unix.AT_FDCWD, h.link, unix.AT_FDCWD, h.path, unix.RENAME_EXCHANGE)
+	switch err {
+	case nil:
+		return nil
+	case unix.EINVAL, unix.ENOSYS:
+		return h.linkAndMove()
+	}
+	return &os.LinkError{Op: "exchange", Old: h.link, New: h.path, Err: err}
 }
 
 // bindIn binds fd to name in dir through the directory's descriptor, so

@@ -11,10 +11,10 @@ import (
 
 // unixSocket marks the descriptor close-on-exec under ForkLock, as package
 // syscall does where SOCK_CLOEXEC is not everywhere.
-func unixSocket() (int, error) {
+func unixSocket(typ int) (int, error) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
 	if err == nil {
 		unix.CloseOnExec(fd)
 	}
@@ -26,3 +26,7 @@ func unixSocket() (int, error) {
 func bindIn(fd int, dir, name string) error {
 	return unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(dir, name)})
 }
+
+// swap puts the parked socket at the path with a link and a rename: these
+// systems have no exchange of two files that every version has.
+func (h *hiding) swap() error { return h.linkAndMove() }

@@ -62,8 +62,10 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // Reject returns an error wrapping errors.ErrUnsupported, and changes
 // nothing, when the wrapped listener exposes no socket to stop (a
 // tls.Listener, for one: wrap the TCP listener inside it instead, as in
-// tls.NewListener(acceptgate.Wrap(tcp), config)), or for an abstract or
-// unnamed unix socket.
+// tls.NewListener(acceptgate.Wrap(tcp), config)), for an abstract or
+// unnamed unix socket, or for a unix listener without a SetUnlinkOnClose
+// method (as *net.UnixListener has), whose Close could not be kept from
+// removing a path another socket took while it rejected.
 func (l *Listener) Reject() error { return l.transition(Rejecting, "reject") }
 
 func (l *Listener) transition(to State, verb string) error {
