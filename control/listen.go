@@ -25,11 +25,17 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // else at the path is left alone and reported. tlsConfig must be nil for a
 // unix socket.
 //
+// A Handler whose token WithToken refused (shorter than MinTokenLen) is
+// refused, with an error wrapping ErrShortToken.
+//
 // A TCP address that is not loopback is refused unless h requires a token.
 // With a tlsConfig, which must hold a certificate, the listener serves TLS;
 // without one, an address off loopback is served in clear and ListenAdmin
 // logs a warning, through h's logger, that the token travels in clear.
 func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Config) (net.Listener, error) {
+	if h.tokenErr != nil {
+		return nil, fmt.Errorf("control: admin on %s: %w", addr, h.tokenErr)
+	}
 	if isPath(addr) {
 		if tlsConfig != nil {
 			return nil, fmt.Errorf("control: admin socket %s: TLS on a unix socket: %w", addr, errors.ErrUnsupported)

@@ -94,7 +94,7 @@ func TestAdminPageInARealBrowser(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	const token = "page-test-token"
+	const token = "page-test-token-0123456789"
 	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600), "--backlog", "16")
 	tab := headless(t, ctx)
 	const gate = `section[data-gate="http"]`
@@ -170,7 +170,7 @@ func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	const token = "page-test-token"
+	const token = "page-test-token-0123456789"
 	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
 	tab := headless(t, ctx)
 	step, stepCancel := context.WithTimeout(tab, patience)
