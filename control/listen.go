@@ -22,8 +22,10 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // exists, whatever the umask: no other user can connect to it, not even
 // between its creation and a chmod (see sockets.ListenPrivate for how, on each
 // platform). A stale socket file nobody listens on is replaced; anything
-// else at the path is left alone and reported. tlsConfig must be nil for a
-// unix socket.
+// else at the path is left alone and reported. An abstract name (a leading
+// '@' or a NUL byte) is refused, with an error wrapping os.ErrInvalid: it
+// has no file, so nothing would keep other users out. tlsConfig must be nil
+// for a unix socket.
 //
 // A Handler whose token WithToken refused (shorter than MinTokenLen) is
 // refused, with an error wrapping ErrShortToken.
