@@ -7,8 +7,10 @@ package sockets
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -52,4 +54,8 @@ func refuseAbstract(path string) error {
 		return fmt.Errorf("%q holds a NUL byte: an abstract name or no file path at all: %w", path, os.ErrInvalid)
 	}
 	return nil
+}
+
+func addrString(ip net.IP, port int) string {
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }
