@@ -37,6 +37,11 @@ func (h *Handler) admit(r *http.Request, public bool) (status int, reason string
 		return http.StatusForbidden, err.Error()
 	}
 	if !public {
+		if h.tokenErr != nil {
+			// Fail closed: a token too weak to use is no reason to serve
+			// without one.
+			return http.StatusInternalServerError, "the admin API's own token is refused: " + h.tokenErr.Error()
+		}
 		if reason := h.authenticate(r); reason != "" {
 			return http.StatusUnauthorized, "missing or wrong bearer token: " + reason
 		}

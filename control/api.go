@@ -98,6 +98,9 @@ func NewHandler(opts ...Option) *Handler {
 		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
+	if h.tokenErr != nil {
+		h.logger.Error("control: the token is refused; every call that needs it is refused too", "err", h.tokenErr)
+	}
 	for _, p := range h.badPaths {
 		h.logger.Error("control: WithHandler path left out: it must be absolute, clean, and not the API's own", "path", clip(p))
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/acceptgate/acceptgate/control"
 )
 
-const token = "s3cret"
+const token = "s3cret-0123456789"
 
 // quiet sends a Handler's log to nowhere.
 var quiet = control.WithLogger(slog.New(slog.DiscardHandler))

@@ -22,8 +22,21 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // exists, whatever the umask: no other user can connect to it, not even
 // between its creation and a chmod (see sockets.ListenPrivate for how, on each
 // platform). A stale socket file nobody listens on is replaced; anything
-// else at the path is left alone and reported. tlsConfig must be nil for a
-// unix socket.
+// else at the path is left alone and reported. An abstract name (a leading
+// '@' or a NUL byte) is refused, with an error wrapping os.ErrInvalid: it
+// has no file, so nothing would keep other users out. tlsConfig must be nil
+// for a unix socket.
+//
+// A Handler whose token WithToken refused (shorter than MinTokenLen) is
+// refused, with an error wrapping ErrShortToken.
+//
+// On 127.0.0.1 or ::1, the two addresses a browser opening localhost tries,
+// it also reserves the same port on the other one (on Unix), with a socket
+// that refuses every client, so that no other local user can listen there
+// and take the page and the token typed into it. A port taken there is an
+// error wrapping syscall.EADDRINUSE; for port 0 it picks a port free on
+// both. Where the other address does not exist (IPv6 off), nothing needs
+// reserving. Closing the listener frees both.
 //
 // A TCP address that is not loopback is refused unless h requires a token.
 // With a tlsConfig, which must hold a certificate, the listener serves TLS;
@@ -38,6 +51,9 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // with a bare http.Server, idle clients may hold every connection the
 // listener admits.
 func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Config) (net.Listener, error) {
+	if h.tokenErr != nil {
+		return nil, fmt.Errorf("control: admin on %s: %w", addr, h.tokenErr)
+	}
 	if isPath(addr) {
 		if tlsConfig != nil {
 			return nil, fmt.Errorf("control: admin socket %s: TLS on a unix socket: %w", addr, errors.ErrUnsupported)
@@ -55,8 +71,7 @@ func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Co
 	if !h.HasToken() && !local {
 		return nil, fmt.Errorf("control: admin on %s: %w; set one, or listen on 127.0.0.1 or a unix socket", addr, ErrNoToken)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := listenTCP(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("control: admin: %w", err)
 	}

@@ -17,6 +17,7 @@ type Option func(*settings)
 type settings struct {
 	tokenSum [sha256.Size]byte // of the token; comparing sums hides its length
 	hasToken bool
+	tokenErr error           // what is wrong with WithToken's token; nil if nothing
 	hosts    map[string]bool // names allowed in Host beyond loopback, lower case
 	logger   *slog.Logger
 	extra    map[string]http.Handler // WithHandler's routes, by path
@@ -44,11 +45,19 @@ func newSettings(opts []Option) settings {
 // WithToken makes the Handler require "Authorization: Bearer token" on every
 // route but /readyz; the scheme name may be in any case. The token is
 // compared in constant time and never logged. An empty token means none.
-// HandleSignals ignores it.
+//
+// A token shorter than MinTokenLen is refused, never taken as no token:
+// NewHandler logs it, the Handler answers every call that needs the token
+// with 500 and serves none of them, and ListenAdmin returns an error
+// wrapping ErrShortToken. HandleSignals ignores it.
 func WithToken(token string) Option {
 	return func(h *settings) {
 		h.hasToken = token != ""
 		h.tokenSum = sha256.Sum256([]byte(token))
+		h.tokenErr = nil
+		if h.hasToken {
+			h.tokenErr = checkTokenLen(token)
+		}
 	}
 }
 
@@ -76,7 +85,8 @@ func WithLogger(logger *slog.Logger) Option {
 
 // WithHandler makes the Handler serve GET and HEAD requests for path with
 // handler, such as a Prometheus exposition at "/metrics", behind the same
-// admission rules as the API's own routes (token included). Other methods
+// admission rules as the API's own routes (token included). Its answers say
+// "Cache-Control: no-store", whatever handler sets, as the API's do. Other methods
 // are refused with 405, so handler never serves a request that could
 // change state. The path is matched exactly, with or without a trailing
 // slash; handler sees it without one. A path that is not absolute and clean,

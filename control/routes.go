@@ -14,6 +14,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer is what its Content-Type says; a browser must not take
 	// a route's text (WithHandler's included) for a page of this origin.
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Nothing the API answers may be kept by a browser's or a proxy's
+	// cache, where a later user of the machine would find it without the
+	// token: WithHandler's answers included.
+	w.Header().Set("Cache-Control", "no-store")
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	// The page holds no data: it needs no token to load, only to call.
 	if status, reason := h.admit(r, p == "/readyz" || r.URL.Path == "/"); status != 0 {
@@ -38,7 +42,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.URL = &u
 	if extra, ok := h.extra[p]; ok {
 		if allowMethod(w, r, http.MethodGet) {
-			extra.ServeHTTP(w, &r2)
+			extra.ServeHTTP(&noStoreWriter{w}, &r2)
 		}
 		return
 	}
@@ -104,3 +108,24 @@ func allowMethod(w http.ResponseWriter, r *http.Request, method string) bool {
 	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method))
 	return false
 }
+
+// noStoreWriter keeps "Cache-Control: no-store" on an answer of a route
+// added by WithHandler, whatever that handler set: the route is behind the
+// token, and its answer is no more to be cached than the API's own.
+type noStoreWriter struct{ http.ResponseWriter }
+
+func (w *noStoreWriter) WriteHeader(code int) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write sets the header too: a first Write sends the header without a
+// WriteHeader. Once the header is sent, setting it changes nothing.
+func (w *noStoreWriter) Write(b []byte) (int, error) {
+	w.Header().Set("Cache-Control", "no-store")
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer, for
+// Flush and deadlines.
+func (w *noStoreWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -11,15 +11,26 @@ import (
 // maxToken bounds a token file; a bearer token is a few dozen bytes.
 const maxToken = 4 << 10
 
+// MinTokenLen is the length, in bytes, of the shortest token a Handler, and
+// ReadTokenFile and CheckToken, take: 16 random characters, or the 32 of
+// "openssl rand -hex 16", are out of reach of guessing over the network.
+const MinTokenLen = 16
+
+// ErrShortToken is wrapped by the errors for a token shorter than
+// MinTokenLen: ListenAdmin's for a Handler given one, ReadTokenFile's and
+// CheckToken's.
+var ErrShortToken = fmt.Errorf("the token is shorter than %d bytes (make one with: openssl rand -hex 16)", MinTokenLen)
+
 // ReadTokenFile reads a bearer token from the file at path: its content
 // without surrounding white space, so a trailing newline does not count.
 //
 // Like ssh with a private key, it refuses a file other users may read or
 // change (on Unix: any group or other permission bit, or an owner other
 // than this user or root; on Windows access lives in ACLs, which it does not
-// read). It refuses an empty file too, rather than run with no token, and a
-// token that is not printable ASCII without spaces, which could not travel
-// in an Authorization header. Its errors name the file, never its content.
+// read). It refuses an empty file too, rather than run with no token, a
+// token shorter than MinTokenLen, and a token that is not printable ASCII
+// without spaces, which could not travel in an Authorization header. Its
+// errors name the file, never its content.
 func ReadTokenFile(path string) (string, error) {
 	// Only a regular file: opening a FIFO would wait for a writer for good.
 	if fi, err := os.Stat(path); err != nil {
@@ -67,9 +78,9 @@ func regular(path string, fi os.FileInfo) error {
 }
 
 // CheckToken returns s without surrounding white space, or an error if
-// nothing is left or what is left is not printable ASCII without spaces,
-// which could not travel in an Authorization header. Its errors never
-// contain s.
+// nothing is left, what is left is shorter than MinTokenLen (wrapping
+// ErrShortToken), or it is not printable ASCII without spaces, which could
+// not travel in an Authorization header. Its errors never contain s.
 func CheckToken(s string) (string, error) {
 	token := strings.TrimSpace(s)
 	if token == "" {
@@ -80,5 +91,17 @@ func CheckToken(s string) (string, error) {
 			return "", errors.New("the token must be printable ASCII without spaces")
 		}
 	}
+	if err := checkTokenLen(token); err != nil {
+		return "", err
+	}
 	return token, nil
+}
+
+// checkTokenLen refuses a token too short to stand against guessing; its
+// error never contains the token.
+func checkTokenLen(token string) error {
+	if len(token) < MinTokenLen {
+		return ErrShortToken
+	}
+	return nil
 }

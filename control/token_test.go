@@ -13,7 +13,7 @@ import (
 )
 
 func TestReadTokenFile(t *testing.T) {
-	const secret = "tok-3f9a"
+	const secret = "tok-3f9a-0123456789"
 	for _, tc := range []struct {
 		name    string
 		content string

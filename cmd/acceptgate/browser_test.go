@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +96,7 @@ func TestAdminPageInARealBrowser(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	const token = "page-test-token"
+	const token = "page-test-token-0123456789"
 	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600), "--backlog", "16")
 	tab := headless(t, ctx)
 	const gate = `section[data-gate="http"]`
@@ -170,7 +172,7 @@ func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
 	bin := build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
 	defer cancel()
-	const token = "page-test-token"
+	const token = "page-test-token-0123456789"
 	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
 	tab := headless(t, ctx)
 	step, stepCancel := context.WithTimeout(tab, patience)
@@ -204,6 +206,45 @@ func TestAdminPageAsksAgainForATokenItCannotSend(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#token-form button")),
 		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.accepting`)),
 	), "then the right token works")
+}
+
+// TestAStrangerCannotTakeLocalhostFromTheAdminPage: with the admin API on
+// 127.0.0.1:N, a browser opening http://localhost:N/ tries [::1]:N too
+// (Chromium first), so another local user listening there would get the
+// page and the token typed into it. serve keeps that address: nobody else
+// can listen on it, and the page at localhost:N reaches the real API.
+func TestAStrangerCannotTakeLocalhostFromTheAdminPage(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no ::1 here, nothing to take: %v", err)
+	} else {
+		ln.Close()
+	}
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*patience)
+	defer cancel()
+	const token = "localhost-test-token-0123456789"
+	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
+	u, err := url.Parse(srv.admin)
+	require.NoError(t, err)
+	port := u.Port()
+
+	stranger, err := net.Listen("tcp", "[::1]:"+port)
+	if err == nil {
+		stranger.Close()
+	}
+	require.ErrorIs(t, err, syscall.EADDRINUSE, "a stranger cannot listen on [::1]:%s", port)
+
+	tab := headless(t, ctx)
+	step, stepCancel := context.WithTimeout(tab, patience)
+	defer stepCancel()
+	require.NoError(t, chromedp.Do(step,
+		chromedp.Navigate("http://localhost:"+port+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.CSS("#token-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`section[data-gate="http"] .state.accepting`)),
+	), "the page at localhost reaches the API, which takes its token")
+	assert.Equal(t, "accepting", apiState(t, ctx, srv.admin, token))
 }
 
 // screenshot queues more clients, a few seconds apart, so that the chart

@@ -14,11 +14,11 @@ import (
 // TestEnvTokenIsCheckedLikeAFileToken: $ACCEPTGATE_TOKEN set but empty is an error, and stray white space is trimmed, as for a token file.
 func TestEnvTokenIsCheckedLikeAFileToken(t *testing.T) {
 	t.Setenv("ACCEPTGATE_TOKEN_FILE", "")
-	for _, v := range []string{"", "s3cret\n", " s3cret"} {
+	for _, v := range []string{"", "s3cret-0123456789\n", " s3cret-0123456789"} {
 		t.Setenv("ACCEPTGATE_TOKEN", v)
 		tok, err := adminToken("")
 		if err == nil {
-			assert.Equal(t, "s3cret", tok, "ACCEPTGATE_TOKEN=%q: an empty variable should be an error, and a token should be trimmed and checked as a file's is", v)
+			assert.Equal(t, "s3cret-0123456789", tok, "ACCEPTGATE_TOKEN=%q: an empty variable should be an error, and a token should be trimmed and checked as a file's is", v)
 		}
 	}
 }

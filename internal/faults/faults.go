@@ -23,6 +23,7 @@ const (
 	Link       = "link"       // a second name for a unix socket's file
 	Park       = "park"       // creating the socket that refuses at a unix path
 	Rename     = "rename"     // moving a unix socket file
+	Reserve    = "reserve"    // binding a port on the other loopback family
 )
 
 type plan struct {

@@ -18,8 +18,11 @@ var TestHookBeforeBind func(fd int)
 // of the socket's own inode less the umask (unix_bind in
 // net/unix/af_unix.c), so an fchmod(0600) of the socket before bind makes
 // the file private from its first instant, whatever the umask, with no
-// chmod after the fact.
+// chmod after the fact. An abstract name is refused (see refuseAbstract).
 func ListenPrivate(ctx context.Context, network, path string) (net.Listener, error) {
+	if err := refuseAbstract(path); err != nil {
+		return nil, err
+	}
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var err error
 		cerr := rc.Control(func(fd uintptr) {

@@ -10,11 +10,16 @@ import (
 // ListenPrivate listens on a unix socket at path. Windows has no file
 // modes: the socket file takes the access control list its directory passes
 // on, which this does not change, so put the socket in a directory only its
-// owner may open (such as one under %LOCALAPPDATA%).
+// owner may open (such as one under %LOCALAPPDATA%). An abstract name,
+// which no ACL guards, is refused (see refuseAbstract).
 func ListenPrivate(ctx context.Context, network, path string) (net.Listener, error) {
+	if err := refuseAbstract(path); err != nil {
+		return nil, err
+	}
 	var lc net.ListenConfig
 	return lc.Listen(ctx, network, path)
 }
 
-// CheckPrivate has no file mode to check here; see ListenPrivate.
-func CheckPrivate(string) error { return nil }
+// CheckPrivate has no file mode or owner to check here, only the name; see
+// ListenPrivate.
+func CheckPrivate(path string) error { return refuseAbstract(path) }

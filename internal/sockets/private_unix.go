@@ -9,16 +9,31 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
-// CheckPrivate returns an error if the socket file at path lets anyone but
-// its owner connect. A umask can also take the owner's own bits away
-// (0277 leaves r--------, which nobody can connect to); those are given back,
-// which opens the file to no one else.
+// CheckPrivate returns an error unless path is a socket file owned by this
+// user that no one else may connect to: an abstract name (which has no
+// file: lstat would look at whatever file of that name the working
+// directory holds), another kind of file, a socket of another user, or one
+// with group or other bits is refused. A umask can also take the owner's
+// own bits away (0277 leaves r--------, which nobody can connect to); those
+// are given back, which opens the file to no one else.
 func CheckPrivate(path string) error {
+	if err := refuseAbstract(path); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return fmt.Errorf("%s is not a socket", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if me := uint32(os.Geteuid()); st.Uid != me {
+			return fmt.Errorf("%s belongs to uid %d, not to this user (uid %d)", path, st.Uid, me)
+		}
 	}
 	perm := fi.Mode().Perm()
 	if perm&0o077 != 0 {

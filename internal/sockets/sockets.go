@@ -7,7 +7,11 @@ package sockets
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -34,4 +38,24 @@ func control(ln any, f func(fd int) error) error {
 		return err
 	}
 	return ferr
+}
+
+// refuseAbstract returns an error wrapping os.ErrInvalid if path is not one
+// a private socket can have: an abstract name, which Go's net package reads
+// a leading '@' or NUL as on Linux and Windows, has no file, so no mode or
+// owner keeps other users out; and no file's path holds a NUL byte. It is
+// refused on every platform, so that a name means the same everywhere
+// ("./@name" is a file).
+func refuseAbstract(path string) error {
+	switch {
+	case strings.HasPrefix(path, "@"):
+		return fmt.Errorf("%q is an abstract socket name: it has no file, so any local user could connect; give a file path (./%s for a file of that name): %w", path, path, os.ErrInvalid)
+	case strings.IndexByte(path, 0) >= 0:
+		return fmt.Errorf("%q holds a NUL byte: an abstract name or no file path at all: %w", path, os.ErrInvalid)
+	}
+	return nil
+}
+
+func addrString(ip net.IP, port int) string {
+	return net.JoinHostPort(ip.String(), strconv.Itoa(port))
 }

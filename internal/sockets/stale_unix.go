@@ -15,8 +15,8 @@ import (
 // its path can be bound again. A socket someone still listens on is left
 // alone and reported as in use.
 func RemoveStale(path string) error {
-	if path == "" || path[0] == '@' {
-		return nil // abstract: no file
+	if path == "" || path[0] == '@' || path[0] == 0 {
+		return nil // abstract, as Go's net package reads it: no file
 	}
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
