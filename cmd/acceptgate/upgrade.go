@@ -89,8 +89,14 @@ func offerUpgrades(ctx context.Context, f serveFlags, gate, admin *acceptgate.Li
 	if admin != nil {
 		gates["admin"] = admin
 	}
+	// SIGHUP is caught before the offer socket exists: a supervisor that
+	// waits for the socket and then signals must never meet the default
+	// action, which ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	o, err := handoff.Listen(ctx, f.upgradeSocket, gates, handoff.WithLogger(logger))
 	if err != nil {
+		signal.Stop(hup)
 		return nil, fmt.Errorf("serve: --upgrade-socket: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -103,8 +109,6 @@ func offerUpgrades(ctx context.Context, f serveFlags, gate, admin *acceptgate.Li
 		}
 		handed <- err
 	}()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for {
 			select {
