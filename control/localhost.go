@@ -90,3 +90,36 @@ func (l *reservedListener) Close() error {
 	l.once.Do(func() { l.reserved.Close() })
 	return err
 }
+
+// ReserveLocalhost reserves, for an admin socket ListenAdmin did not make
+// (one systemd passed, or one taken over from the previous generation in an
+// upgrade), what ListenAdmin reserves for its own: addr's port on the other
+// loopback family, with a socket that refuses every client. Close the
+// returned Closer once the admin API stops. For an address other than
+// 127.0.0.1 and ::1, or where the other family does not exist, it reserves
+// nothing and the Closer does nothing. A port taken there is an error
+// wrapping syscall.EADDRINUSE. On Linux the reservation shares the port
+// with reservations of the same user only, so that a new generation
+// reserves it beside the old one, which lets it go when it exits.
+func ReserveLocalhost(addr net.Addr) (io.Closer, error) {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return nopCloser{}, nil
+	}
+	other := otherLoopback(ta.IP)
+	if other == nil {
+		return nopCloser{}, nil
+	}
+	held, err := sockets.Reserve(other, ta.Port)
+	if err != nil {
+		return nil, fmt.Errorf("control: %s, which a browser opening localhost:%d may try first, is not free: %w", net.JoinHostPort(other.String(), strconv.Itoa(ta.Port)), ta.Port, err)
+	}
+	if held == nil {
+		return nopCloser{}, nil
+	}
+	return held, nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }

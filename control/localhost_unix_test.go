@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -33,20 +35,15 @@ func needIPv6Loopback(t *testing.T) {
 
 // stranger listens at addr as another local user would try to: plainly,
 // and then with SO_REUSEADDR and SO_REUSEPORT, which let a socket share a
-// port with sockets that ask for it too.
+// port with sockets of the same user that ask for it too. The second try is
+// made from a socket of another user (uid 65534) where the test may make
+// one, as root; otherwise only the first.
 func stranger(addr string) error {
 	for _, reuse := range []bool{false, true} {
-		lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				if reuse {
-					serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
-						unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1))
-				}
-			})
-			return errors.Join(err, serr)
-		}}
-		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if reuse && os.Geteuid() != 0 {
+			break
+		}
+		ln, err := listenAs(reuse, addr)
 		if err == nil {
 			ln.Close()
 			return nil
@@ -56,6 +53,29 @@ func stranger(addr string) error {
 		}
 	}
 	return syscall.EADDRINUSE
+}
+
+// listenAs listens at addr, with reuse from a socket owned by uid 65534:
+// the owner of a socket is the file system uid of the thread that makes
+// it, which this thread takes for the one call.
+func listenAs(reuse bool, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if reuse {
+				serr = errors.Join(unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1),
+					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1))
+			}
+		})
+		return errors.Join(err, serr)
+	}}
+	if reuse {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		setfsuid(65534)
+		defer setfsuid(0)
+	}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 // TestListenAdminReservesTheOtherLoopback: an admin API on 127.0.0.1:N

@@ -302,8 +302,18 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		return nil, "", nil, err
 	}
 	var ln net.Listener
+	var reserved io.Closer // the other loopback family, for an inherited socket
 	if inherited != nil {
 		ln, err = inheritedAdmin(inherited, token != "", tlsConfig)
+		if err == nil {
+			// As ListenAdmin does for its own socket: nobody else may listen
+			// where a browser opening localhost goes first. Before a
+			// takeover commits, a failure here leaves the old instance
+			// serving.
+			if reserved, err = control.ReserveLocalhost(ln.Addr()); err != nil {
+				ln.Close()
+			}
+		}
 	} else {
 		ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig)
 	}
@@ -335,6 +345,9 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 	return func() {
 		srv.Close()
 		<-done
+		if reserved != nil {
+			reserved.Close()
+		}
 	}, where, adminGate, nil
 }
 

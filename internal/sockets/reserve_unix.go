@@ -17,10 +17,13 @@ import (
 
 // Reserve binds a TCP socket to ip:port that never listens, and returns it
 // to close: a client connecting there is refused at once (ECONNREFUSED), and
-// no other socket can bind the address meanwhile, since this one sets
-// neither SO_REUSEADDR nor SO_REUSEPORT (the kernel lets two sockets share
-// an address only when both ask for it). The descriptor is not inherited
-// by programs this one executes.
+// no socket of another user can bind the address meanwhile. It sets no
+// SO_REUSEADDR; on Linux it sets SO_REUSEPORT, which the kernel honours
+// only between sockets of the same user, so that the next generation of
+// this program, taking the admin socket over, can reserve the address
+// beside this one before this one lets it go (elsewhere SO_REUSEPORT is not
+// tied to a user, and it is not set). The descriptor is not inherited by
+// programs this one executes.
 //
 // If ip is not an address of this host (::1 where IPv6 is off), no socket
 // can bind it at all: Reserve returns a nil Closer and no error. A taken
@@ -47,6 +50,9 @@ func Reserve(ip net.IP, port int) (io.Closer, error) {
 		return nil, fmt.Errorf("reserve %s: %w", addrString(ip, port), os.NewSyscallError("socket", err))
 	}
 	err = faults.Check(faults.Reserve)
+	if err == nil {
+		err = shareWithSameUser(fd)
+	}
 	if err == nil {
 		err = unix.Bind(fd, sa)
 	}
