@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,10 +57,31 @@ type conn struct {
 // watch has ctx end the exchange until stop is called.
 func (c *conn) watch(ctx context.Context) (stop func()) {
 	c.ctx = ctx
-	after := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
+	wake := wakeOnDone(ctx, c.c.SetDeadline)
 	return func() {
-		after()
+		wake()
 		c.ctx = nil
+	}
+}
+
+// wakeOnDone sets a past deadline with setDeadline once ctx is done, to
+// wake a read, write or accept blocked on the socket. stop ends it and, if
+// the wake-up has begun, waits until it is over, so that a deadline set
+// after stop returns is never replaced by a late wake-up. stop may be
+// called more than once.
+func wakeOnDone(ctx context.Context, setDeadline func(time.Time) error) (stop func()) {
+	woken := make(chan struct{})
+	after := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		setDeadline(time.Unix(1, 0))
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if !after() {
+				<-woken
+			}
+		})
 	}
 }
 
