@@ -198,7 +198,7 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 		return false, err
 	}
 
-	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339)}
+	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339), SaysRollback: true}
 	var files []*os.File
 	var prepared []*acceptgate.Listener
 	defer func() {
@@ -206,19 +206,21 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 			f.Close() // in flight, the kernel holds its own references
 		}
 	}()
-	rollback := func() {
+	// Once the sockets are sent, the taker holds the only other copies,
+	// and it keeps them if this process dies: a rollback is said, always,
+	// so that the taker can tell the two apart.
+	rollback := func(err error) error {
+		w.refuse(err)
 		for _, g := range prepared {
 			handover.Rollback(g)
 		}
+		return err
 	}
 	for _, name := range o.names {
 		g := o.gates[name]
 		hs, fs, err := handover.Prepare(g)
 		if err != nil {
-			rollback()
-			err = fmt.Errorf("gate %s: %w", name, err)
-			w.refuse(err)
-			return false, err
+			return false, rollback(fmt.Errorf("gate %s: %w", name, err))
 		}
 		prepared = append(prepared, g)
 		files = append(files, fs...)
@@ -226,20 +228,16 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	}
 	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
 	if err := w.send(msg, files); err != nil {
-		rollback()
-		return false, fmt.Errorf("send sockets: %w", err)
+		return false, rollback(fmt.Errorf("send sockets: %w", err))
 	}
 	if _, _, err := w.recv(opReady); err != nil {
-		rollback()
-		return false, fmt.Errorf("waiting for ready: %w", err)
+		return false, rollback(fmt.Errorf("waiting for ready: %w", err))
 	}
 	if err := w.send(message{Op: opGo}, nil); err != nil {
-		rollback()
-		return false, fmt.Errorf("send go: %w", err)
+		return false, rollback(fmt.Errorf("send go: %w", err))
 	}
 	if _, _, err := w.recv(opAccepting); err != nil {
-		rollback()
-		return false, fmt.Errorf("waiting for accepting: %w", err)
+		return false, rollback(fmt.Errorf("waiting for accepting: %w", err))
 	}
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.
