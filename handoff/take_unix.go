@@ -180,7 +180,9 @@ func (t *Takeover) Commit(ctx context.Context) error {
 }
 
 // Abort ends the exchange: the gates are closed without touching their
-// sockets, and the old process serves on.
+// sockets, and the old process serves on. If the old process has died
+// meanwhile, they were the last copies of its sockets; Commit would have
+// kept them.
 func (t *Takeover) Abort() error {
 	if t.ended {
 		return nil
