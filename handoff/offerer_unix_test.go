@@ -5,8 +5,10 @@ package handoff_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -23,8 +25,8 @@ import (
 // It says "offering ADDR", logs the offer's records on stdout, and says
 // "served: ERR" when Serve returns. Its stdin takes commands: "starve"
 // lowers its descriptor limit so that the next descriptor it would make
-// fails with EMFILE ("starved"), "feed" puts the limit back ("fed"). At EOF
-// it stops offering and exits.
+// fails with EMFILE ("starved"), "feed" puts the limit back ("fed"),
+// "close" closes the offer. At EOF it stops offering and exits.
 const offerEnv = "ACCEPTGATE_HANDOFF_OFFER"
 
 func offerChild(path string) int {
@@ -65,7 +67,7 @@ func offerChild(path string) int {
 	for {
 		select {
 		case err := <-served:
-			fmt.Println("served:", err)
+			fmt.Printf("served: closed=%t: %v\n", errors.Is(err, net.ErrClosed), err)
 			served = nil
 		case cmd, ok := <-commands:
 			if !ok {
@@ -74,6 +76,8 @@ func offerChild(path string) int {
 			switch cmd {
 			case "starve":
 				fmt.Println(starve(saved))
+			case "close":
+				o.Close()
 			case "feed":
 				if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
 					fmt.Println("setrlimit:", err)

@@ -5,6 +5,7 @@ package handoff_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,29 @@ func TestServeWaitsOutAnAcceptThatFailsForWantOfDescriptors(t *testing.T) {
 	stopNew := serveLines(g, "new")
 	defer stopNew()
 	require.NoError(t, got.tk.Commit(context.Background()))
-	assert.Equal(t, "served: <nil>", p.lineWith(t, "served:"))
+	assert.Equal(t, "served: closed=false: <nil>", p.lineWith(t, "served:"))
 	assertServedBy(t, "new", "tcp", addr)
+}
+
+// Serve waiting out an accept that fails still ends at once on Close.
+func TestServeThatWaitsOutAFailingAcceptEndsOnClose(t *testing.T) {
+	path := filepath.Join(shortDir(t), "handoff.sock")
+	p, _ := startOfferer(t, path)
+	p.say(t, "starve")
+	require.Equal(t, "starved", p.line(t))
+	took := make(chan error, 1)
+	go func() {
+		_, err := handoff.Take(context.Background(), path)
+		took <- err
+	}()
+	p.lineWith(t, "retrying")
+	p.say(t, "close")
+	served := p.lineWith(t, "served:")
+	assert.True(t, strings.HasPrefix(served, "served: closed=true: "), served)
+	select {
+	case err := <-took:
+		assert.Error(t, err, "nobody answered the taker")
+	case <-time.After(patience):
+		t.Fatal("Take did not return once the offer closed")
+	}
 }
