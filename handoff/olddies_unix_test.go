@@ -56,7 +56,7 @@ func TestARollbackIsSaidAndTheTakerLetsGo(t *testing.T) {
 	defer old.Close()
 	stopOld := serveLines(old, "old")
 	defer stopOld()
-	path, _ := offer(t, map[string]*acceptgate.Listener{"g": old}, handoff.WithTimeout(200*time.Millisecond))
+	path, _ := offer(t, map[string]*acceptgate.Listener{"g": old}, handoff.WithTimeout(time.Second))
 	tk, err := handoff.Take(context.Background(), path, handoff.WithTimeout(patience))
 	require.NoError(t, err)
 	g := tk.Listeners()["g"]

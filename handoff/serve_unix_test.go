@@ -63,7 +63,8 @@ func TestServeAgainAfterItsContextEnded(t *testing.T) {
 func TestServeWaitsOutAnAcceptThatFailsForWantOfDescriptors(t *testing.T) {
 	path := filepath.Join(shortDir(t), "handoff.sock")
 	p, addr := startOfferer(t, path)
-	assertServedBy(t, "old", "tcp", addr)
+	// No client before the starving: a connection the old process closed
+	// just after would leave a free descriptor under the limit.
 	p.say(t, "starve")
 	require.Equal(t, "starved", p.line(t))
 
