@@ -31,6 +31,19 @@
 // takes the clients it accepted in that instant with it, as any process
 // that dies does.
 //
+// Once it has sent the sockets, the offer says so whenever it rolls back,
+// so that the taker can tell a rollback from the old process's death. From
+// step 2 on the old process takes nothing from the kernel; all it still
+// does is wait for the taker's word and send go. If it dies then (killed,
+// crashed), its descriptors go with it and the taker's are the only ones
+// left: Commit keeps them, puts each gate in its state and serves, and
+// returns an error saying the old process never said go. Closing them would
+// leave nobody serving and reset every client in the queues. What dies with
+// the old process is what dies with any process: the connections it had
+// accepted, and those a Reject had taken out of the kernel. A rollback the
+// old process decided and died before saying is taken for a death too,
+// which is right: nobody else holds the sockets.
+//
 // Bad input changes nothing: a peer running as another user (other than
 // root), a message that is truncated, too large, of another version or out
 // of turn, or descriptors that do not match their description end the

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -104,23 +105,37 @@ func (o *Offer) Close() error {
 // timeout), so shut the servers down only after Serve returns.
 //
 // A failed exchange rolls back, is logged, and Serve waits for the next
-// taker. Serve returns an error wrapping net.ErrClosed after Close, and
-// ctx's error when ctx is done (also rolling back an exchange under way).
+// taker. An accept that fails for want of descriptors or memory (EMFILE,
+// ENFILE, ENOBUFS, ENOMEM) is logged and tried again after a pause, 5 ms
+// doubling up to 1 s, as net/http's Serve does: a process short of
+// descriptors for an instant can still be upgraded once it has them. Serve
+// returns an error wrapping net.ErrClosed after Close, and ctx's error when
+// ctx is done (also rolling back an exchange under way); it may then be
+// called again with another context.
 func (o *Offer) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { o.ln.SetDeadline(time.Unix(1, 0)) })
+	// A Serve whose context ended woke its accept with a past deadline;
+	// this one must not inherit it.
+	o.ln.SetDeadline(time.Time{})
+	stop := wakeOnDone(ctx, o.ln.SetDeadline)
 	defer stop()
+	var delay time.Duration
 	for {
 		c, err := o.ln.AcceptUnix()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !temporary(err) {
+				return fmt.Errorf("handoff: offer: %w", err)
 			}
-			return fmt.Errorf("handoff: offer: %w", err)
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			o.opts.logger.Warn("handoff: accept failed; retrying", "offer", o.path, "err", err, "in", delay)
+			if err := o.pause(ctx, delay); err != nil {
+				return err
+			}
+			continue
 		}
+		delay = 0
 		done, err := o.exchange(ctx, c)
 		c.Close()
 		if done {
@@ -128,6 +143,34 @@ func (o *Offer) Serve(ctx context.Context) error {
 			return nil
 		}
 		o.opts.logger.Warn("handoff: exchange failed; the gates serve on here", "offer", o.path, "err", err)
+	}
+}
+
+// temporary reports whether an accept failed for a reason that may pass:
+// the process or the system out of descriptors or memory for a while, a
+// client that gave up before it was accepted, or a timeout that was not
+// Serve's own wake-up.
+func temporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// pause waits for d, or until ctx is done or the offer closed.
+func (o *Offer) pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.closed.Done():
+		return fmt.Errorf("handoff: offer: %w", context.Cause(o.closed))
 	}
 }
 
@@ -155,7 +198,7 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 		return false, err
 	}
 
-	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339)}
+	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339), SaysRollback: true}
 	var files []*os.File
 	var prepared []*acceptgate.Listener
 	defer func() {
@@ -163,19 +206,21 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 			f.Close() // in flight, the kernel holds its own references
 		}
 	}()
-	rollback := func() {
+	// Once the sockets are sent, the taker holds the only other copies,
+	// and it keeps them if this process dies: a rollback is said, always,
+	// so that the taker can tell the two apart.
+	rollback := func(err error) error {
+		w.refuse(err)
 		for _, g := range prepared {
 			handover.Rollback(g)
 		}
+		return err
 	}
 	for _, name := range o.names {
 		g := o.gates[name]
 		hs, fs, err := handover.Prepare(g)
 		if err != nil {
-			rollback()
-			err = fmt.Errorf("gate %s: %w", name, err)
-			w.refuse(err)
-			return false, err
+			return false, rollback(fmt.Errorf("gate %s: %w", name, err))
 		}
 		prepared = append(prepared, g)
 		files = append(files, fs...)
@@ -183,20 +228,16 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	}
 	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
 	if err := w.send(msg, files); err != nil {
-		rollback()
-		return false, fmt.Errorf("send sockets: %w", err)
+		return false, rollback(fmt.Errorf("send sockets: %w", err))
 	}
 	if _, _, err := w.recv(opReady); err != nil {
-		rollback()
-		return false, fmt.Errorf("waiting for ready: %w", err)
+		return false, rollback(fmt.Errorf("waiting for ready: %w", err))
 	}
 	if err := w.send(message{Op: opGo}, nil); err != nil {
-		rollback()
-		return false, fmt.Errorf("send go: %w", err)
+		return false, rollback(fmt.Errorf("send go: %w", err))
 	}
 	if _, _, err := w.recv(opAccepting); err != nil {
-		rollback()
-		return false, fmt.Errorf("waiting for accepting: %w", err)
+		return false, rollback(fmt.Errorf("waiting for accepting: %w", err))
 	}
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.

@@ -41,6 +41,9 @@ func mainWithChild(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
 		os.Exit(child(path))
 	}
+	if path := os.Getenv(offerEnv); path != "" {
+		os.Exit(offerChild(path))
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -100,9 +103,17 @@ func startTaker(t *testing.T, path string, env ...string) *newProcess {
 // setpriv that runs the rest of its arguments, if it is not nil.
 func startTakerAs(t *testing.T, wrapper []string, path string, env ...string) *newProcess {
 	t.Helper()
+	return startTestBinary(t, wrapper, append(env, childEnv+"="+path)...)
+}
+
+// startTestBinary starts this test binary again, through wrapper if it is
+// not nil, with env added to the environment; the env says what it is to
+// be (see mainWithChild).
+func startTestBinary(t *testing.T, wrapper []string, env ...string) *newProcess {
+	t.Helper()
 	argv := append(append([]string(nil), wrapper...), os.Args[0], "-test.run=^$")
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), append(env, childEnv+"="+path)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"time"
@@ -23,6 +24,9 @@ type Takeover struct {
 	pid     int
 	started time.Time
 	ended   bool
+	// saysRollback: the offer promised to say so when it rolls back, so
+	// that a connection ending without a word means it died.
+	saysRollback bool
 }
 
 // Take connects to the offer at path and receives its gates. Each gate
@@ -87,6 +91,7 @@ func (t *Takeover) receive(ctx context.Context, o options) error {
 		return fmt.Errorf("%d descriptors for sockets that have %d", len(files), want)
 	}
 	t.pid = m.PID
+	t.saysRollback = m.SaysRollback
 	t.started, _ = time.Parse(time.RFC3339, m.Started)
 	for _, s := range m.Sockets {
 		if _, dup := t.gates[s.Name]; dup || s.Name == "" {
@@ -122,11 +127,17 @@ func (t *Takeover) Started() time.Time { return t.started }
 // its go, and puts every gate in the state it had there. The old process
 // then lets go of the sockets.
 //
-// If the old process refuses or goes away before its go, Commit returns an
-// error and the gates are closed without touching their sockets: the old
-// process serves on. An error after the go (the old process did not confirm
-// it let go) leaves the gates serving here: both processes may serve the
-// sockets for a while, and no client is refused or lost.
+// If the old process refuses or rolls back before its go (it says so), or
+// Commit's context ends, or the old process is silent past the timeout,
+// Commit returns an error and the gates are closed without touching their
+// sockets: the old process serves on. If instead the old process ends
+// without a word after it sent the sockets (killed, crashed), its copies
+// are gone and these are the only ones: Commit puts every gate in its state
+// and returns an error saying so, and the gates serve here. An error after
+// the go (the old process did not confirm it let go) leaves the gates
+// serving here too: both processes may serve the sockets for a while, and
+// no client is refused or lost. After an error, a gate's State tells which
+// it was: Closed means the old process has the sockets.
 func (t *Takeover) Commit(ctx context.Context) error {
 	if t.ended {
 		return errors.New("handoff: commit: the exchange has ended")
@@ -134,11 +145,12 @@ func (t *Takeover) Commit(ctx context.Context) error {
 	t.ended = true
 	defer t.w.c.Close()
 	defer t.w.watch(ctx)()
-	err := t.w.send(message{Op: opReady}, nil)
-	if err == nil {
-		_, _, err = t.w.recv(opGo)
-	}
-	if err != nil {
+	// A failed send says nothing yet: a peer that already left has its
+	// last word queued here, or none.
+	t.w.send(message{Op: opReady}, nil)
+	_, _, err := t.w.recv(opGo)
+	orphaned := errors.Is(err, io.EOF) && t.saysRollback
+	if err != nil && !orphaned {
 		t.letGo()
 		return fmt.Errorf("handoff: commit: %w", err)
 	}
@@ -147,6 +159,10 @@ func (t *Takeover) Commit(ctx context.Context) error {
 		if err := handover.Activate(t.gates[name]); err != nil {
 			errs = append(errs, fmt.Errorf("gate %s: %w", name, err))
 		}
+	}
+	if orphaned {
+		errs = append(errs, fmt.Errorf("the old process ended before its go; the gates serve here: %w", err))
+		return fmt.Errorf("handoff: commit: %w", errors.Join(errs...))
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Gates that could not be put back in their state stay as they
@@ -164,7 +180,9 @@ func (t *Takeover) Commit(ctx context.Context) error {
 }
 
 // Abort ends the exchange: the gates are closed without touching their
-// sockets, and the old process serves on.
+// sockets, and the old process serves on. If the old process has died
+// meanwhile, they were the last copies of its sockets; Commit would have
+// kept them.
 func (t *Takeover) Abort() error {
 	if t.ended {
 		return nil

@@ -5,9 +5,13 @@ package handoff
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +37,12 @@ type message struct {
 	PID     int      `json:"pid,omitempty"`
 	Started string   `json:"started,omitempty"` // RFC 3339, when the offering process started
 	Sockets []socket `json:"sockets,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	// SaysRollback, with the sockets, promises that the offer says so
+	// (opError) whenever it rolls back from then on: a connection that
+	// ends without that word means the offering process ended, and its
+	// copies of the sockets with it.
+	SaysRollback bool   `json:"says_rollback,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // socket is one gate's socket on the wire.
@@ -51,15 +60,41 @@ type conn struct {
 	// it is done is woken, and a later one fails before it begins, even
 	// though each step sets a deadline of its own.
 	ctx context.Context
+	// unwatch, while set, ends watch's hold, as its stop does.
+	unwatch func()
 }
 
 // watch has ctx end the exchange until stop is called.
 func (c *conn) watch(ctx context.Context) (stop func()) {
 	c.ctx = ctx
-	after := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
-	return func() {
-		after()
+	wake := wakeOnDone(ctx, c.c.SetDeadline)
+	stop = func() {
+		wake()
 		c.ctx = nil
+		c.unwatch = nil
+	}
+	c.unwatch = stop
+	return stop
+}
+
+// wakeOnDone sets a past deadline with setDeadline once ctx is done, to
+// wake a read, write or accept blocked on the socket. stop ends it and, if
+// the wake-up has begun, waits until it is over, so that a deadline set
+// after stop returns is never replaced by a late wake-up. stop may be
+// called more than once.
+func wakeOnDone(ctx context.Context, setDeadline func(time.Time) error) (stop func()) {
+	woken := make(chan struct{})
+	after := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		setDeadline(time.Unix(1, 0))
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if !after() {
+				<-woken
+			}
+		})
 	}
 }
 
@@ -108,6 +143,14 @@ func (c *conn) recv(op string) (message, []*os.File, error) {
 		return message{}, nil, err
 	}
 	n, oobn, flags, _, err := c.c.ReadMsgUnix(buf, oob)
+	if errors.Is(err, syscall.ECONNRESET) {
+		// The peer closed before it read all that was sent to it; what it
+		// sent before it closed is still queued here, and says more.
+		n, oobn, flags, _, err = c.c.ReadMsgUnix(buf, oob)
+	}
+	if errors.Is(err, io.EOF) {
+		return message{}, nil, fmt.Errorf("the peer hung up before %q: %w", op, io.EOF)
+	}
 	if err != nil {
 		return message{}, nil, err
 	}
@@ -122,7 +165,7 @@ func (c *conn) recv(op string) (message, []*os.File, error) {
 		return fail(ferr)
 	}
 	if n == 0 {
-		return fail(fmt.Errorf("the peer hung up before %q", op))
+		return fail(fmt.Errorf("empty message where %q belongs", op))
 	}
 	if flags&unix.MSG_TRUNC != 0 || n > maxMessage {
 		return fail(fmt.Errorf("message over the limit of %d bytes", maxMessage))
@@ -175,8 +218,13 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	return files, nil
 }
 
-// refuse tells the peer why the exchange ends, as best it can.
+// refuse tells the peer why the exchange ends, as best it can, even when
+// the watched context ended it: the word is what tells the peer a
+// rollback from a death.
 func (c *conn) refuse(err error) {
+	if c.unwatch != nil {
+		c.unwatch()
+	}
 	c.send(message{Op: opError, Error: err.Error()}, nil)
 }
 

@@ -20,9 +20,15 @@ type Socket struct {
 	Listener net.Listener
 
 	// File is set for any other descriptor: a datagram socket, a stream
-	// socket that does not listen, a FIFO. The caller owns it; for a
-	// datagram socket, net.FilePacketConn gives a net.PacketConn.
+	// socket that does not listen (a connection, as systemd passes with
+	// Accept=yes, in whatever state its client left it), a FIFO, or a
+	// listening socket that could not be made a Listener (Sockets.Listener
+	// says why). The caller owns it; for a datagram socket,
+	// net.FilePacketConn gives a net.PacketConn.
 	File *os.File
+
+	// err says why a socket that should listen is a File instead.
+	err error
 }
 
 // Sockets are the descriptors a process inherited, in descriptor order
@@ -35,18 +41,24 @@ var ErrNoSocket = errors.New("no inherited listening socket by that name")
 
 // Listener returns the one listening socket called name. It fails, wrapping
 // ErrNoSocket, when there is none (also when the name belongs to a socket
-// that does not listen, such as a datagram socket), and when there are
-// several: a unit can give one name to several sockets, and picking one
-// would leave the others unserved.
+// that does not listen, such as a datagram socket, or to a listening one
+// that could not be made a Listener: then the error also wraps why, such
+// as syscall.EADDRINUSE), and when there are several: a unit can give one
+// name to several sockets, and picking one would leave the others
+// unserved.
 func (s Sockets) Listener(name string) (net.Listener, error) {
 	var found net.Listener
 	others := 0
+	var why error
 	for _, sk := range s {
 		if sk.Name != name {
 			continue
 		}
 		if sk.Listener == nil {
 			others++
+			if why == nil {
+				why = sk.err
+			}
 			continue
 		}
 		if found != nil {
@@ -57,6 +69,8 @@ func (s Sockets) Listener(name string) (net.Listener, error) {
 	switch {
 	case found != nil:
 		return found, nil
+	case why != nil:
+		return nil, fmt.Errorf("%w: %w", why, ErrNoSocket)
 	case others > 0:
 		return nil, fmt.Errorf("listener: inherited socket %q does not listen for stream connections: %w", name, ErrNoSocket)
 	}

@@ -31,7 +31,9 @@ const maxFDs = 4096
 // close-on-exec, so that the process's own children do not inherit them,
 // and, if unsetEnv, the three variables are removed from the environment,
 // as sd_listen_fds does with unset_environment; on failure the environment
-// is left as it was.
+// is left as it was. One descriptor that should listen and cannot (a
+// stopped socket whose address another took meanwhile) does not fail the
+// others: it is returned as a File, and Sockets.Listener says why.
 //
 // The sockets are not owned as Listen's are: a gate wrapping one (Wrap)
 // leaves the socket listening for the manager when it closes, and never
@@ -74,12 +76,7 @@ func Systemd(unsetEnv bool) (Sockets, error) {
 	for i, name := range names {
 		fd := firstFD + i
 		unix.CloseOnExec(fd)
-		sk, err := adopt(fd, name)
-		if err != nil {
-			socks.Close()
-			return nil, err
-		}
-		socks = append(socks, sk)
+		socks = append(socks, adopt(fd, name))
 	}
 	if unsetEnv {
 		os.Unsetenv("LISTEN_FDS")
@@ -90,8 +87,10 @@ func Systemd(unsetEnv bool) (Sockets, error) {
 }
 
 // adopt turns descriptor fd into a Socket: a net.Listener if it is a
-// listening stream socket, else an *os.File.
-func adopt(fd int, name string) (Socket, error) {
+// listening stream socket, else an *os.File. A socket that should listen
+// and cannot is handed over as a File too, with why: one odd descriptor
+// must not cost the process the others.
+func adopt(fd int, name string) Socket {
 	f := os.NewFile(uintptr(fd), "listen-fd-"+name)
 	if stoppedStream(fd) {
 		// A process that held it before stopped it to reject clients (a
@@ -99,21 +98,20 @@ func adopt(fd int, name string) (Socket, error) {
 		// listened again. The socket is the manager's: make it listen, as
 		// the manager made it, rather than leave the service deaf.
 		if err := listenAgain(fd); err != nil {
-			f.Close()
-			return Socket{}, fmt.Errorf("listener: inherited descriptor %d (%q) was stopped and cannot listen again: %w", fd, name, err)
+			return Socket{Name: name, File: f, err: fmt.Errorf("listener: inherited descriptor %d (%q) was stopped and cannot listen again: %w", fd, name, err)}
 		}
 	}
 	if !listeningStream(fd) {
-		return Socket{Name: name, File: f}, nil
+		return Socket{Name: name, File: f}
 	}
 	// FileListener works on a copy; the copy of a unix socket it makes is
 	// one it will not unlink on Close.
 	ln, err := net.FileListener(f)
-	f.Close()
 	if err != nil {
-		return Socket{}, fmt.Errorf("listener: inherited descriptor %d (%q): %w", fd, name, err)
+		return Socket{Name: name, File: f, err: fmt.Errorf("listener: inherited descriptor %d (%q): %w", fd, name, err)}
 	}
-	return Socket{Name: name, Listener: ln}, nil
+	f.Close()
+	return Socket{Name: name, Listener: ln}
 }
 
 func listeningStream(fd int) bool {
@@ -126,8 +124,12 @@ func listeningStream(fd int) bool {
 }
 
 // stoppedStream reports whether fd is a stream socket bound to an address,
-// neither listening nor connected: a listening socket that was shut down.
-// A connected socket (systemd's Accept=yes) is not one.
+// neither listening nor connected, and never connected: a listening socket
+// that was shut down. A connected socket (systemd's Accept=yes) is not one,
+// whatever its state: once its connection ended (the client reset it, or
+// both sides closed) the kernel no longer names its peer, but it still has
+// the end of the stream to read, which a socket that never had a peer
+// does not.
 func stoppedStream(fd int) bool {
 	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil || typ != unix.SOCK_STREAM {
@@ -137,6 +139,9 @@ func stoppedStream(fd int) bool {
 		return false
 	}
 	if _, err := unix.Getpeername(fd); err != unix.ENOTCONN {
+		return false
+	}
+	if hadPeer(fd) {
 		return false
 	}
 	sa, err := unix.Getsockname(fd)
@@ -152,6 +157,21 @@ func stoppedStream(fd int) bool {
 		return a.Name != ""
 	}
 	return false
+}
+
+// hadPeer reports whether a stream socket that is not connected has
+// something to read: data, an error, or the end of a stream, which only a
+// connection that ended has. Asked without waiting, so nothing is taken.
+func hadPeer(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for range 3 {
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || (n > 0 && pfd[0].Revents&unix.POLLIN != 0)
+	}
+	return true
 }
 
 // listenAgain makes a stopped socket listen on its address. The kernel may

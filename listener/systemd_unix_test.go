@@ -37,6 +37,10 @@ const childEnv = "ACCEPTGATE_TEST_SYSTEMD_CHILD"
 // in for that step itself, and the parent sets no LISTEN_PID at all.
 const setPIDEnv = "ACCEPTGATE_TEST_SET_LISTEN_PID"
 
+// askEnv names a socket the child asks Sockets.Listener for, saying what
+// the error wraps, after the "dns" line.
+const askEnv = "ACCEPTGATE_TEST_ASK"
+
 func TestSystemdChild(t *testing.T) {
 	if os.Getenv(childEnv) != "1" {
 		t.Skip("runs only as the child of TestSystemdSocketsServeAndStayTheManagers")
@@ -56,6 +60,10 @@ func TestSystemdChild(t *testing.T) {
 	}
 	_, err = socks.Listener("dns")
 	say("dns is a listener: %v", !errors.Is(err, listener.ErrNoSocket))
+	if name := os.Getenv(askEnv); name != "" {
+		_, err := socks.Listener(name)
+		say("ask %s: no socket %t, address in use %t: %v", name, errors.Is(err, listener.ErrNoSocket), errors.Is(err, syscall.EADDRINUSE), err)
+	}
 	var gates []*acceptgate.Listener
 	var done []chan struct{}
 	for _, name := range []string{"http", "admin"} {
