@@ -32,6 +32,7 @@ type instance struct {
 	cmd        *exec.Cmd
 	exited     chan error
 	url        string
+	admin      string // the admin API's address, as serve printed it
 	stderrPath string
 }
 
@@ -69,6 +70,9 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 		for lines.Scan() {
 			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: serving "); found {
 				in.url = strings.Fields(rest)[0]
+			}
+			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: admin API on "); found {
+				in.admin = strings.TrimPrefix(rest, "http://")
 			}
 			if strings.HasPrefix(lines.Text(), "upgrade: ") {
 				ok = true
@@ -220,6 +224,35 @@ func TestServeUpgradesInPlace(t *testing.T) {
 		old = next
 	}
 	load.end(t)
+	require.NoError(t, old.cmd.Process.Signal(syscall.SIGINT))
+	old.exitsCleanly(t)
+}
+
+// An admin API on 127.0.0.1:N holds [::1]:N, where a browser opening
+// localhost:N may go first, in every generation: the new one reserves it
+// beside the old one, which lets its reservation go when it exits.
+func TestServeHoldsTheOtherLoopbackAcrossUpgrades(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no ::1 here: %v", err)
+	} else {
+		ln.Close()
+	}
+	bin := build(t)
+	up := filepath.Join(t.TempDir(), "upgrade.sock")
+	old := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upgrade-socket", up)
+	_, port, err := net.SplitHostPort(old.admin)
+	require.NoError(t, err, "serve printed its admin address")
+	for gen := 2; gen <= 3; gen++ {
+		next := startInstance(t, bin, "--takeover", up)
+		old.exitsCleanly(t)
+		assert.Equal(t, old.admin, next.admin, "generation %d serves the same admin socket", gen)
+		ln, err := net.Listen("tcp", "[::1]:"+port)
+		if ln != nil {
+			ln.Close()
+		}
+		assert.ErrorIs(t, err, syscall.EADDRINUSE, "[::1]:%s is held in generation %d", port, gen)
+		old = next
+	}
 	require.NoError(t, old.cmd.Process.Signal(syscall.SIGINT))
 	old.exitsCleanly(t)
 }
