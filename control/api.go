@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -69,7 +70,20 @@ type Request struct {
 // Errors are {"error": "..."}: 404 for an unknown gate or route, 405 for a
 // wrong method (a GET never changes anything), 400 for a malformed body or
 // a drain's bad grace, 413 for an oversized body, 409 for a transition a
-// gate refuses, and the refusals above. /readyz tells only whether every gate accepts, which
+// gate refuses, and the refusals above.
+//
+// Serve the Handler on a listener of its own (ListenAdmin), not through a
+// gate it controls: a pause, reject or drain that would stop the gate the
+// request came through (the one whose address is the connection's local
+// address, http.LocalAddrContextKey) is refused with 409, naming the gate,
+// and changes nothing, since the API's next call, its resume, could never
+// reach it; a resume is served. The first request through such a gate logs
+// a warning. Behind anything that hides the address the client connected
+// to, such as a PROXY protocol listener, or a proxy in the process that
+// forwards from a gate to the Handler's own listener, the check cannot
+// tell.
+//
+// /readyz tells only whether every gate accepts, which
 // states the gates are in and whether a drain was asked for, never names,
 // addresses or counters, so that load balancers and probes can follow it
 // without the token. Every view carries the pid and start time of the
@@ -88,6 +102,8 @@ type Handler struct {
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
 	names []string // sorted
+
+	ownGateNoticed atomic.Bool // noticeOwnGate has logged its warning
 }
 
 // NewHandler returns a Handler with no gates.
@@ -203,10 +219,12 @@ func readRequest(w http.ResponseWriter, r *http.Request) (Request, bool) {
 
 // change applies action to the named gates and answers with their views, or
 // with the one view if one gate was asked for. The body is read in full
-// before anything changes, so a bad body changes nothing.
+// before anything changes, so a bad body changes nothing, and a pause or
+// reject of a gate the request came through is refused before any gate
+// changes (see refuseOwnGate).
 func (h *Handler) change(w http.ResponseWriter, r *http.Request, action string, names []string, one bool) {
 	req, ok := readRequest(w, r)
-	if !ok {
+	if !ok || h.refuseOwnGate(w, r, action, names, req.Reason) {
 		return
 	}
 	h.mu.RLock()

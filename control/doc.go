@@ -9,6 +9,10 @@
 //	...
 //	go control.NewServer(h).Serve(ln)
 //
+// Not through a gate it controls, on the application's own mux: once that
+// gate paused, the resume would wait behind it. The Handler refuses such a
+// pause, reject or drain with 409 and changes nothing (see Handler).
+//
 // The listener admits only so many connections at once (WithMaxConns) and
 // the server closes the ones nobody uses (WithTimeouts), so that no client
 // can take the descriptors the process needs to serve, and the server's

@@ -156,6 +156,9 @@ func (h *Handler) serveDrain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "grace: "+clip(q.Get("grace"))+" is not a duration such as 30s")
 		return
 	}
+	if h.refuseOwnGate(w, r, "drain", h.sortedNames(), req.Reason) {
+		return
+	}
 	st, err := h.Drain(grace)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -24,6 +24,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, status, reason)
 		return
 	}
+	h.noticeOwnGate(r)
 	if r.URL.Path == "/" {
 		if allowMethod(w, r, http.MethodGet) {
 			servePage(w)
