@@ -23,11 +23,11 @@ const (
 // which file a socket is bound to; it says so through sock_diag
 // (UNIX_DIAG_VFS), which needs no privilege.
 func LeadsTo(ln any, path string) (bool, error) {
-	var ino, dev uint32
+	var ino uint32
 	var bound bool
 	err := control(ln, func(fd int) error {
 		var err error
-		ino, dev, bound, err = boundFile(fd)
+		ino, bound, err = boundFile(fd)
 		return err
 	})
 	if err != nil || !bound {
@@ -37,22 +37,25 @@ func LeadsTo(ln any, path string) (bool, error) {
 	if err := unix.Lstat(path, &st); err != nil {
 		return false, &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	// The kernel reports the device as it encodes it inside (major<<20 |
-	// minor) and the inode's low 32 bits.
-	kdev := unix.Major(uint64(st.Dev))<<20 | unix.Minor(uint64(st.Dev))
-	return uint32(st.Ino) == ino && kdev == dev, nil
+	// The kernel reports the inode's low 32 bits. Its device is left out:
+	// stat reports another one than the file system's own where a file
+	// system shows several (btrfs subvolumes, an overlay's upper layer on
+	// another file system), and a file another socket bound in the same
+	// directory is on the same file system as the one this socket holds
+	// on to, so its inode number differs.
+	return uint32(st.Ino) == ino, nil
 }
 
-// boundFile asks sock_diag for the inode and device of the file the unix
+// boundFile asks sock_diag for the inode number of the file the unix
 // socket fd is bound to; bound is false if it has none.
-func boundFile(fd int) (ino, dev uint32, bound bool, err error) {
+func boundFile(fd int) (ino uint32, bound bool, err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, 0, false, os.NewSyscallError("fstat", err)
+		return 0, false, os.NewSyscallError("fstat", err)
 	}
 	nl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, 0, false, os.NewSyscallError("socket netlink", err)
+		return 0, false, os.NewSyscallError("socket netlink", err)
 	}
 	defer unix.Close(nl)
 	ne := binary.NativeEndian
@@ -69,31 +72,31 @@ func boundFile(fd int) (ino, dev uint32, bound bool, err error) {
 	ne.PutUint32(r[16:], ^uint32(0)) // no cookie: look up by inode alone
 	ne.PutUint32(r[20:], ^uint32(0))
 	if err := unix.Sendto(nl, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, 0, false, os.NewSyscallError("sendto netlink", err)
+		return 0, false, os.NewSyscallError("sendto netlink", err)
 	}
 	buf := make([]byte, 4096)
 	n, _, err := unix.Recvfrom(nl, buf, 0)
 	if err != nil {
-		return 0, 0, false, os.NewSyscallError("recvfrom netlink", err)
+		return 0, false, os.NewSyscallError("recvfrom netlink", err)
 	}
 	return parseBoundFile(buf[:n])
 }
 
-func parseBoundFile(b []byte) (ino, dev uint32, bound bool, err error) {
+func parseBoundFile(b []byte) (ino uint32, bound bool, err error) {
 	ne := binary.NativeEndian
 	if len(b) < unix.NLMSG_HDRLEN {
-		return 0, 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(b))
+		return 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(b))
 	}
 	l, typ := int(ne.Uint32(b[0:])), ne.Uint16(b[4:])
 	if l > len(b) || l < unix.NLMSG_HDRLEN {
-		return 0, 0, false, fmt.Errorf("sock_diag: bad length %d", l)
+		return 0, false, fmt.Errorf("sock_diag: bad length %d", l)
 	}
 	body := b[unix.NLMSG_HDRLEN:l]
 	switch {
 	case typ == unix.NLMSG_ERROR && len(body) >= 4 && int32(ne.Uint32(body)) < 0:
-		return 0, 0, false, os.NewSyscallError("sock_diag", unix.Errno(-int32(ne.Uint32(body))))
+		return 0, false, os.NewSyscallError("sock_diag", unix.Errno(-int32(ne.Uint32(body))))
 	case typ != unix.SOCK_DIAG_BY_FAMILY || len(body) < unixDiagMsgLen:
-		return 0, 0, false, fmt.Errorf("sock_diag: unexpected answer type %d", typ)
+		return 0, false, fmt.Errorf("sock_diag: unexpected answer type %d", typ)
 	}
 	for attrs := body[unixDiagMsgLen:]; len(attrs) >= 4; {
 		l, t := int(ne.Uint16(attrs[0:])), ne.Uint16(attrs[2:])
@@ -101,9 +104,9 @@ func parseBoundFile(b []byte) (ino, dev uint32, bound bool, err error) {
 			break
 		}
 		if t == unixDiagVFS && l >= 12 {
-			return ne.Uint32(attrs[4:]), ne.Uint32(attrs[8:]), true, nil
+			return ne.Uint32(attrs[4:]), true, nil
 		}
 		attrs = attrs[min((l+3)&^3, len(attrs)):]
 	}
-	return 0, 0, false, nil // bound to no file: abstract or unnamed
+	return 0, false, nil // bound to no file: abstract or unnamed
 }
