@@ -19,18 +19,18 @@ const (
 // LeadsTo reports whether the file at path is the one the unix socket ln
 // was bound to, wherever that file has been renamed since: false once
 // another socket took the path (a new instance that removed it as stale
-// and bound there), or a socket bound to no file. Only the kernel knows
+// and bound there). For a socket bound to no file (abstract, unnamed) it
+// returns an error wrapping errors.ErrUnsupported. Only the kernel knows
 // which file a socket is bound to; it says so through sock_diag
 // (UNIX_DIAG_VFS), which needs no privilege.
 func LeadsTo(ln any, path string) (bool, error) {
 	var ino uint32
-	var bound bool
 	err := control(ln, func(fd int) error {
 		var err error
-		ino, bound, err = boundFile(fd)
+		ino, err = boundFile(fd)
 		return err
 	})
-	if err != nil || !bound {
+	if err != nil {
 		return false, err
 	}
 	var st unix.Stat_t
@@ -47,15 +47,15 @@ func LeadsTo(ln any, path string) (bool, error) {
 }
 
 // boundFile asks sock_diag for the inode number of the file the unix
-// socket fd is bound to; bound is false if it has none.
-func boundFile(fd int) (ino uint32, bound bool, err error) {
+// socket fd is bound to.
+func boundFile(fd int) (ino uint32, err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, false, os.NewSyscallError("fstat", err)
+		return 0, os.NewSyscallError("fstat", err)
 	}
 	nl, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, false, os.NewSyscallError("socket netlink", err)
+		return 0, os.NewSyscallError("socket netlink", err)
 	}
 	defer unix.Close(nl)
 	ne := binary.NativeEndian
@@ -72,31 +72,31 @@ func boundFile(fd int) (ino uint32, bound bool, err error) {
 	ne.PutUint32(r[16:], ^uint32(0)) // no cookie: look up by inode alone
 	ne.PutUint32(r[20:], ^uint32(0))
 	if err := unix.Sendto(nl, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return 0, false, os.NewSyscallError("sendto netlink", err)
+		return 0, os.NewSyscallError("sendto netlink", err)
 	}
 	buf := make([]byte, 4096)
 	n, _, err := unix.Recvfrom(nl, buf, 0)
 	if err != nil {
-		return 0, false, os.NewSyscallError("recvfrom netlink", err)
+		return 0, os.NewSyscallError("recvfrom netlink", err)
 	}
 	return parseBoundFile(buf[:n])
 }
 
-func parseBoundFile(b []byte) (ino uint32, bound bool, err error) {
+func parseBoundFile(b []byte) (ino uint32, err error) {
 	ne := binary.NativeEndian
 	if len(b) < unix.NLMSG_HDRLEN {
-		return 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(b))
+		return 0, fmt.Errorf("sock_diag: short answer (%d bytes)", len(b))
 	}
 	l, typ := int(ne.Uint32(b[0:])), ne.Uint16(b[4:])
 	if l > len(b) || l < unix.NLMSG_HDRLEN {
-		return 0, false, fmt.Errorf("sock_diag: bad length %d", l)
+		return 0, fmt.Errorf("sock_diag: bad length %d", l)
 	}
 	body := b[unix.NLMSG_HDRLEN:l]
 	switch {
 	case typ == unix.NLMSG_ERROR && len(body) >= 4 && int32(ne.Uint32(body)) < 0:
-		return 0, false, os.NewSyscallError("sock_diag", unix.Errno(-int32(ne.Uint32(body))))
+		return 0, os.NewSyscallError("sock_diag", unix.Errno(-int32(ne.Uint32(body))))
 	case typ != unix.SOCK_DIAG_BY_FAMILY || len(body) < unixDiagMsgLen:
-		return 0, false, fmt.Errorf("sock_diag: unexpected answer type %d", typ)
+		return 0, fmt.Errorf("sock_diag: unexpected answer type %d", typ)
 	}
 	for attrs := body[unixDiagMsgLen:]; len(attrs) >= 4; {
 		l, t := int(ne.Uint16(attrs[0:])), ne.Uint16(attrs[2:])
@@ -104,9 +104,11 @@ func parseBoundFile(b []byte) (ino uint32, bound bool, err error) {
 			break
 		}
 		if t == unixDiagVFS && l >= 12 {
-			return ne.Uint32(attrs[4:]), true, nil
+			return ne.Uint32(attrs[4:]), nil
 		}
 		attrs = attrs[min((l+3)&^3, len(attrs)):]
 	}
-	return 0, false, nil // bound to no file: abstract or unnamed
+	// Bound to no file (abstract, unnamed), or a kernel that does not
+	// say: unknown, not another's.
+	return 0, fmt.Errorf("sock_diag: no UNIX_DIAG_VFS in the answer: %w", errUnsupported)
 }
