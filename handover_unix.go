@@ -66,7 +66,7 @@ func describe(s *socket, st State) (handover.Socket, error) {
 			// path when it lets go of the socket.
 			return handover.Socket{}, fmt.Errorf("%T: %w", s.ln, errors.ErrUnsupported)
 		}
-		hs.Network = "unix"
+		hs.Network = a.Network() // unix or unixpacket: the taker checks the type
 		file := a.Name
 		if s.hidden != nil {
 			file = s.hidden.link
@@ -163,7 +163,7 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	}
 	// FileListener takes any socket with an address of the right family:
 	// a datagram or connected one would fail the first Accept.
-	if err := checkAdopted(ln, hs.Reject == "stopped"); err != nil {
+	if err := checkAdopted(ln, hs.Network, hs.Reject == "stopped"); err != nil {
 		return fail(err)
 	}
 	if ul, ok := ln.(*net.UnixListener); ok {
@@ -208,16 +208,21 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	return s, nil
 }
 
-// checkAdopted returns an error unless ln is a stream socket that listens,
+// checkAdopted returns an error unless ln is a socket of the type network
+// names (SOCK_SEQPACKET for unixpacket, else a stream socket) that listens,
 // or one that does not if stopped.
-func checkAdopted(ln net.Listener, stopped bool) error {
+func checkAdopted(ln net.Listener, network string, stopped bool) error {
+	want, name := unix.SOCK_STREAM, "stream"
+	if network == "unixpacket" {
+		want, name = unix.SOCK_SEQPACKET, "seqpacket"
+	}
 	return controlFD(ln, func(fd int) error {
 		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		if err != nil {
 			return os.NewSyscallError("getsockopt SO_TYPE", err)
 		}
-		if typ != unix.SOCK_STREAM {
-			return fmt.Errorf("the descriptor is not a stream socket (type %d)", typ)
+		if typ != want {
+			return fmt.Errorf("the descriptor is not a %s socket (type %d)", name, typ)
 		}
 		on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 		if err != nil {

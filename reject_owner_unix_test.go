@@ -27,7 +27,8 @@ const otherOwnerEnv = "ACCEPTGATE_TEST_OTHER_OWNER"
 // none but root: the socket that refuses at the path can grant exactly
 // that. Where it cannot (the mode tells users apart by owner or group), or
 // where the directory is not the service's to change, Reject fails with an
-// error wrapping os.ErrPermission and changes nothing.
+// error wrapping os.ErrPermission and changes nothing; so it does in a
+// sticky directory, where only a file's owner may move it.
 func TestRejectASocketAnotherUserOwns(t *testing.T) {
 	if want := os.Getenv(otherOwnerEnv); want != "" {
 		serviceRejects(t, want == "reject")
@@ -42,6 +43,7 @@ func TestRejectASocketAnotherUserOwns(t *testing.T) {
 		mode       os.FileMode
 		group      int
 		serviceDir bool // the directory is the service user's
+		sticky     bool // root's, and anyone may make files there, as /tmp
 		reject     bool
 	}{
 		{name: "anyone may connect", mode: 0o666, serviceDir: true, reject: true},
@@ -49,9 +51,13 @@ func TestRejectASocketAnotherUserOwns(t *testing.T) {
 		{name: "the service's group may connect", mode: 0o660, group: 65534, serviceDir: true, reject: true},
 		{name: "only root's group may connect", mode: 0o660, serviceDir: true},
 		{name: "directory not the service's", mode: 0o666},
+		{name: "sticky directory", mode: 0o666, sticky: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := anyoneMayEnter(t)
+			if tc.sticky {
+				require.NoError(t, os.Chmod(dir, os.ModeSticky|0o777))
+			}
 			if tc.serviceDir {
 				require.NoError(t, os.Chown(dir, 65534, 65534))
 			}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 func (s *socket) canReject() bool {
@@ -33,6 +35,9 @@ func (s *socket) canReject() bool {
 // the connections taken out of the kernel meanwhile are in l.pending.
 func (l *Listener) rejectLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
+		if err := pathTaken(s.ln, ua.Name); err != nil {
+			return nil, err
+		}
 		typ, err := socketType(s.ln)
 		if err != nil {
 			return nil, err
@@ -74,6 +79,11 @@ func (s *socket) close() error {
 			s.hidden.discard()
 			errs = append(errs, err)
 		}
+	} else if err := pathTaken(s.ln, s.ln.Addr().String()); err != nil {
+		// Taken while the gate accepted or paused, by a server that
+		// removes the path before it listens, stale or not.
+		s.ln.(unlinkSetter).SetUnlinkOnClose(false)
+		errs = append(errs, err)
 	}
 	if s.mustBind {
 		return errors.Join(errs...)
@@ -87,6 +97,25 @@ func (s *socket) close() error {
 	}
 	errs = append(errs, s.ln.Close())
 	return errors.Join(errs...)
+}
+
+// pathTaken returns an error wrapping syscall.EADDRINUSE if s is a unix
+// listener whose path leads to another socket's file: one that a new
+// instance bound there after removing the listener's (as servers that
+// clear the path before they listen do, stale or not). The gate leaves
+// such a path alone. Where the kernel cannot tell which file a socket is
+// bound to (only Linux can), the path is taken to be the listener's.
+func pathTaken(ln net.Listener, path string) error {
+	if _, ok := ln.(unlinkSetter); !ok {
+		return nil
+	}
+	if a, ok := ln.Addr().(*net.UnixAddr); !ok || a.Name == "" || a.Name[0] == '@' {
+		return nil
+	}
+	if leads, err := sockets.LeadsTo(ln, path); err != nil || leads {
+		return nil
+	}
+	return fmt.Errorf("%s leads to another socket: %w", path, syscall.EADDRINUSE)
 }
 
 // unlinkSetter is a unix listener that can be told whether Close removes

@@ -14,11 +14,13 @@ import (
 //
 // Closing a rejecting Listener leaves a socket the gate did not create (one
 // given to Wrap) listening, for the other processes that may hold it, and a
-// unix socket's path as the wrapped listener would leave it. A path another
-// socket took while the Listener rejected (a new instance that found it
-// stale) is left to that socket, and Close returns an error wrapping
-// syscall.EADDRINUSE. If a step of that fails, Close still closes and
-// returns the error.
+// unix socket's path as the wrapped listener would leave it. A path that
+// leads to another socket now (a new instance removed the Listener's file,
+// one that looked stale while the Listener rejected or any, and bound
+// there) is left to that socket, and Close returns an error wrapping
+// syscall.EADDRINUSE; only Linux can tell while the Listener accepts or is
+// paused. If a step of that fails, Close still closes and returns the
+// error.
 //
 // Closing a Listener while its socket is being handed to or from another
 // process (package handoff) closes its descriptors without touching the

@@ -58,7 +58,11 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // and unchanged. Elsewhere the socket is closed and bound again by Resume.
 //
 // If Reject fails it returns the error and the Listener stays as it was;
-// connections it had already taken out of the kernel are delivered.
+// connections it had already taken out of the kernel are delivered. On
+// Linux, Reject of a unix socket whose path leads to another socket (a new
+// instance removed the file and bound there) fails with an error wrapping
+// syscall.EADDRINUSE: the path is that socket's to refuse at, not the
+// Listener's.
 // Reject returns an error wrapping errors.ErrUnsupported, and changes
 // nothing, when the wrapped listener exposes no socket to stop (a
 // tls.Listener, for one: wrap the TCP listener inside it instead, as in

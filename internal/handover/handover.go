@@ -14,7 +14,7 @@ import (
 // Files holds its descriptors in order: the listening socket, then, for a
 // unix socket that rejects, the socket parked at its path.
 type Socket struct {
-	Network string `json:"network"` // tcp, tcp4, tcp6 or unix
+	Network string `json:"network"` // tcp, tcp4, tcp6, unix or unixpacket
 	Address string `json:"address"`
 	State   string `json:"state"` // accepting, paused or rejecting
 	// Own is set on a socket the gate created: its holder may close it and
