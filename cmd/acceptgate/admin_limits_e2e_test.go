@@ -49,7 +49,7 @@ func adminGet(t *testing.T, addr, path, auth string) (int, net.Conn) {
 // port serving and the admin API answering its token.
 func TestServeAdminKeepsDescriptorsForTheServedPort(t *testing.T) {
 	bin := build(t)
-	tokenFile := writeToken(t, "fd-t0k", 0o600)
+	tokenFile := writeToken(t, "fd-t0k-0123456789ab", 0o600)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*patience)
 	defer cancel()
 	// ulimit in the shell sets the hard limit too, which the Go runtime
@@ -66,7 +66,7 @@ func TestServeAdminKeepsDescriptorsForTheServedPort(t *testing.T) {
 		require.NoError(t, err, "the served port answers %s", when)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode, when)
-		status, c := adminGet(t, admin, "/v1/listeners", "Bearer fd-t0k")
+		status, c := adminGet(t, admin, "/v1/listeners", "Bearer fd-t0k-0123456789ab")
 		c.Close()
 		assert.Equal(t, http.StatusOK, status, "the admin API answers its token %s", when)
 	}
@@ -101,7 +101,7 @@ func TestServeAdminKeepsDescriptorsForTheServedPort(t *testing.T) {
 func TestServeAdminLogsFailedHandshakesUnderTheAuditLimit(t *testing.T) {
 	bin := build(t)
 	certFile, keyFile := writeCert(t)
-	tokenFile := writeToken(t, "tls-t0k", 0o600)
+	tokenFile := writeToken(t, "tls-t0k-0123456789ab", 0o600)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--admin", "127.0.0.1:0",
