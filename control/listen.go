@@ -27,8 +27,9 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // has no file, so nothing would keep other users out. tlsConfig must be nil
 // for a unix socket.
 //
-// A Handler whose token WithToken refused (shorter than MinTokenLen) is
-// refused, with an error wrapping ErrShortToken.
+// A Handler whose token WithToken refused (shorter than MinTokenLen, or
+// with white space or bytes no header carries) is refused, with an error
+// wrapping ErrShortToken for a short one.
 //
 // On 127.0.0.1 or ::1, the two addresses a browser opening localhost tries,
 // it also reserves the same port on the other one (on Unix), with a socket

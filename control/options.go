@@ -46,17 +46,20 @@ func newSettings(opts []Option) settings {
 // route but /readyz; the scheme name may be in any case. The token is
 // compared in constant time and never logged. An empty token means none.
 //
-// A token shorter than MinTokenLen is refused, never taken as no token:
-// NewHandler logs it, the Handler answers every call that needs the token
-// with 500 and serves none of them, and ListenAdmin returns an error
-// wrapping ErrShortToken. HandleSignals ignores it.
+// A token shorter than MinTokenLen, or one CheckToken would refuse or
+// change (white space around it or in it, bytes that are not printable
+// ASCII: no Authorization header carries it intact), is refused, never
+// taken as no token: NewHandler logs it, the Handler answers every call
+// that needs the token with 500 and serves none of them, and ListenAdmin
+// returns an error (wrapping ErrShortToken for a short one). HandleSignals
+// ignores it.
 func WithToken(token string) Option {
 	return func(h *settings) {
 		h.hasToken = token != ""
 		h.tokenSum = sha256.Sum256([]byte(token))
 		h.tokenErr = nil
 		if h.hasToken {
-			h.tokenErr = checkTokenLen(token)
+			h.tokenErr = checkTokenText(token)
 		}
 	}
 }

@@ -97,6 +97,21 @@ func CheckToken(s string) (string, error) {
 	return token, nil
 }
 
+// checkTokenText refuses a token given as it is (WithToken) that CheckToken
+// would refuse, or change: white space around a token never arrives in an
+// Authorization header, so that its length would be a lie and nobody could
+// send it. Its errors never contain the token.
+func checkTokenText(token string) error {
+	got, err := CheckToken(token)
+	if err != nil {
+		return err
+	}
+	if got != token {
+		return errors.New("the token has white space around it, which no Authorization header carries")
+	}
+	return nil
+}
+
 // checkTokenLen refuses a token too short to stand against guessing; its
 // error never contains the token.
 func checkTokenLen(token string) error {

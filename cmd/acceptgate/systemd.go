@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
+	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
@@ -82,9 +82,10 @@ func closeSocket(sk listener.Socket) {
 
 // inheritedAdmin serves the admin API on a socket systemd or the previous
 // instance (--takeover) passed, under the rules ListenAdmin applies to the
-// ones it makes: off loopback only with a token; on a unix socket other users may reach (systemd's default
-// SocketMode is 0666) only with a token, since the API lets every client
-// of a unix socket in without one.
+// ones it makes: off loopback only with a token; on a unix socket other
+// users may reach (systemd's default SocketMode is 0666, an abstract name,
+// a file of another user) only with a token, since the API lets every
+// client of a unix socket in without one.
 func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.Listener, error) {
 	switch a := ln.Addr().(type) {
 	case *net.TCPAddr:
@@ -104,14 +105,12 @@ func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.
 		if hasToken {
 			return ln, nil
 		}
-		fi, err := os.Stat(a.Name)
-		if err != nil {
+		// Lstat'ed by its own name, never followed, and never an abstract
+		// name, which has no file (a file of that name in the working
+		// directory says nothing about who may connect).
+		if err := sockets.CheckOwnerOnly(a.Name); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("inherited admin socket: %w", err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			ln.Close()
-			return nil, fmt.Errorf("inherited admin socket %s has mode %04o: others could use the API; make it 0600 (SocketMode=0600 under systemd) or set a token", a, fi.Mode().Perm())
+			return nil, fmt.Errorf("inherited admin socket: %w: others could use the API; make it 0600 (SocketMode=0600 under systemd) and a file path, or set a token", err)
 		}
 		return ln, nil
 	}

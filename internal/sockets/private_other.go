@@ -23,3 +23,7 @@ func ListenPrivate(ctx context.Context, network, path string) (net.Listener, err
 // CheckPrivate has no file mode or owner to check here, only the name; see
 // ListenPrivate.
 func CheckPrivate(path string) error { return refuseAbstract(path) }
+
+// CheckOwnerOnly has no file mode or owner to check here, only the name;
+// see ListenPrivate.
+func CheckOwnerOnly(path string) error { return refuseAbstract(path) }

@@ -20,29 +20,53 @@ import (
 // own bits away (0277 leaves r--------, which nobody can connect to); those
 // are given back, which opens the file to no one else.
 func CheckPrivate(path string) error {
-	if err := refuseAbstract(path); err != nil {
-		return err
-	}
-	fi, err := os.Lstat(path)
+	perm, err := checkOwnSocket(path, false)
 	if err != nil {
 		return err
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("%s is not a socket", path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if me := uint32(os.Geteuid()); st.Uid != me {
-			return fmt.Errorf("%s belongs to uid %d, not to this user (uid %d)", path, st.Uid, me)
-		}
-	}
-	perm := fi.Mode().Perm()
-	if perm&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o, not private to its owner", path, perm)
 	}
 	if perm != 0o600 {
 		return os.Chmod(path, 0o600)
 	}
 	return nil
+}
+
+// CheckOwnerOnly returns an error unless path is a socket file, owned by
+// this user or root, that no other user may connect to: what CheckPrivate
+// refuses, but for a socket this process did not make (one systemd passed,
+// root's with SocketMode=0600, or one taken over), which it neither chmods
+// nor wants to be this user's.
+func CheckOwnerOnly(path string) error {
+	_, err := checkOwnSocket(path, true)
+	return err
+}
+
+// checkOwnSocket checks that path is a socket file of this user (or root,
+// if rootToo) with no group or other bits, and returns its permissions.
+func checkOwnSocket(path string, rootToo bool) (os.FileMode, error) {
+	if err := refuseAbstract(path); err != nil {
+		return 0, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0, err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return 0, fmt.Errorf("%s is not a socket", path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if me := uint32(os.Geteuid()); st.Uid != me && !(rootToo && st.Uid == 0) {
+			who := "this user"
+			if rootToo {
+				who = "this user or root"
+			}
+			return 0, fmt.Errorf("%s belongs to uid %d, not to %s (uid %d)", path, st.Uid, who, me)
+		}
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 != 0 {
+		return 0, fmt.Errorf("%s has mode %04o, not private to its owner", path, perm)
+	}
+	return perm, nil
 }
 
 // ListenViaPrivateDir listens on a unix socket at path that only its owner
