@@ -258,6 +258,11 @@ func committedNowhere(tk *handoff.Takeover) bool {
 // error wrapping ErrInProgress, one before Ready ErrNotReady, one after
 // Stop or a handover ErrStopped.
 //
+// Catch SIGHUP before Ready: systemd may ask for a reload as soon as it
+// hears READY=1, and SIGHUP's default action ends the process. An Upgrade
+// that a successor's signal handler calls while its Ready is still
+// committing waits for that Ready.
+//
 // It tells systemd RELOADING=1 when it begins and READY=1 when it ends,
 // with MAINPID= of the next generation when that one took over.
 func (u *Upgrader) Upgrade() error {

@@ -22,6 +22,10 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve HTTP on")
 	flag.Parse()
+	// Caught from the start: a reload may be asked as soon as systemd
+	// hears READY=1, and SIGHUP's default action ends the process.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	upg, err := upgrade.New(upgrade.Options{})
 	if err != nil {
 		log.Fatal(err)
@@ -42,8 +46,6 @@ func main() {
 	}
 	log.Printf("pid=%d serving http://%s/", os.Getpid(), gate.Addr())
 
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	go func() {
 		for sig := range signals {
 			if sig != syscall.SIGHUP {
