@@ -95,9 +95,9 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 	case errors.Is(ctx.Err(), context.Canceled):
 		return 0, fmt.Errorf("upgrade: stopped; the next generation (pid %d) was killed: %w", pid, errors.Join(ErrStopped, err))
 	case errors.Is(err, handoff.ErrRefused):
-		return 0, fmt.Errorf("upgrade: the next generation (pid %d) refused the sockets (%v): %w", pid, werr, err)
+		return 0, fmt.Errorf("upgrade: the next generation (pid %d) refused the sockets: %w", pid, errors.Join(err, werr))
 	}
-	return 0, fmt.Errorf("upgrade: the next generation (pid %d) ended before it took over (%v): %w", pid, werr, err)
+	return 0, fmt.Errorf("upgrade: the next generation (pid %d) ended before it took over: %w", pid, errors.Join(werr, err))
 }
 
 // command starts this program again with the exchange's other end at

@@ -320,7 +320,8 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // Stop ends this generation's part: an upgrade under way is rolled back
 // (its next generation killed), a takeover not yet committed is aborted
 // (the previous generation serves on), Exit is closed, and systemd is told
-// STOPPING=1 unless the sockets were handed over. Stop does not close the
+// STOPPING=1 unless this process is not the service's (it was handing the
+// sockets over, or still taking them over). Stop does not close the
 // gates: shut the servers down after it. Calling it again does nothing.
 func (u *Upgrader) Stop() {
 	u.mu.Lock()
@@ -329,8 +330,11 @@ func (u *Upgrader) Stop() {
 		return
 	}
 	if u.takeover != nil {
+		// Not the service yet: the previous generation is, and serves on.
 		u.takeover.Abort()
 		u.takeover = nil
+		u.stopLocked()
+		return
 	}
 	u.stopLocked()
 	u.notify(stateStopping)
