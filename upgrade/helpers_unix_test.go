@@ -233,3 +233,10 @@ func reportLine(t *testing.T, path, prefix string) string {
 	}, fmt.Sprintf("a report line %q in %s", prefix, path))
 	return found
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
