@@ -79,7 +79,8 @@ func New(opts Options) (*Upgrader, error) {
 		u.opts.Logger.Info("upgrade: took the sockets over", "from_pid", tk.PID(), "sockets", len(u.taken))
 		return u, nil
 	}
-	if u.systemd, err = listener.Systemd(true); err != nil {
+	// Where there is no socket activation (Windows), there are no sockets.
+	if u.systemd, err = listener.Systemd(true); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return nil, fmt.Errorf("upgrade: %w", err)
 	}
 	return u, nil
