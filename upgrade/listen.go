@@ -89,4 +89,3 @@ func hasName(socks listener.Sockets, name string) bool {
 	}
 	return false
 }
-

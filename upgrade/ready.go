@@ -83,4 +83,3 @@ func committedNowhere(tk *handoff.Takeover) bool {
 	}
 	return true
 }
-
