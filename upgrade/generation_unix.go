@@ -54,8 +54,7 @@ func takeFromParent(opts Options) (*handoff.Takeover, error) {
 		c.Close()
 		return nil, fmt.Errorf("upgrade: %s=%d is a %T, not a unix socket", connEnv, fd, c)
 	}
-	tk, err := handoff.TakeConn(context.Background(), uc, handoff.WithTimeout(opts.UpgradeTimeout),
-		handoff.WithGateOptions(func(string) []acceptgate.Option { return opts.GateOptions }))
+	tk, err := handoff.TakeConn(context.Background(), uc, handoffOptions(opts)...)
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: taking the sockets over; the previous generation serves on: %w", err)
 	}

@@ -28,6 +28,20 @@ type Options struct {
 	// left in place at exit. Default: none.
 	PIDFile string
 
+	// OfferPath, if set, also offers the sockets at this unix socket path
+	// from Ready on, to a next generation started by other means than
+	// Upgrade (an operator, a supervisor) with TakeoverPath set to it. The
+	// gates Listen returned by Ready are offered. The directory must
+	// exist; a stale socket there is replaced. Default: none.
+	OfferPath string
+
+	// TakeoverPath, if set, makes New take the sockets over from the
+	// generation offering them at this path (its OfferPath), when this
+	// process was not started by an Upgrade. Under systemd that needs
+	// NotifyAccess=all: this generation says MAINPID= itself. Default:
+	// none.
+	TakeoverPath string
+
 	// GateOptions are the options every gate is made with, taken over or
 	// not. Gates always track their connections (acceptgate.WithTracking),
 	// so that a shutdown can wait for the last answer. A socket's own

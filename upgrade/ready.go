@@ -45,6 +45,13 @@ func (u *Upgrader) Ready() error {
 			u.opts.Logger.Error("upgrade: serving, but the pid file says the previous generation", "err", err)
 		}
 	}
+	if u.opts.OfferPath != "" {
+		if err := u.offerAtPathLocked(); err != nil && !took {
+			return err
+		} else if err != nil {
+			u.opts.Logger.Error("upgrade: serving, but offering nothing at the offer path", "err", err)
+		}
+	}
 	if !took {
 		u.notify(stateReady)
 	}
@@ -65,6 +72,8 @@ func (u *Upgrader) commitLocked() error {
 		// The sockets serve here, and maybe only here: say so to the
 		// manager ourselves, the previous generation may be gone.
 		u.opts.Logger.Warn("upgrade: serving; the previous generation did not confirm it let go", "old_pid", tk.PID(), "err", err)
+	}
+	if err != nil || u.tookFromPath {
 		u.notify(stateTakenOver(os.Getpid()))
 	}
 	for key, g := range u.taken {

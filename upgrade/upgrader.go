@@ -56,6 +56,12 @@ type Upgrader struct {
 	systemd listener.Sockets
 	// cancel ends the upgrade under way (Stop).
 	cancel context.CancelFunc
+	// tookFromPath: the takeover came from Options.TakeoverPath, whose
+	// offer does not know this process's id to tell systemd.
+	tookFromPath bool
+	// offer is the offer at Options.OfferPath, served until offerDone.
+	offer     *handoff.Offer
+	offerDone chan struct{}
 }
 
 // New returns the Upgrader of this generation. If this process was started
@@ -72,6 +78,12 @@ func New(opts Options) (*Upgrader, error) {
 	tk, err := takeFromParent(u.opts)
 	if err != nil {
 		return nil, err
+	}
+	if tk == nil && u.opts.TakeoverPath != "" {
+		u.tookFromPath = true
+		if tk, err = handoff.Take(context.Background(), u.opts.TakeoverPath, u.handoffOptions()...); err != nil {
+			return nil, fmt.Errorf("upgrade: taking the sockets over; the previous generation serves on: %w", err)
+		}
 	}
 	if tk != nil {
 		u.takeover, u.taken = tk, tk.Listeners()
@@ -116,21 +128,10 @@ func (u *Upgrader) Upgrade() error {
 	}
 	u.notify(stateReloading())
 	pid, err := startNext(ctx, gates, u.opts)
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.cancel()
-	if err != nil {
-		if u.phase == upgrading { // not stopped meanwhile
-			u.phase = ready
-			u.notify(stateReady)
-		}
-		u.opts.Logger.Warn("upgrade: the next generation did not take over; serving on", "err", err)
+	if err := u.endUpgrade(pid, err); err != nil {
 		return err
 	}
-	u.notify(stateTakenOver(pid))
-	u.phase = handedOver
-	u.closeExitLocked()
-	u.opts.Logger.Info("upgrade: the next generation took over", "pid", pid)
+	u.closeOffer() // the gates are the next generation's
 	return nil
 }
 
@@ -156,6 +157,26 @@ func (u *Upgrader) beginUpgrade() (context.Context, map[string]*acceptgate.Liste
 	return ctx, maps.Clone(u.gates), nil
 }
 
+// endUpgrade records how the upgrade ended, and says it to systemd.
+func (u *Upgrader) endUpgrade(pid int, err error) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.cancel()
+	if err != nil {
+		if u.phase == upgrading { // not stopped meanwhile
+			u.phase = ready
+			u.notify(stateReady)
+		}
+		u.opts.Logger.Warn("upgrade: the next generation did not take over; serving on", "err", err)
+		return err
+	}
+	u.notify(stateTakenOver(pid))
+	u.phase = handedOver
+	u.closeExitLocked()
+	u.opts.Logger.Info("upgrade: the next generation took over", "pid", pid)
+	return nil
+}
+
 // Exit returns a channel closed when the next generation has taken the
 // sockets over, or on Stop: then shut the servers down (they finish the
 // requests they accepted) and exit.
@@ -168,6 +189,11 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // sockets over, or still taking them over). Stop does not close the
 // gates: shut the servers down after it. Calling it again does nothing.
 func (u *Upgrader) Stop() {
+	u.stop()
+	u.closeOffer()
+}
+
+func (u *Upgrader) stop() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.phase == handedOver || u.phase == stopped {
