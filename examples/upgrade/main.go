@@ -1,7 +1,5 @@
-// Command upgrade is a whole HTTP server that upgrades itself in place on
-// SIGHUP, losing no client, and shuts down on SIGTERM. It answers GET / with
-// its process id. Under systemd it says when it is ready, reloading or
-// stopping, and serves the socket systemd passed, if any.
+// Command upgrade is an HTTP server (GET / says its pid) that upgrades in
+// place on SIGHUP, losing no client, stops on SIGTERM, and speaks systemd.
 package main
 
 import (
@@ -63,9 +61,8 @@ func main() {
 	shutdown(srv, gate, 30*time.Second)
 }
 
-// shutdown answers every request on the connections the server was handed,
-// within grace: keep-alives off has each connection closed after its
-// answer, the gate waits for them, and the server then finds nothing left.
+// shutdown answers every request accepted: keep-alives off closes each
+// connection after its answer, and the gate waits for them.
 func shutdown(srv *http.Server, gate *acceptgate.Listener, grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
