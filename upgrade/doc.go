@@ -52,7 +52,10 @@
 //	KillMode=mixed
 //
 // Options.PIDFile writes the process id at every Ready, atomically, for
-// supervisors that read one.
+// supervisors that read one. Options.OfferPath and TakeoverPath let a
+// generation started by other means than Upgrade take over through a unix
+// socket path; that one says its own MAINPID=, so it needs
+// NotifyAccess=all.
 //
 // Upgrades work on Unix systems; elsewhere Listen makes new sockets and
 // Upgrade fails, wrapping errors.ErrUnsupported.
