@@ -23,6 +23,11 @@
 //     Reject had taken out of the kernel, and Serve returns once they are
 //     delivered.
 //
+// Hand and TakeConn run the same exchange over a connection both
+// processes already hold, such as a socketpair whose other end a child
+// inherited: no path to choose, none left behind, no other process able to
+// reach it. Package upgrade hands sockets to the next generation so.
+//
 // Until step 5, the offer can roll back: if the taker fails, disconnects or
 // is silent longer than the timeout, every gate goes back to the state it
 // had and the old process serves on. Clients that connect meanwhile wait in

@@ -33,6 +33,16 @@ func (*Offer) Close() error { return nil }
 // Serve returns an error wrapping errors.ErrUnsupported.
 func (*Offer) Serve(context.Context) error { return errUnsupported }
 
+// Hand returns an error wrapping errors.ErrUnsupported.
+func Hand(context.Context, *net.UnixConn, map[string]*acceptgate.Listener, ...Option) error {
+	return errUnsupported
+}
+
+// TakeConn returns an error wrapping errors.ErrUnsupported.
+func TakeConn(context.Context, *net.UnixConn, ...Option) (*Takeover, error) {
+	return nil, errUnsupported
+}
+
 // Takeover is the taking side of an exchange (Unix only).
 type Takeover struct{}
 

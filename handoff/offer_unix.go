@@ -48,22 +48,10 @@ type unixListener interface {
 // nobody listens on is replaced; a path someone listens on is an error
 // wrapping syscall.EADDRINUSE, and nothing changes.
 func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Listener, opts ...Option) (*Offer, error) {
-	if len(gates) == 0 || len(gates) > maxSockets {
-		return nil, fmt.Errorf("handoff: offer %d gates: between 1 and %d", len(gates), maxSockets)
+	names, err := gateNames(gates)
+	if err != nil {
+		return nil, err
 	}
-	names := make([]string, 0, len(gates))
-	seen := make(map[*acceptgate.Listener]bool, len(gates))
-	for name, g := range gates {
-		if name == "" || g == nil {
-			return nil, fmt.Errorf("handoff: offer: a gate needs a name and a Listener")
-		}
-		if seen[g] {
-			return nil, fmt.Errorf("handoff: offer: gate %s offered under two names", g.Addr())
-		}
-		seen[g] = true
-		names = append(names, name)
-	}
-	slices.Sort(names)
 	if err := sockets.RemoveStale(path); err != nil {
 		return nil, fmt.Errorf("handoff: offer: %w", err)
 	}
@@ -80,9 +68,34 @@ func Listen(ctx context.Context, path string, gates map[string]*acceptgate.Liste
 		ln.Close()
 		return nil, fmt.Errorf("handoff: offer on %s: %T: %w", path, ln, errors.ErrUnsupported)
 	}
+	return newOffer(ul, path, names, gates, opts), nil
+}
+
+func newOffer(ln unixListener, path string, names []string, gates map[string]*acceptgate.Listener, opts []Option) *Offer {
 	closed, cancelClose := context.WithCancelCause(context.Background())
-	return &Offer{ln: ul, path: path, names: names, gates: maps.Clone(gates), opts: newOptions(opts),
-		closed: closed, cancelClose: cancelClose}, nil
+	return &Offer{ln: ln, path: path, names: names, gates: maps.Clone(gates), opts: newOptions(opts),
+		closed: closed, cancelClose: cancelClose}
+}
+
+// gateNames checks the gates to offer and returns their names, sorted.
+func gateNames(gates map[string]*acceptgate.Listener) ([]string, error) {
+	if len(gates) == 0 || len(gates) > maxSockets {
+		return nil, fmt.Errorf("handoff: offer %d gates: between 1 and %d", len(gates), maxSockets)
+	}
+	names := make([]string, 0, len(gates))
+	seen := make(map[*acceptgate.Listener]bool, len(gates))
+	for name, g := range gates {
+		if name == "" || g == nil {
+			return nil, fmt.Errorf("handoff: offer: a gate needs a name and a Listener")
+		}
+		if seen[g] {
+			return nil, fmt.Errorf("handoff: offer: gate %s offered under two names", g.Addr())
+		}
+		seen[g] = true
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // Addr returns the offer socket's address.
@@ -93,7 +106,9 @@ func (o *Offer) Addr() net.Addr { return o.ln.Addr() }
 func (o *Offer) Close() error {
 	o.closeOnce.Do(func() {
 		o.cancelClose(fmt.Errorf("the offer was closed: %w", net.ErrClosed))
-		o.closeErr = o.ln.Close()
+		if o.ln != nil {
+			o.closeErr = o.ln.Close()
+		}
 	})
 	return o.closeErr
 }

@@ -44,13 +44,21 @@ func Take(ctx context.Context, path string, opts ...Option) (*Takeover, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handoff: take: %w", err)
 	}
-	uc := c.(*net.UnixConn)
+	t, err := take(ctx, c.(*net.UnixConn), o)
+	if err != nil {
+		return nil, fmt.Errorf("handoff: take from %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// take receives the gates offered at the other end of uc, which it owns.
+func take(ctx context.Context, uc *net.UnixConn, o options) (*Takeover, error) {
 	t := &Takeover{w: &conn{c: uc, timeout: o.timeout}, gates: make(map[string]*acceptgate.Listener)}
 	if err := t.receive(ctx, o); err != nil {
 		t.w.refuse(err)
 		t.letGo()
 		uc.Close()
-		return nil, fmt.Errorf("handoff: take from %s: %w", path, err)
+		return nil, err
 	}
 	return t, nil
 }

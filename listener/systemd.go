@@ -11,7 +11,7 @@ import (
 // Exactly one of Listener and File is set.
 type Socket struct {
 	// Name is the socket's name in LISTEN_FDNAMES (FileDescriptorName= in
-	// the unit), or "unknown", as systemd says, when no names were given.
+	// the unit), or Unnamed when no names were given.
 	Name string
 
 	// Listener is set for a listening stream socket (TCP or unix), ready
@@ -39,7 +39,15 @@ type Sockets []Socket
 // listening socket has the name asked for.
 var ErrNoSocket = errors.New("no inherited listening socket by that name")
 
-// Listener returns the one listening socket called name. It fails, wrapping
+// Unnamed is the name systemd gives a socket the unit did not name
+// (FileDescriptorName=), and the name of every socket when LISTEN_FDNAMES
+// is not set, as with systemd-socket-activate -l ADDR and no --fdname.
+const Unnamed = "unknown"
+
+// Listener returns the one listening socket called name. When no socket
+// has that name and s is a single unnamed socket (see Unnamed), Listener
+// returns that one: a manager that passes one socket without naming it
+// means it for whatever the process asks for. It fails, wrapping
 // ErrNoSocket, when there is none (also when the name belongs to a socket
 // that does not listen, such as a datagram socket, or to a listening one
 // that could not be made a Listener: then the error also wraps why, such
@@ -65,6 +73,9 @@ func (s Sockets) Listener(name string) (net.Listener, error) {
 			return nil, fmt.Errorf("listener: several inherited listening sockets are named %q", name)
 		}
 		found = sk.Listener
+	}
+	if found == nil && others == 0 && len(s) == 1 && s[0].Name == Unnamed && name != Unnamed {
+		return s.Listener(Unnamed)
 	}
 	switch {
 	case found != nil:

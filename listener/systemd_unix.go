@@ -56,7 +56,7 @@ func Systemd(unsetEnv bool) (Sockets, error) {
 	}
 	names := make([]string, n)
 	for i := range names {
-		names[i] = "unknown"
+		names[i] = Unnamed
 	}
 	if v, ok := os.LookupEnv("LISTEN_FDNAMES"); ok && n > 0 {
 		given := strings.Split(v, ":")

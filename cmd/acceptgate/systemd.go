@@ -48,11 +48,14 @@ func systemdSockets() (httpLn, admin net.Listener, err error) {
 		return nil, nil, fmt.Errorf("%w (name it with FileDescriptorName=http)", err)
 	}
 	// No socket named "admin" means --admin's default is not used either;
-	// one named so that does not listen is a mistake in the unit.
-	admin, err = socks.Listener("admin")
-	if err != nil && hasName(socks, "admin") {
-		socks.Close()
-		return nil, nil, err
+	// one named so that does not listen is a mistake in the unit. Asked
+	// only by its name: Listener would answer with a lone unnamed socket,
+	// the one "http" already took.
+	if hasName(socks, "admin") {
+		if admin, err = socks.Listener("admin"); err != nil {
+			socks.Close()
+			return nil, nil, err
+		}
 	}
 	for _, sk := range socks {
 		if sk.Listener == nil || sk.Listener != httpLn && sk.Listener != admin {

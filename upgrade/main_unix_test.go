@@ -1,0 +1,133 @@
+//go:build unix
+
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// The test binary started again with modeEnv set is a generation of a
+// server (see child): the next generation of a test's Upgrader, or a
+// first generation the test starts itself.
+const (
+	modeEnv    = "ACCEPTGATE_UPGRADE_TEST_MODE"
+	addrEnv    = "ACCEPTGATE_UPGRADE_TEST_ADDR"    // what serve listens on
+	reportEnv  = "ACCEPTGATE_UPGRADE_TEST_REPORT"  // file each generation appends lines to
+	pidFileEnv = "ACCEPTGATE_UPGRADE_TEST_PIDFILE" // Options.PIDFile
+	markerEnv  = "ACCEPTGATE_UPGRADE_TEST_MARKER"  // a file whose descriptor must not be inherited
+	setPIDEnv  = "ACCEPTGATE_UPGRADE_TEST_SET_LISTEN_PID"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(modeEnv); mode != "" {
+		os.Exit(child(mode))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// child is one generation. Modes:
+//   - exit: exits 3 before New.
+//   - hang: sleeps before New (a next generation that never takes over).
+//   - hold: New, then sleeps (one that takes the sockets and never commits).
+//   - refuse: New, then Stop (it gives the sockets back).
+//   - serve: a whole server, as examples/upgrade: answers pid=<pid>,
+//     upgrades on SIGHUP, stops on SIGTERM, reports what it does.
+func child(mode string) int {
+	switch mode {
+	case "exit":
+		return 3
+	case "hang":
+		time.Sleep(time.Minute)
+		return 0
+	}
+	if os.Getenv(setPIDEnv) == "1" {
+		// systemd sets LISTEN_PID between fork and exec; exec.Cmd has no
+		// such moment, so the child stands in for that step.
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
+	u, err := New(Options{PIDFile: os.Getenv(pidFileEnv), UpgradeTimeout: 10 * time.Second})
+	if err != nil {
+		report("new: %v", err)
+		return 1
+	}
+	switch mode {
+	case "hold":
+		time.Sleep(time.Minute)
+		return 0
+	case "refuse":
+		u.Stop()
+		return 0
+	}
+	g, err := u.Listen(context.Background(), "tcp", os.Getenv(addrEnv))
+	if err != nil {
+		report("listen: %v", err)
+		return 1
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "pid=%d\n", os.Getpid())
+	})}
+	go srv.Serve(g)
+	if err := u.Ready(); err != nil {
+		report("ready: %v", err)
+		return 1
+	}
+	report("ready pid=%d addr=%s leaked=%t", os.Getpid(), g.Addr(), inherited(os.Getenv(markerEnv)))
+	go func() {
+		for sig := range sigs {
+			if sig == syscall.SIGTERM {
+				u.Stop()
+				return
+			}
+			go func() {
+				err := u.Upgrade()
+				report("upgrade pid=%d: %v", os.Getpid(), err)
+			}()
+		}
+	}()
+	<-u.Exit()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.SetKeepAlivesEnabled(false)
+	g.Shutdown(ctx)
+	srv.Shutdown(ctx)
+	return 0
+}
+
+// report appends a line to the report file.
+func report(format string, args ...any) {
+	f, err := os.OpenFile(os.Getenv(reportEnv), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, format+"\n", args...)
+}
+
+// inherited reports whether one of this process's descriptors is the
+// file at path.
+func inherited(path string) bool {
+	if path == "" {
+		return false
+	}
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasSuffix(target, path) {
+			return true
+		}
+	}
+	return false
+}
