@@ -53,8 +53,10 @@ import (
 // The gates should track their connections (acceptgate.WithTracking or
 // WithMaxConns): an untracked gate cannot tell when its connections are
 // done, and srv.Shutdown alone then waits for them, with the loss above.
-// A gate already closed (handed to another process by package handoff) is
-// waited for all the same. A connection that never sends its request is
+// A gate already closed (handed to another process by package handoff)
+// is not made to reject, which would refuse the other process's clients:
+// Shutdown waits for the connections it delivers and handed out, as for
+// the others. A connection that never sends its request is
 // closed at srv.ReadHeaderTimeout, or when ctx ends.
 //
 // HTTP/2 connections are not closed by keep-alives being off
