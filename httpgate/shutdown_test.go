@@ -143,25 +143,27 @@ func startLoad(addr net.Addr, clients, perClient int) *load {
 	return ld
 }
 
-// Every client whose connect succeeded gets its answer, under load: new
-// connections arriving while Shutdown starts, clients waiting in the accept
-// queue, and a connection the server accepted before Shutdown whose request
-// arrives after it began. The naive sequence (the server's Shutdown, then
-// the gate's) loses the last two every time: net/http closes unanswered a
-// request it reads after its Shutdown began, and closing the gate resets
-// the queue.
+// Every client whose connect succeeded gets its answer, under load: clients
+// dialling while Shutdown starts, a connection the server accepted before
+// Shutdown whose request arrives after it began (late), and clients waiting
+// in the accept queue (queued, behind a pause). The naive sequence (the
+// server's Shutdown, then the gate's) loses the late client and the queued
+// ones every time: net/http closes unanswered a request it reads after its
+// Shutdown began, and closing the gate resets the queue.
 func TestShutdownAnswersEveryConnectedClient(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		network  string
 		shutdown sequence
+		queue    bool // clients wait in the accept queue when shutdown starts
 		loses    bool
 	}{
-		{name: "httpgate/tcp", network: "tcp4", shutdown: library},
-		{name: "naive/tcp", network: "tcp4", shutdown: naive, loses: true},
+		{name: "httpgate/load-and-late", shutdown: library},
+		{name: "httpgate/queued", shutdown: library, queue: true},
+		{name: "naive/load-and-late", shutdown: naive, loses: true},
+		{name: "naive/queued", shutdown: naive, queue: true, loses: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serve(t, tc.network, nil)
+			s := serve(t, "tcp4", nil)
 			addr := s.gate.Addr()
 
 			ld := startLoad(addr, 8, 300)
@@ -171,45 +173,47 @@ func TestShutdownAnswersEveryConnectedClient(t *testing.T) {
 			}
 			require.GreaterOrEqual(t, ld.answered.Load(), int64(50), "the load runs")
 
-			// A connection the server accepted; its request comes late.
-			late, err := net.DialTimeout(addr.Network(), addr.String(), patience)
-			require.NoError(t, err)
-			defer late.Close()
-			if tc.network != "unix" { // no client address to tell it by
+			var late net.Conn
+			var queued []net.Conn
+			if tc.queue {
+				require.NoError(t, s.gate.Pause())
+				for range 4 {
+					c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
+					require.NoError(t, err, "the kernel completes the handshake of a paused gate")
+					defer c.Close()
+					_, err = io.WriteString(c, request)
+					require.NoError(t, err)
+					queued = append(queued, c)
+				}
+			} else {
+				var err error
+				late, err = net.DialTimeout(addr.Network(), addr.String(), patience)
+				require.NoError(t, err)
+				defer late.Close()
 				s.accepted(t, late)
 			}
-
-			// Clients that connected while the gate was paused wait in the
-			// accept queue, their requests sent.
-			require.NoError(t, s.gate.Pause())
-			var queued []net.Conn
-			for range 4 {
-				c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
-				require.NoError(t, err, "the kernel completes the handshake of a paused gate")
-				defer c.Close()
-				_, err = io.WriteString(c, request)
-				require.NoError(t, err)
-				queued = append(queued, c)
-			}
+			before := s.gate.State()
 
 			ctx, cancel := context.WithTimeout(context.Background(), patience)
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- tc.shutdown(ctx, s.srv, s.gate) }()
 			deadline = time.Now().Add(patience)
-			for s.gate.State() == acceptgate.Paused && time.Now().Before(deadline) {
+			for s.gate.State() == before && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond) // polling interval, not synchronisation
 			}
-			require.NotEqual(t, acceptgate.Paused, s.gate.State(), "shutdown began")
+			require.NotEqual(t, before, s.gate.State(), "shutdown began")
 
-			lost := 0
-			if resp, err := answer(late, request); err != nil || resp.StatusCode != http.StatusOK {
-				lost++
-				t.Logf("the late request: %v", err)
+			lateLost, queuedLost := false, 0
+			if late != nil {
+				if resp, err := answer(late, request); err != nil || resp.StatusCode != http.StatusOK {
+					lateLost = true
+					t.Logf("the late request: %v", err)
+				}
 			}
 			for i, c := range queued {
 				if resp, err := answer(c, ""); err != nil || resp.StatusCode != http.StatusOK {
-					lost++
+					queuedLost++
 					t.Logf("queued client %d: %v", i, err)
 				}
 			}
@@ -217,13 +221,17 @@ func TestShutdownAnswersEveryConnectedClient(t *testing.T) {
 			if ld.lost.Load() > 0 {
 				t.Logf("load: %d of %d lost, first: %v", ld.lost.Load(), ld.lost.Load()+ld.answered.Load(), ld.firstLoss.Load())
 			}
-			lost += int(ld.lost.Load())
-			err = <-done
+			err := <-done
 			if tc.loses {
-				assert.NotZero(t, lost, "the naive sequence loses the late request and the queue")
+				if late != nil {
+					assert.True(t, lateLost, "the naive sequence closes the late request unanswered")
+				}
+				assert.Equal(t, len(queued), queuedLost, "the naive sequence resets the queue")
 				return
 			}
-			assert.Zero(t, lost, "clients that connected and got no answer")
+			assert.False(t, lateLost, "the late request got no answer")
+			assert.Zero(t, queuedLost, "queued clients that got no answer")
+			assert.Zero(t, ld.lost.Load(), "clients that connected and got no answer")
 			assert.NoError(t, err)
 			serr := <-s.served
 			assert.True(t, errors.Is(serr, net.ErrClosed) || errors.Is(serr, http.ErrServerClosed), "Serve returned %v", serr)
