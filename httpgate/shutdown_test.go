@@ -109,9 +109,9 @@ func answer(c net.Conn, req string) (*http.Response, error) {
 }
 
 // load runs clients that each open a new connection per request, in a loop
-// bounded by perClient, until a connect is refused (the gate rejects or is
-// closed). It counts the requests whose connect succeeded and that got no
-// answer.
+// bounded by perClient and by patience, until a connect is refused (the
+// gate rejects or is closed). It counts the requests whose connect
+// succeeded and that got no answer.
 type load struct {
 	answered, lost atomic.Int64
 	firstLoss      atomic.Value // error
@@ -120,11 +120,12 @@ type load struct {
 
 func startLoad(addr net.Addr, clients, perClient int) *load {
 	ld := &load{}
+	end := time.Now().Add(patience)
 	for range clients {
 		ld.wg.Add(1)
 		go func() {
 			defer ld.wg.Done()
-			for range perClient {
+			for i := 0; i < perClient && time.Now().Before(end); i++ {
 				c, err := net.DialTimeout(addr.Network(), addr.String(), patience)
 				if err != nil {
 					return // refused: shutdown is under way
