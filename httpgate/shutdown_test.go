@@ -2,6 +2,7 @@ package httpgate_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -154,17 +155,20 @@ func startLoad(addr net.Addr, clients, perClient int) *load {
 func TestShutdownAnswersEveryConnectedClient(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
+		network  string // tcp4 unless set
 		shutdown sequence
 		queue    bool // clients wait in the accept queue when shutdown starts
 		loses    bool
 	}{
 		{name: "httpgate/load-and-late", shutdown: library},
 		{name: "httpgate/queued", shutdown: library, queue: true},
+		{name: "httpgate/unix/load", network: "unix", shutdown: library},
+		{name: "httpgate/unix/queued", network: "unix", shutdown: library, queue: true},
 		{name: "naive/load-and-late", shutdown: naive, loses: true},
 		{name: "naive/queued", shutdown: naive, queue: true, loses: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serve(t, "tcp4", nil)
+			s := serve(t, cmp.Or(tc.network, "tcp4"), nil)
 			addr := s.gate.Addr()
 
 			ld := startLoad(addr, 8, 300)
@@ -186,7 +190,7 @@ func TestShutdownAnswersEveryConnectedClient(t *testing.T) {
 					require.NoError(t, err)
 					queued = append(queued, c)
 				}
-			} else {
+			} else if addr.Network() != "unix" { // a unix client has no address to be told by
 				var err error
 				late, err = net.DialTimeout(addr.Network(), addr.String(), patience)
 				require.NoError(t, err)
