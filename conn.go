@@ -73,8 +73,9 @@ func (l *Listener) untrack(c *conn) {
 	l.releaseSlot()
 }
 
-// closeTracked closes every tracked connection still open.
-func (l *Listener) closeTracked() {
+// closeTracked closes every tracked connection still open and returns how
+// many it closed.
+func (l *Listener) closeTracked() int {
 	l.connsMu.Lock()
 	var open []*conn
 	for c := l.conns.head; c != nil; c = c.next {
@@ -84,6 +85,7 @@ func (l *Listener) closeTracked() {
 	for _, c := range open {
 		c.Close()
 	}
+	return len(open)
 }
 
 // tryAcquireSlot takes a slot for one more connection if the limit allows

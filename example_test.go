@@ -2,8 +2,10 @@ package acceptgate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -43,23 +45,40 @@ func Example() {
 	// accepting hello
 }
 
-// Shutdown after the server's own Shutdown closes what the server left open,
-// within the same deadline.
+// Shutdown closes the gate and waits for the connections it handed out;
+// those still open when the context ends are closed, and the error says so.
+// (For an http.Server, use httpgate.Shutdown, which calls it in the right
+// order.)
 func ExampleListener_Shutdown() {
 	gate, err := acceptgate.Listen(context.Background(), "tcp", "127.0.0.1:0", acceptgate.WithTracking())
 	if err != nil {
 		panic(err)
 	}
-	srv := &http.Server{Handler: http.NotFoundHandler()}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(gate) }()
+	client, err := net.Dial("tcp", gate.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	conn, err := gate.Accept() // served by a handler that does not end in time
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	srv.Shutdown(ctx) // closes the gate, idle keep-alives, waits for requests
 	err = gate.Shutdown(ctx)
-	fmt.Println(<-served, err, gate.State())
-	// Output: http: Server closed <nil> closed
+	var forced *acceptgate.ForcedCloseError
+	switch {
+	case errors.As(err, &forced):
+		fmt.Println("done; closed at the deadline:", forced.Conns, errors.Is(err, context.DeadlineExceeded))
+	case err != nil:
+		fmt.Println("failed:", err)
+	}
+	fmt.Println(gate.State())
+	// Output:
+	// done; closed at the deadline: 1 true
+	// closed
 }
 
 // WithMaxConns caps the connections open at once; the rest wait in the

@@ -68,6 +68,13 @@ func (l *Listener) liftLocked(s *socket) (*socket, error) {
 func (s *socket) close() error {
 	var errs []error
 	if s.hidden != nil {
+		if s.own {
+			// Refuse connects first: a client that reached the listener
+			// between the rename below and its close would be admitted,
+			// then reset. Best effort: where shutdown does not refuse on a
+			// listening unix socket, the window stays as narrow as it was.
+			controlFD(s.ln, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RD) })
+		}
 		// Give the path back to the listener, so that closing it removes the
 		// path or leaves it, as that listener was made to.
 		if err := s.hidden.unhide(); err != nil {

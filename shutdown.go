@@ -3,6 +3,7 @@ package acceptgate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 )
 
@@ -45,17 +46,21 @@ func (l *Listener) Close() error {
 
 // Shutdown closes the Listener, then waits until every tracked connection it
 // handed out is closed. If ctx is done first, Shutdown closes the connections
-// left and returns ctx.Err(). Without tracking (see WithTracking) there is
-// nothing to wait for and Shutdown only closes the Listener.
+// left and returns a *ForcedCloseError wrapping ctx.Err(): the Listener and
+// all its connections are closed then too, and Shutdown did its job. Without
+// tracking (see WithTracking) there is nothing to wait for and Shutdown only
+// closes the Listener.
 //
 // It does all of that also when a step of Close fails (the Listener is
 // closed all the same): it then returns Close's error, joined with
-// ctx.Err() if ctx was done first, so that errors.Is finds either.
+// ctx.Err() if ctx was done first, so that errors.Is finds either, and
+// errors.As finds no *ForcedCloseError: a caller can tell a step that failed
+// from a deadline that cut the wait short.
 //
-// With net/http, call the server's Shutdown first: it closes idle keep-alive
-// connections and waits for requests in flight. The gate's Shutdown then
-// closes what the server does not track, such as hijacked connections, and
-// does it also when the server's Shutdown gave up at its deadline.
+// Shutdown knows nothing of the protocol spoken on the connections. For an
+// http.Server, package httpgate's Shutdown calls it in the sequence that
+// answers every client the server accepted; calling the server's Shutdown
+// first does not (see there).
 func (l *Listener) Shutdown(ctx context.Context) error {
 	closeErr := l.Close()
 	if errors.Is(closeErr, net.ErrClosed) {
@@ -66,13 +71,30 @@ func (l *Listener) Shutdown(ctx context.Context) error {
 		return err
 	}
 	if err != nil {
-		return errors.Join(closeErr, err)
+		return errors.Join(closeErr, ctx.Err())
 	}
 	return closeErr
 }
 
+// ForcedCloseError is the error of a Shutdown whose context ended before
+// the connections it waited for were closed by their owners: it closed them
+// itself, so that nothing the Listener handed out is left open. It unwraps
+// to the context's error, so that errors.Is(err, context.DeadlineExceeded)
+// holds; errors.As(err, new(*ForcedCloseError)) tells this outcome, where
+// the shutdown is complete, from a step that failed.
+type ForcedCloseError struct {
+	Conns int   // connections closed at the end of the context
+	Err   error // the context's error
+}
+
+func (e *ForcedCloseError) Error() string {
+	return fmt.Sprintf("acceptgate: shutdown closed %d connections when its context ended: %v", e.Conns, e.Err)
+}
+
+func (e *ForcedCloseError) Unwrap() error { return e.Err }
+
 // awaitTracked waits until no tracked connection is open. If ctx is done
-// first, it closes the ones left and returns ctx.Err().
+// first, it closes the ones left and returns a *ForcedCloseError.
 func (l *Listener) awaitTracked(ctx context.Context) error {
 	if !l.track {
 		return nil
@@ -83,8 +105,7 @@ func (l *Listener) awaitTracked(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
-			l.closeTracked()
-			return ctx.Err()
+			return &ForcedCloseError{Conns: l.closeTracked(), Err: ctx.Err()}
 		}
 	}
 }

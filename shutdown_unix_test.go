@@ -4,6 +4,7 @@ package acceptgate_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -136,6 +137,8 @@ func TestShutdownWaitsAlsoWhenCloseFails(t *testing.T) {
 			case r := <-done:
 				assert.ErrorIs(t, r.err, syscall.EIO, "Close's error is reported")
 				assert.ErrorIs(t, r.err, context.Canceled, "and that ctx ended first")
+				var fe *acceptgate.ForcedCloseError
+				assert.False(t, errors.As(r.err, &fe), "a step failed: not told as a shutdown forced at its deadline")
 				assert.Zero(t, r.active, "the connections left are closed")
 			case <-time.After(patience):
 				t.Fatal("Shutdown did not return when its context ended")

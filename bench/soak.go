@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/httpgate"
 )
 
 // SoakConfig shapes a soak run.
@@ -178,8 +179,7 @@ loop:
 	wg.Wait()
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
-	srv.Shutdown(shutCtx)
-	gate.Shutdown(shutCtx)
+	onServer(cfg.Net, func() error { return httpgate.Shutdown(shutCtx, srv, gate) }) // Reject, in the server's namespace
 	<-serveDone
 	http.DefaultClient.CloseIdleConnections()
 

@@ -2,12 +2,14 @@ package handoff_test
 
 import (
 	"context"
+	"errors"
 	"log"
 	"net/http"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
+	"github.com/acceptgate/acceptgate/httpgate"
 )
 
 // The old process offers its gate; when a new process has taken it, the old
@@ -28,14 +30,14 @@ func ExampleListen() {
 	if err := offer.Serve(ctx); err != nil {
 		log.Fatal(err)
 	}
-	// The socket is the new process's now. Turning keep-alives off first
-	// has every connection closed after its answer; the gate's Shutdown
-	// waits for them.
-	srv.SetKeepAlivesEnabled(false)
+	// The socket is the new process's now: answer the requests of the
+	// clients this one accepted, and leave.
 	shutdown, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	gate.Shutdown(shutdown)
-	srv.Shutdown(shutdown)
+	var forced *acceptgate.ForcedCloseError
+	if err := httpgate.Shutdown(shutdown, srv, gate); err != nil && !errors.As(err, &forced) {
+		log.Print(err) // a step failed; forced is a shutdown cut at its deadline, done
+	}
 }
 
 // The new process takes the gate, serves it, and commits; until it commits,

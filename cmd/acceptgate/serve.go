@@ -20,6 +20,7 @@ import (
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
 	"github.com/acceptgate/acceptgate/handoff"
+	"github.com/acceptgate/acceptgate/httpgate"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/metrics"
 )
@@ -234,19 +235,22 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 		again := make(chan error, 1)
 		again <- err
 		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
-		return finish(srv, gate, f.grace, again)
+		return finish(srv, gate, f.grace, logger, again)
 	case <-ctx.Done():
 	case err := <-handed:
 		if err != nil {
 			logger.Error("acceptgate: offering the sockets", "err", err)
-			return shutdown(srv, gate, f.grace, logger, served)
+			logger.Info("acceptgate: shutting down", "grace", f.grace.String())
+			return finish(srv, gate, f.grace, logger, served)
 		}
-		// The sockets belong to the new instance: no Reject, which would
-		// refuse its clients; finish the requests here and leave.
+		// The sockets belong to the new instance and the gate is closed:
+		// finish's Reject changes nothing (it would refuse the new
+		// instance's clients); finish the requests here and leave.
 		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
-		return finish(srv, gate, f.grace, served)
+		return finish(srv, gate, f.grace, logger, served)
 	}
-	return shutdown(srv, gate, f.grace, logger, served)
+	logger.Info("acceptgate: shutting down", "grace", f.grace.String())
+	return finish(srv, gate, f.grace, logger, served)
 }
 
 // rejectMode says how Reject will refuse clients of a TCP socket at addr on
@@ -351,39 +355,20 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 	}, where, adminGate, nil
 }
 
-// shutdown refuses new clients, lets requests in flight finish and closes
-// idle keep-alive connections, all within grace, so that an idle browser
-// connection never holds the process up.
-func shutdown(srv *http.Server, gate *acceptgate.Listener, grace time.Duration, logger *slog.Logger, served <-chan error) error {
-	logger.Info("acceptgate: shutting down", "grace", grace.String())
-	if err := gate.Reject(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		logger.Warn("acceptgate: reject before shutdown", "err", err)
-	}
-	return finish(srv, gate, grace, served)
-}
-
-// finish answers the requests on every connection the server was handed,
-// within grace, then closes what is left. The gate must take no new client
-// any more (rejecting, or handed over to a new instance).
-//
-// http.Server.Shutdown alone would lose clients: a connection accepted just
-// before it, whose request the server reads only after it began, is closed
-// unanswered (net/http's conn.serve checks shuttingDown after each read).
-// So keep-alives go off first, which closes idle connections and has every
-// other one closed after its answer; the gate's Shutdown waits for those;
-// the server's Shutdown then finds nothing left.
-func finish(srv *http.Server, gate *acceptgate.Listener, grace time.Duration, served <-chan error) error {
+// finish shuts srv and gate down with the library's sequence, which answers
+// every client the server accepted, refuses the rest and closes idle
+// keep-alive connections at once (see httpgate.Shutdown), whether the gate
+// still serves or was handed to a new instance. Connections still open when
+// grace ends are closed: the shutdown is then complete, and logged, not
+// failed.
+func finish(srv *http.Server, gate *acceptgate.Listener, grace time.Duration, logger *slog.Logger, served <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	srv.SetKeepAlivesEnabled(false)
-	err := gate.Shutdown(ctx) // closes the rest at the deadline, hijacked ones too
-	serr := srv.Shutdown(ctx)
-	if errors.Is(serr, net.ErrClosed) {
-		serr = nil // the gate, closed already, says so when Shutdown closes it
-	}
-	if serr != nil {
-		srv.Close()
-		err = cmp.Or(err, serr)
+	err := httpgate.Shutdown(ctx, srv, gate)
+	var forced *acceptgate.ForcedCloseError
+	if errors.As(err, &forced) {
+		logger.Warn("acceptgate: closed the connections left at the end of the grace", "conns", forced.Conns, "grace", grace.String())
+		err = nil
 	}
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) {
 		err = cmp.Or(err, serr)
