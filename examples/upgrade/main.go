@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/httpgate"
 	"github.com/acceptgate/acceptgate/upgrade"
 )
 
@@ -58,15 +58,7 @@ func main() {
 		}
 	}()
 	<-upg.Exit()
-	shutdown(srv, gate, 30*time.Second)
-}
-
-// shutdown answers every request accepted: keep-alives off closes each
-// connection after its answer, and the gate waits for them.
-func shutdown(srv *http.Server, gate *acceptgate.Listener, grace time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv.SetKeepAlivesEnabled(false)
-	gate.Shutdown(ctx)
-	srv.Shutdown(ctx)
+	httpgate.Shutdown(ctx, srv, gate) // every client admitted gets its answer
 }
