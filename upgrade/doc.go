@@ -13,7 +13,7 @@
 //	if err := upg.Ready(); err != nil { log.Fatal(err) }
 //	// on SIGHUP: upg.Upgrade(); on SIGTERM: upg.Stop()
 //	<-upg.Exit()
-//	// keep-alives off, gate.Shutdown, srv.Shutdown
+//	httpgate.Shutdown(ctx, srv, gate) // every client admitted is answered
 //
 // The same code serves a first start, a takeover and systemd socket
 // activation. Listen returns the socket the previous generation served for

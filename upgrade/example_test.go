@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acceptgate/acceptgate/httpgate"
 	"github.com/acceptgate/acceptgate/upgrade"
 )
 
@@ -55,12 +56,8 @@ func Example() {
 	}()
 	<-upg.Exit()
 
-	// Answer every request already accepted: keep-alives off closes each
-	// connection after its answer, the gate waits for them, and the
-	// server's Shutdown then finds nothing left.
+	// Answer every client admitted, then stop.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv.SetKeepAlivesEnabled(false)
-	gate.Shutdown(ctx)
-	srv.Shutdown(ctx)
+	httpgate.Shutdown(ctx, srv, gate)
 }
