@@ -24,6 +24,13 @@ const (
 // otherwise.
 const DefaultTimeout = 10 * time.Second
 
+// afterGo bounds, in step timeouts, how long either side waits for the
+// other's word after the go. The taker may be serving from the go on, so a
+// silence then is no proof it died, and the offer stays strictly paused
+// through it; a taker slower than that is told the offer rolls back, and
+// steps back when it hears it.
+const afterGo = 3
+
 // ErrRefused is wrapped by the error Take and Commit return when the
 // offering process refused the exchange; the message it gave follows.
 var ErrRefused = errors.New("handoff refused")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -236,8 +237,16 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	if err := w.send(message{Op: opGo}, nil); err != nil {
 		return false, rollback(fmt.Errorf("send go: %w", err))
 	}
-	if _, _, err := w.recv(opAccepting); err != nil {
-		return false, rollback(fmt.Errorf("waiting for accepting: %w", err))
+	// From the go on the taker may serve, and only its word or its end
+	// tells: a silence is waited through, strictly paused, within
+	// afterGo timeouts.
+	if err := w.awaitAfterGo(opAccepting, time.Now().Add(afterGo*o.opts.timeout)); err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, ErrRefused) {
+			// Alive, as far as anyone can tell, and maybe serving: the
+			// rollback said now has it step back when it hears it.
+			o.opts.logger.Warn("handoff: no word from the taker after its go; rolling back", "offer", o.path, "err", err)
+		}
+		return false, rollback(fmt.Errorf("waiting for accepting after the go: %w", err))
 	}
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.
