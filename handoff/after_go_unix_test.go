@@ -284,3 +284,50 @@ func TestAnOldProcessThatEndsAfterTheGoLeavesTheTakerServing(t *testing.T) {
 	ln.Close() // as at the old process's death
 	assertServedBy(t, "new", "tcp", g.Addr().String())
 }
+
+// An offer closed, or whose Serve's context ends, while it waits for a
+// silent taker after the go does not wait on: it rolls back at once and
+// says so, so that the taker steps back when it hears it.
+func TestAnOfferClosedAfterTheGoRollsBackAndSaysSo(t *testing.T) {
+	for _, how := range []struct {
+		name string
+		want error
+	}{{"close", net.ErrClosed}, {"cancel", context.Canceled}} {
+		t.Run(how.name, func(t *testing.T) {
+			old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer old.Close()
+			stopOld := serveLines(old, "old")
+			defer stopOld()
+			path := filepath.Join(shortDir(t), "handoff.sock")
+			o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old},
+				handoff.WithTimeout(4*patience))
+			require.NoError(t, err)
+			defer o.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			served := make(chan error, 1)
+			go func() { served <- o.Serve(ctx) }()
+
+			tk := dialRaw(t, path)
+			tk.send(t, "hello")
+			tk.recv(t, "sockets")
+			tk.send(t, "ready")
+			tk.recv(t, "go")
+			if how.name == "close" {
+				require.NoError(t, o.Close())
+			} else {
+				cancel()
+			}
+			tk.recv(t, "error")
+			select {
+			case err := <-served:
+				assert.ErrorIs(t, err, how.want)
+			case <-time.After(patience):
+				t.Fatal("Serve did not return")
+			}
+			assert.Equal(t, acceptgate.Accepting, old.State())
+			assertServedBy(t, "old", "tcp", old.Addr().String())
+		})
+	}
+}

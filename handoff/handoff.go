@@ -45,7 +45,9 @@ type options struct {
 }
 
 // WithTimeout bounds each step of the exchange: a peer silent for longer is
-// given up on, and the offer rolls back. Default DefaultTimeout.
+// given up on, and the offer rolls back. After the go, when the taker may be
+// serving, either side waits three times as long for the other's word.
+// Default DefaultTimeout.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithLogger has the offer log each exchange, failed ones and rollbacks
