@@ -249,20 +249,23 @@ func (c *conn) awaitAfterGo(op string, limit time.Time) error {
 	defer c.unwatchIfSet()
 	for {
 		_, _, err := c.recv(op)
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) && c.ended() == nil {
+		cause := c.ended()
+		// recv returns the cause itself when it did not read.
+		if !errors.Is(err, os.ErrDeadlineExceeded) && (cause == nil || err != cause) {
+			return err // a word, an end or a failure: it decides
+		}
+		if cause == nil && time.Now().Before(limit) {
+			continue
+		}
+		why := err
+		if cause != nil {
+			why = cause
+		}
+		c.unwatchIfSet()
+		if _, _, err := c.recvQueued(op); !errors.Is(err, errNothingQueued) {
 			return err
 		}
-		if c.ended() != nil || !time.Now().Before(limit) {
-			why := err
-			if cause := c.ended(); cause != nil {
-				why = cause
-			}
-			c.unwatchIfSet()
-			if _, _, err := c.recvQueued(op); !errors.Is(err, errNothingQueued) {
-				return err
-			}
-			return why
-		}
+		return why
 	}
 }
 
