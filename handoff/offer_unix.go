@@ -109,10 +109,11 @@ func (o *Offer) Close() error {
 // A failed exchange rolls back, is logged, and Serve waits for the next
 // taker. Once the taker was told go, only its word or its end decides: its
 // silence is waited through, the gates strictly paused, for up to three
-// timeouts before the offer rolls back (see the package doc). An accept that fails for want of descriptors or memory (EMFILE,
-// ENFILE, ENOBUFS, ENOMEM) is logged and tried again after a pause, 5 ms
-// doubling up to 1 s, as net/http's Serve does: a process short of
-// descriptors for an instant can still be upgraded once it has them. Serve
+// timeouts before the offer rolls back (see the package doc). An accept
+// that fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) is logged and tried again after a pause, 5 ms doubling up to 1 s,
+// as net/http's Serve does: a process short of descriptors for an instant
+// can still be upgraded once it has them. Serve
 // returns an error wrapping net.ErrClosed after Close, and ctx's error when
 // ctx is done (also rolling back an exchange under way, as Close does, or
 // returning nil if it handed the gates over); it may then be called again

@@ -125,11 +125,12 @@ func (t *Takeover) Started() time.Time { return t.started }
 
 // Commit tells the old process that this one serves the gates, waits for
 // its go, puts every gate in the state it had there, says so, and waits for
-// the old process to confirm it lets go of the sockets. Exactly one process
-// serves them when Commit returns, and after an error a gate's State tells
-// which: Closed means the old process has the sockets and serves on (the
-// gates here were closed without touching the sockets); any other state
-// means they serve here.
+// the old process to confirm it lets go of the sockets. With an old process
+// of this build or the one before, exactly one of the two serves them when
+// Commit returns, and after an error a gate's State tells which: Closed
+// means the old process has the sockets and serves on (the gates here were
+// closed without touching the sockets); any other state means they serve
+// here.
 //
 // Before the go: if the old process refuses or rolls back (it says so),
 // Commit's context ends, or the old process is silent past the timeout,
