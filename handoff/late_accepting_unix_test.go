@@ -31,7 +31,7 @@ func TestALateAcceptingAfterTheGoLeavesOneProcessServing(t *testing.T) {
 	defer old.Close()
 	stopOld := serveLines(old, "old")
 	defer stopOld()
-	const step = 500 * time.Millisecond
+	const step = time.Second
 	path, served := offer(t, map[string]*acceptgate.Listener{"g": old}, handoff.WithTimeout(step))
 
 	tk := dialRaw(t, path)
