@@ -18,6 +18,10 @@ type handing struct {
 	// for the activation of an adopted one.
 	then    State
 	adopted bool // the socket came from another process
+	// active: an adopted socket put in the state it was handed in, served
+	// here until the handoff settles, or released if the old process
+	// serves it again.
+	active bool
 }
 
 // ErrHandoffInProgress is wrapped by the error of a Pause, Reject or Resume
@@ -37,6 +41,7 @@ func init() {
 		return adopt(hs, files, o)
 	}
 	handover.Activate = func(g any) error { return g.(*Listener).activateHandover() }
+	handover.Settle = func(g any) { g.(*Listener).settleHandover() }
 }
 
 // prepareHandover stops the Listener taking connections from its socket,
@@ -202,20 +207,34 @@ func closeFiles(files []*os.File) {
 }
 
 // activateHandover puts an adopted Listener in the state its socket was
-// handed over in.
+// handed over in. The handoff goes on until settleHandover or
+// releaseHandover: the old process may still serve the socket again, and
+// this one must then let go of it as it came, untouched.
 func (l *Listener) activateHandover() error {
 	l.mu.Lock()
 	h := l.handing
-	if h == nil || !h.adopted || l.State() == Closed {
+	if h == nil || !h.adopted || h.active || l.State() == Closed {
 		l.mu.Unlock()
 		return l.opError("take over", errors.New("not an adopted socket waiting to be activated"))
 	}
-	l.handing = nil
 	err := l.endHoldLocked(h.then)
+	if err == nil {
+		h.active = true
+	}
 	l.mu.Unlock()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("take over", err)
 	}
 	return nil
+}
+
+// settleHandover ends an adopted Listener's handoff: the socket is its own.
+// One that could not be activated stays as it came, and takes transitions.
+func (l *Listener) settleHandover() {
+	l.mu.Lock()
+	if h := l.handing; h != nil && h.adopted {
+		l.handing = nil
+	}
+	l.mu.Unlock()
 }

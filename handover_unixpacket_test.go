@@ -40,6 +40,7 @@ func TestHandOverAUnixpacketGate(t *testing.T) {
 			t.Cleanup(func() { taken.Close() })
 			require.NoError(t, handover.Release(old))
 			require.NoError(t, handover.Activate(taken))
+			handover.Settle(taken)
 			assert.Equal(t, st, taken.State())
 
 			if st == acceptgate.Rejecting {

@@ -28,13 +28,28 @@
 // inherited: no path to choose, none left behind, no other process able to
 // reach it. Package upgrade hands sockets to the next generation so.
 //
-// Until step 5, the offer can roll back: if the taker fails, disconnects or
+// Until the go, the offer can roll back: if the taker fails, disconnects or
 // is silent longer than the timeout, every gate goes back to the state it
 // had and the old process serves on. Clients that connect meanwhile wait in
 // the kernel's queue, which both processes share, and are served by
-// whichever process goes on. A taker that dies between go and accepting
-// takes the clients it accepted in that instant with it, as any process
-// that dies does.
+// whichever process goes on.
+//
+// From the go on, exactly one process ends up serving the sockets, and
+// only a word or the end of a connection decides which, never a silence:
+// the taker may be serving from the go on, and a slow process is not a dead
+// one. The old process stays strictly paused until the taker says
+// accepting (it hands over, even late), says it stepped back, or its
+// connection ends, which means it died and took its copies with it (the
+// old process serves again at once; the clients the taker had accepted go
+// with it, as with any process that dies). A taker still silent after three
+// timeouts, or when the offer is closed or Serve's context ends, is told
+// the offer rolls back, and the old process serves again. A taker that
+// hears a rollback after its go steps back: it closes its gates without
+// touching their sockets, whatever state it had put them in, and so does
+// one that cannot put a gate in its state, before it says so. A taker whose
+// old process ends without a word after the go keeps serving; so does one
+// that said accepting and hears nothing within three timeouts: the old
+// process hands over once it reads it.
 //
 // Once it has sent the sockets, the offer says so whenever it rolls back,
 // so that the taker can tell a rollback from the old process's death. From
@@ -48,6 +63,13 @@
 // accepted, and those a Reject had taken out of the kernel. A rollback the
 // old process decided and died before saying is taken for a death too,
 // which is right: nobody else holds the sockets.
+//
+// Between builds: a taker of this build also steps back when an older
+// offer, which rolled back once the accepting was later than its timeout,
+// says so after the go. An older taker keeps serving when it hears a
+// rollback after its go: this build's offer hands over to one that is late
+// by less than three timeouts, and one later than that serves beside the
+// old process, as before.
 //
 // Bad input changes nothing: a peer running as another user (other than
 // root), a message that is truncated, too large, of another version or out

@@ -54,9 +54,9 @@ func ExampleTake() {
 	srv := &http.Server{Handler: http.NotFoundHandler()}
 	go srv.Serve(gate)
 	if err := tk.Commit(ctx); err != nil && gate.State() == acceptgate.Closed {
-		log.Fatal(err) // before the old process's go: it serves on
+		log.Fatal(err) // the old process has the sockets and serves on
 	} else if err != nil {
-		log.Print(err) // after it: this process serves, and the old one may too
+		log.Print(err) // the old process ended or did not confirm: this one serves
 	}
 	log.Printf("serving on %s, taken from process %d", gate.Addr(), tk.PID())
 }

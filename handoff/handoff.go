@@ -24,6 +24,13 @@ const (
 // otherwise.
 const DefaultTimeout = 10 * time.Second
 
+// afterGo bounds, in step timeouts, how long either side waits for the
+// other's word after the go. The taker may be serving from the go on, so a
+// silence then is no proof it died, and the offer stays strictly paused
+// through it; a taker slower than that is told the offer rolls back, and
+// steps back when it hears it.
+const afterGo = 3
+
 // ErrRefused is wrapped by the error Take and Commit return when the
 // offering process refused the exchange; the message it gave follows.
 var ErrRefused = errors.New("handoff refused")
@@ -38,7 +45,9 @@ type options struct {
 }
 
 // WithTimeout bounds each step of the exchange: a peer silent for longer is
-// given up on, and the offer rolls back. Default DefaultTimeout.
+// given up on, and the offer rolls back. After the go, when the taker may be
+// serving, either side waits three times as long for the other's word.
+// Default DefaultTimeout.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithLogger has the offer log each exchange, failed ones and rollbacks

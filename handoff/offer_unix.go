@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -102,7 +103,8 @@ func gateNames(gates map[string]*acceptgate.Listener) ([]string, error) {
 func (o *Offer) Addr() net.Addr { return o.ln.Addr() }
 
 // Close stops offering and removes the offer socket. An exchange under way
-// rolls back.
+// rolls back and says so, unless the taker's accepting came after the go:
+// then the gates are handed over.
 func (o *Offer) Close() error {
 	o.closeOnce.Do(func() {
 		o.cancelClose(fmt.Errorf("the offer was closed: %w", net.ErrClosed))
@@ -120,13 +122,17 @@ func (o *Offer) Close() error {
 // timeout), so shut the servers down only after Serve returns.
 //
 // A failed exchange rolls back, is logged, and Serve waits for the next
-// taker. An accept that fails for want of descriptors or memory (EMFILE,
-// ENFILE, ENOBUFS, ENOMEM) is logged and tried again after a pause, 5 ms
-// doubling up to 1 s, as net/http's Serve does: a process short of
-// descriptors for an instant can still be upgraded once it has them. Serve
+// taker. Once the taker was told go, only its word or its end decides: its
+// silence is waited through, the gates strictly paused, for up to three
+// timeouts before the offer rolls back (see the package doc). An accept
+// that fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) is logged and tried again after a pause, 5 ms doubling up to 1 s,
+// as net/http's Serve does: a process short of descriptors for an instant
+// can still be upgraded once it has them. Serve
 // returns an error wrapping net.ErrClosed after Close, and ctx's error when
-// ctx is done (also rolling back an exchange under way); it may then be
-// called again with another context.
+// ctx is done (also rolling back an exchange under way, as Close does, or
+// returning nil if it handed the gates over); it may then be called again
+// with another context.
 func (o *Offer) Serve(ctx context.Context) error {
 	// A Serve whose context ended woke its accept with a past deadline;
 	// this one must not inherit it.
@@ -251,8 +257,16 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	if err := w.send(message{Op: opGo}, nil); err != nil {
 		return false, rollback(fmt.Errorf("send go: %w", err))
 	}
-	if _, _, err := w.recv(opAccepting); err != nil {
-		return false, rollback(fmt.Errorf("waiting for accepting: %w", err))
+	// From the go on the taker may serve, and only its word or its end
+	// tells: a silence is waited through, strictly paused, within
+	// afterGo timeouts.
+	if err := w.awaitAfterGo(opAccepting, time.Now().Add(afterGo*o.opts.timeout)); err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, ErrRefused) {
+			// Alive, as far as anyone can tell, and maybe serving: the
+			// rollback said now has it step back when it hears it.
+			o.opts.logger.Warn("handoff: no word from the taker after its go; rolling back", "offer", o.path, "err", err)
+		}
+		return false, rollback(fmt.Errorf("waiting for accepting after the go: %w", err))
 	}
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.

@@ -44,6 +44,9 @@ func mainWithChild(m *testing.M) {
 	if path := os.Getenv(offerEnv); path != "" {
 		os.Exit(offerChild(path))
 	}
+	if path := os.Getenv(rawTakerEnv); path != "" {
+		os.Exit(rawTakerChild(path))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -132,20 +132,28 @@ func (t *Takeover) PID() int { return t.pid }
 func (t *Takeover) Started() time.Time { return t.started }
 
 // Commit tells the old process that this one serves the gates, waits for
-// its go, and puts every gate in the state it had there. The old process
-// then lets go of the sockets.
+// its go, puts every gate in the state it had there, says so, and waits for
+// the old process to confirm it lets go of the sockets. With an old process
+// of this build or the one before, exactly one of the two serves them when
+// Commit returns, and after an error a gate's State tells which: Closed
+// means the old process has the sockets and serves on (the gates here were
+// closed without touching the sockets); any other state means they serve
+// here.
 //
-// If the old process refuses or rolls back before its go (it says so), or
+// Before the go: if the old process refuses or rolls back (it says so),
 // Commit's context ends, or the old process is silent past the timeout,
-// Commit returns an error and the gates are closed without touching their
-// sockets: the old process serves on. If instead the old process ends
-// without a word after it sent the sockets (killed, crashed), its copies
-// are gone and these are the only ones: Commit puts every gate in its state
-// and returns an error saying so, and the gates serve here. An error after
-// the go (the old process did not confirm it let go) leaves the gates
-// serving here too: both processes may serve the sockets for a while, and
-// no client is refused or lost. After an error, a gate's State tells which
-// it was: Closed means the old process has the sockets.
+// the gates are closed here. If instead the old process ends without a word
+// after it sent the sockets (killed, crashed), its copies are gone and
+// these are the only ones: the gates serve here.
+//
+// After the go, only the old process's word or its end decides, and Commit
+// waits through its silence for up to three timeouts. If it says it rolls
+// back (an older build does when this process is slower than its timeout;
+// this one when it heard nothing within three), or a gate cannot be put in
+// its state (then the old process is told), the gates are closed here. If
+// it ends without a word, or its confirmation does not come in time or
+// before Commit's context ends, the gates serve here: an old process of
+// this build that read the accepting this one sent lets go.
 func (t *Takeover) Commit(ctx context.Context) error {
 	if t.ended {
 		return errors.New("handoff: commit: the exchange has ended")
@@ -169,22 +177,44 @@ func (t *Takeover) Commit(ctx context.Context) error {
 		}
 	}
 	if orphaned {
+		t.keep()
 		errs = append(errs, fmt.Errorf("the old process ended before its go; the gates serve here: %w", err))
 		return fmt.Errorf("handoff: commit: %w", errors.Join(errs...))
 	}
 	if err := errors.Join(errs...); err != nil {
-		// Gates that could not be put back in their state stay as they
-		// came; the old process is told and rolls back.
+		// Step back whole, the gates already in their state with the
+		// others, before the old process hears it and serves again.
+		t.letGo()
 		t.w.refuse(err)
-		return fmt.Errorf("handoff: commit: %w", err)
+		return fmt.Errorf("handoff: commit: stepped back after the go: %w", err)
 	}
-	if err := t.w.send(message{Op: opAccepting}, nil); err != nil {
-		return fmt.Errorf("handoff: commit: the old process may serve on too: %w", err)
+	// The accepting goes even if ctx has ended: the old process waits for
+	// it. A failed send says nothing yet either: what the old process said
+	// before its connection ended is queued here.
+	t.w.unwatchIfSet()
+	sendErr := t.w.send(message{Op: opAccepting}, nil)
+	defer t.w.watch(ctx)()
+	err = t.w.awaitAfterGo(opDone, time.Now().Add(afterGo*t.w.timeout))
+	switch {
+	case err == nil:
+		t.keep()
+		return nil
+	case errors.Is(err, ErrRefused):
+		// It serves again: this process must not serve beside it.
+		t.letGo()
+		return fmt.Errorf("handoff: commit: the old process rolled back after its go; the gates are closed here: %w", err)
+	case errors.Is(err, io.EOF):
+		t.keep()
+		return fmt.Errorf("handoff: commit: the old process ended after its go without confirming; the gates serve here: %w", err)
+	case sendErr != nil:
+		// The old process, alive, never heard this one serves: it rolls
+		// back once it has waited long enough.
+		t.letGo()
+		return fmt.Errorf("handoff: commit: could not say accepting; the gates are closed here: %w", errors.Join(sendErr, err))
+	default:
+		t.keep()
+		return fmt.Errorf("handoff: commit: the old process did not confirm after its go; the gates serve here: %w", err)
 	}
-	if _, _, err := t.w.recv(opDone); err != nil {
-		return fmt.Errorf("handoff: commit: the old process may serve on too: %w", err)
-	}
-	return nil
 }
 
 // Abort ends the exchange: the gates are closed without touching their
@@ -201,6 +231,15 @@ func (t *Takeover) Abort() error {
 	return t.w.c.Close()
 }
 
+// keep ends the handoff here: the gates are this process's alone.
+func (t *Takeover) keep() {
+	for _, g := range t.gates {
+		handover.Settle(g)
+	}
+}
+
+// letGo closes the gates without touching their sockets, whatever state
+// Commit put them in: the old process serves them.
 func (t *Takeover) letGo() {
 	for _, g := range t.gates {
 		handover.Release(g)

@@ -148,6 +148,55 @@ func (c *conn) recv(op string) (message, []*os.File, error) {
 		// sent before it closed is still queued here, and says more.
 		n, oobn, flags, _, err = c.c.ReadMsgUnix(buf, oob)
 	}
+	return c.parse(op, buf, oob, n, oobn, flags, err)
+}
+
+// errNothingQueued: recvQueued found no message waiting.
+var errNothingQueued = errors.New("nothing queued")
+
+// recvQueued reads the next message, as recv does, if one is already
+// queued, and fails with errNothingQueued if none is, without waiting. A
+// peer that hung up reads as io.EOF. It is what the peer said by now, even
+// when a deadline passed or the watched context ended: stop the watch
+// first, so that its wake-up sets no deadline meanwhile.
+func (c *conn) recvQueued(op string) (message, []*os.File, error) {
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		return message{}, nil, err
+	}
+	buf := make([]byte, maxMessage+1)
+	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
+	// A past deadline fails a read before it begins.
+	c.c.SetReadDeadline(time.Time{})
+	var n, oobn, flags int
+	var rerr error
+	read := func() {
+		err = rc.Read(func(fd uintptr) bool {
+			// The descriptor is non-blocking: EAGAIN when nothing waits.
+			n, oobn, flags, _, rerr = unix.Recvmsg(int(fd), buf, oob, 0)
+			return true
+		})
+		if err == nil {
+			err = rerr
+		}
+	}
+	read()
+	if errors.Is(err, syscall.ECONNRESET) {
+		read() // as in recv
+	}
+	switch {
+	case errors.Is(err, syscall.EAGAIN):
+		return message{}, nil, errNothingQueued
+	case err == nil && n == 0:
+		err = io.EOF
+	case err != nil:
+		err = os.NewSyscallError("recvmsg", err)
+	}
+	return c.parse(op, buf, oob, n, oobn, flags, err)
+}
+
+// parse checks what a read of the next message, which must be op, gave.
+func (c *conn) parse(op string, buf, oob []byte, n, oobn, flags int, err error) (message, []*os.File, error) {
 	if errors.Is(err, io.EOF) {
 		return message{}, nil, fmt.Errorf("the peer hung up before %q: %w", op, io.EOF)
 	}
@@ -189,6 +238,44 @@ func (c *conn) recv(op string) (message, []*os.File, error) {
 	return m, files, nil
 }
 
+// awaitAfterGo waits for the peer's word after the go, op or an error. A
+// peer silent past the step timeout is waited for again, until the time
+// limit passes or the watched context ends; then a word already queued
+// still counts, and if there is none, the error says why the wait ended
+// (a timeout, or the context's cause). After the go a silence proves
+// nothing: the taker may be serving, or the offer about to say done. It
+// stops the watch.
+func (c *conn) awaitAfterGo(op string, limit time.Time) error {
+	defer c.unwatchIfSet()
+	for {
+		_, _, err := c.recv(op)
+		cause := c.ended()
+		// recv returns the cause itself when it did not read.
+		if !errors.Is(err, os.ErrDeadlineExceeded) && (cause == nil || err != cause) {
+			return err // a word, an end or a failure: it decides
+		}
+		if cause == nil && time.Now().Before(limit) {
+			continue
+		}
+		why := err
+		if cause != nil {
+			why = cause
+		}
+		c.unwatchIfSet()
+		if _, _, err := c.recvQueued(op); !errors.Is(err, errNothingQueued) {
+			return err
+		}
+		return why
+	}
+}
+
+// unwatchIfSet ends watch's hold, if one is on.
+func (c *conn) unwatchIfSet() {
+	if c.unwatch != nil {
+		c.unwatch()
+	}
+}
+
 func parseRights(oob []byte) ([]*os.File, error) {
 	if len(oob) == 0 {
 		return nil, nil
@@ -222,9 +309,7 @@ func parseRights(oob []byte) ([]*os.File, error) {
 // the watched context ended it: the word is what tells the peer a
 // rollback from a death.
 func (c *conn) refuse(err error) {
-	if c.unwatch != nil {
-		c.unwatch()
-	}
+	c.unwatchIfSet()
 	c.send(message{Op: opError, Error: err.Error()}, nil)
 }
 

@@ -189,13 +189,16 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	go func() { served <- srv.Serve(gate) }()
 	if taken != nil {
 		if err := taken.Commit(ctx); err != nil && gate.State() == acceptgate.Closed {
-			// Before the old instance's go, the sockets went back to it.
+			// The sockets went back to the old instance: before its go,
+			// or after it when it rolled back (then this one stepped
+			// back, its gates closed untouched), and it serves on.
 			srv.Close()
 			<-served
 			return fmt.Errorf("serve: --takeover: %w", err)
 		} else if err != nil {
-			// After its go: the old instance may have let go and died
-			// before it said so, and then only this one serves.
+			// After its go: the old instance ended without confirming,
+			// or had not confirmed in time but reads this one's
+			// accepting and lets go. Only this one serves.
 			logger.Warn("acceptgate: serving; the old instance did not confirm it let go", "old_pid", taken.PID(), "err", err)
 		} else {
 			logger.Info("acceptgate: serving; the old instance lets go", "old_pid", taken.PID())

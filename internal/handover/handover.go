@@ -68,5 +68,10 @@ var (
 	// the socket as Prepare left it until Activate.
 	Adopt func(s Socket, files []*os.File, opts any) (gate any, err error)
 	// Activate puts an adopted gate in the state its socket was handed in.
+	// Until Settle, Release still lets go of it untouched, whatever it did
+	// since, and transitions are refused.
 	Activate func(gate any) error
+	// Settle ends an adopted gate's handoff: it keeps its socket. A gate
+	// Activate failed on stays as it came.
+	Settle func(gate any)
 )
