@@ -2,7 +2,9 @@ package acceptgate_test
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,11 +32,15 @@ func TestPauseAndResumeNeverReadRejecting(t *testing.T) {
 	defer wg.Wait()
 	defer l.Close()
 
+	// The reader reads until told to stop; the Pauses go on until it has
+	// seen one (on 2 busy cores it may not run during the first ones),
+	// and for at most patience.
 	stop := make(chan struct{})
+	var sawPaused atomic.Bool
 	seen := make(chan map[acceptgate.State]int, 1)
 	go func() {
 		counts := map[acceptgate.State]int{}
-		for i := 0; i < 1<<26; i++ {
+		for i := 0; ; i++ {
 			if i%1024 == 0 {
 				select {
 				case <-stop:
@@ -43,11 +49,15 @@ func TestPauseAndResumeNeverReadRejecting(t *testing.T) {
 				default:
 				}
 			}
-			counts[l.State()]++
+			st := l.State()
+			counts[st]++
+			if st == acceptgate.Paused {
+				sawPaused.Store(true)
+			}
 		}
-		seen <- counts
 	}()
-	for range 2000 {
+	deadline := time.Now().Add(patience)
+	for i := 0; i < 2000 || !sawPaused.Load() && time.Now().Before(deadline); i++ {
 		require.NoError(t, l.Pause())
 		require.NoError(t, l.Resume())
 	}
