@@ -257,4 +257,3 @@ func reap(t *testing.T, pid int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
