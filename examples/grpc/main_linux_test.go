@@ -68,6 +68,30 @@ func TestGRPCUpgradesSixTimesWithNoFailedRPC(t *testing.T) {
 	assert.Len(t, slices.Compact(pids), 7, "seven generations, seven pids")
 }
 
+// SIGTERM under load: every call on a connection the server accepted is
+// answered, and every client that connects after is refused, none reset
+// or closed unanswered (gracefulStop rejects, takes the queue in, then
+// stops gracefully; GracefulStop alone would reset the queue).
+func TestGRPCStopFailsOnlyClientsItRefuses(t *testing.T) {
+	pid, out := startExample(t, "-addr", "127.0.0.1:0")
+	addr := servingAddr(t, out)
+	l := startLoad(t, addr, 6, 2)
+	eventually(t, func() bool { return l.ok.Load() > 500 }, "500 answers")
+	require.NoError(t, unix.Kill(pid, unix.SIGTERM))
+	reap(t, pid)
+	for range out {
+	}
+	close(l.stop)
+	l.wg.Wait()
+	assert.Positive(t, l.ok.Load())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for err, n := range l.errs {
+		assert.Contains(t, err, "connection refused", "%d calls failed otherwise", n)
+	}
+	t.Logf("%d calls answered, failed: %v", l.ok.Load(), l.errs)
+}
+
 // startExample starts the example (this binary) with args; every
 // generation's output comes on the channel. The process is left for reap:
 // the test is the subreaper of all generations.
@@ -121,7 +145,8 @@ type load struct {
 	ok, failed atomic.Int64
 	firstErr   atomic.Pointer[error]
 	mu         sync.Mutex
-	pids       map[int]int // pid → answers
+	pids       map[int]int    // pid → answers
+	errs       map[string]int // error → calls
 	stop       chan struct{}
 	wg         sync.WaitGroup
 }
@@ -131,7 +156,7 @@ var pidRE = regexp.MustCompile(`^pid=(\d+)$`)
 func startLoad(t *testing.T, addr string, dialers, clients int) *load {
 	t.Helper()
 	const maxCalls = 300_000
-	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
+	l := &load{pids: map[int]int{}, errs: map[string]int{}, stop: make(chan struct{})}
 	var total atomic.Int64
 	loop := func(call func() (int, error)) {
 		defer l.wg.Done()
@@ -145,6 +170,9 @@ func startLoad(t *testing.T, addr string, dialers, clients int) *load {
 			if err != nil {
 				l.failed.Add(1)
 				l.firstErr.CompareAndSwap(nil, &err)
+				l.mu.Lock()
+				l.errs[err.Error()]++
+				l.mu.Unlock()
 				continue
 			}
 			l.ok.Add(1)
