@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,6 +103,9 @@ func measure(c config, s server, path, scratch string, logw io.Writer) (result, 
 	for i := 1; i <= c.upgrades; i++ {
 		time.Sleep(time.Until(start.Add(c.duration * time.Duration(i) / time.Duration(c.upgrades+1))))
 		next, err := upgrade(pids[len(pids)-1], append(slices.Clone(pids), hey.Process.Pid))
+		if err == nil {
+			err = servedBy(url, next)
+		}
 		if err != nil {
 			fmt.Fprintf(logw, "%s: upgrade %d: %v\n", s.name, i, err)
 			continue
@@ -143,6 +147,27 @@ func upgrade(pid int, known []int) (int, error) {
 	}
 	return kids[0], nil
 }
+
+// servedBy checks that url is answered by pid, where the answer says its
+// pid (acceptgate serve's does not).
+func servedBy(url string, pid int) error {
+	client := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if m := pidRE.FindSubmatch(body); m != nil && string(m[1]) != strconv.Itoa(pid) {
+		return fmt.Errorf("pid %d took over, but pid %s answers", pid, m[1])
+	}
+	return nil
+}
+
+var pidRE = regexp.MustCompile(`pid=(\d+)`)
 
 // children returns the processes whose parent is this one.
 func children() ([]int, error) {
