@@ -189,18 +189,35 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	go upgradeOnSIGHUP(upg, hup, logger)
 	select {
 	case <-upg.Exit():
-		// The next generation serves the sockets; their gates are closed
-		// here, and Shutdown finishes the requests they admitted.
-		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
+		handedOver(logger, f.grace)
 	case err := <-served:
 		served <- err // for finish
-		logger.Error("acceptgate: serving ended", "err", err)
-		upg.Stop()
+		if !errors.Is(err, net.ErrClosed) {
+			logger.Error("acceptgate: serving ended", "err", err)
+			upg.Stop()
+			break
+		}
+		// The gate closed under Serve: the sockets were handed over, and
+		// the Upgrader is about to say so. Stop now would tell systemd
+		// STOPPING=1 for the service the next generation serves on.
+		select {
+		case <-upg.Exit():
+			handedOver(logger, f.grace)
+		case <-ctx.Done():
+			upg.Stop()
+		}
 	case <-ctx.Done():
 		upg.Stop()
 		logger.Info("acceptgate: shutting down", "grace", f.grace.String())
 	}
 	return finish(srv, gate, f.grace, logger, served)
+}
+
+// handedOver says that the next generation serves the sockets: their
+// gates are closed here, and the shutdown finishes the requests they
+// admitted.
+func handedOver(logger *slog.Logger, grace time.Duration) {
+	logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", grace.String())
 }
 
 // flagContext names the flag an Upgrader's error comes from, if one.
