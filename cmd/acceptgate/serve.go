@@ -155,9 +155,11 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	if stopAdmin, where, err := startAdmin(ctx, f, upg, gate, srv, logger); err != nil {
+	stopAdmin, where, handable, err := startAdmin(ctx, f, upg, gate, srv, logger)
+	if err != nil {
 		return err
-	} else if stopAdmin != nil {
+	}
+	if stopAdmin != nil {
 		defer stopAdmin()
 		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
 		ctl := "acceptgate ctl --admin " + where
@@ -186,7 +188,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	} else {
 		fmt.Fprintf(stdout, "upgrade: kill -HUP %d\n", os.Getpid())
 	}
-	go upgradeOnSIGHUP(upg, hup, logger)
+	go upgradeOnSIGHUP(upg, hup, handable, logger)
 	select {
 	case <-upg.Exit():
 		handedOver(logger, f.grace)
@@ -251,14 +253,19 @@ func listenServed(ctx context.Context, upg *upgrade.Upgrader, f serveFlags) (*ac
 	return nil, fmt.Errorf("serve: --systemd: %w (name it with FileDescriptorName=http)", err)
 }
 
-// upgradeOnSIGHUP starts the next generation on every SIGHUP; one that
-// comes while an upgrade is under way is refused, and said so.
-func upgradeOnSIGHUP(upg *upgrade.Upgrader, hup <-chan os.Signal, logger *slog.Logger) {
+// upgradeOnSIGHUP starts the next generation on every SIGHUP (unless
+// !handable: then it says why not); one that comes while an upgrade is
+// under way is refused, and said so.
+func upgradeOnSIGHUP(upg *upgrade.Upgrader, hup <-chan os.Signal, handable bool, logger *slog.Logger) {
 	for {
 		select {
 		case <-upg.Exit():
 			return
 		case <-hup:
+		}
+		if !handable {
+			logger.Warn("acceptgate: SIGHUP: refused, a TLS admin listener cannot be handed over; serving on")
+			continue
 		}
 		go func() {
 			err := upg.Upgrade()
@@ -301,27 +308,28 @@ var adminGateOptions = []acceptgate.Option{acceptgate.WithMaxConns(control.Defau
 // socket taken over or passed by systemd, if there is one, else at
 // f.admin, unless that is empty (then stop is nil); stop closes it. A
 // socket it makes is handed over with the served one, unless it serves
-// TLS, which has no socket to hand over.
-func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where string, err error) {
+// TLS, which has no gate to hand over: handable is then false, and a next
+// generation could only fail to listen where this one still does.
+func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where string, handable bool, err error) {
 	inherited, err := upg.ListenNamed(ctx, "admin", "", "")
 	switch {
 	case err == nil:
 	case !errors.Is(err, listener.ErrNoSocket):
-		return nil, "", err
+		return nil, "", false, err
 	case f.admin == "":
-		return nil, "", nil
+		return nil, "", true, nil
 	}
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	tlsConfig, err := serverTLS(f.adminCert, f.adminKey)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	collector := metrics.NewCollector()
 	if err := collector.Register("http", gate); err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
@@ -332,7 +340,7 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	var ln net.Listener
 	var reserved io.Closer // the other loopback family, for an inherited socket
@@ -357,7 +365,7 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 		ln = g
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	srv := control.NewServer(h) // timeouts, and net/http's own errors rate-limited
 	done := make(chan struct{})
@@ -379,7 +387,7 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 		if reserved != nil {
 			reserved.Close()
 		}
-	}, where, nil
+	}, where, inherited != nil || tlsConfig == nil, nil
 }
 
 // finish shuts srv and gate down with the library's sequence, which answers
