@@ -120,7 +120,10 @@ func New(opts Options) (*Upgrader, error) {
 // committing waits for that Ready.
 //
 // It tells systemd RELOADING=1 when it begins and READY=1 when it ends,
-// with MAINPID= of the next generation when that one took over.
+// with MAINPID= of the next generation when that one took over. While it
+// runs nothing is offered at Options.OfferPath, which the next generation
+// offers at as soon as it serves; after a failure this one offers there
+// again.
 func (u *Upgrader) Upgrade() error {
 	ctx, gates, err := u.beginUpgrade()
 	if err != nil {
