@@ -19,7 +19,9 @@
 // activation. Listen returns the socket the previous generation served for
 // that network and address; else the one systemd passed (LISTEN_FDS: by
 // name with ListenNamed, or a single unnamed one, as systemd-socket-activate
-// -l ADDR passes it, for the first Listen); else a new one.
+// -l ADDR passes it, for the first Listen); else a new one. A listener
+// the server must make itself (with checks of its own, as
+// control.ListenAdmin's) is handed over too once Adopted by name.
 //
 // # What Upgrade does
 //

@@ -28,6 +28,8 @@ const (
 	pidFileEnv = "ACCEPTGATE_UPGRADE_TEST_PIDFILE" // Options.PIDFile
 	markerEnv  = "ACCEPTGATE_UPGRADE_TEST_MARKER"  // a file whose descriptor must not be inherited
 	setPIDEnv  = "ACCEPTGATE_UPGRADE_TEST_SET_LISTEN_PID"
+	offerEnv   = "ACCEPTGATE_UPGRADE_TEST_OFFER" // Options.OfferPath
+	namedEnv   = "ACCEPTGATE_UPGRADE_TEST_NAMED" // a name serve asks ListenNamed for, with no address
 )
 
 func TestMain(m *testing.M) {
@@ -59,7 +61,7 @@ func child(mode string) int {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
-	u, err := New(Options{PIDFile: os.Getenv(pidFileEnv), UpgradeTimeout: 10 * time.Second})
+	u, err := New(Options{PIDFile: os.Getenv(pidFileEnv), OfferPath: os.Getenv(offerEnv), UpgradeTimeout: 10 * time.Second})
 	if err != nil {
 		report("new: %v", err)
 		return 1
@@ -76,6 +78,13 @@ func child(mode string) int {
 	if err != nil {
 		report("listen: %v", err)
 		return 1
+	}
+	if name := os.Getenv(namedEnv); name != "" {
+		if ng, err := u.ListenNamed(context.Background(), name, "", ""); err != nil {
+			report("named %s: %v", name, err)
+		} else {
+			report("named %s=%s", name, ng.Addr())
+		}
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "pid=%d\n", os.Getpid())

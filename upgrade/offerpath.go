@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
 )
 
 // handoffOptions are the options of both sides of an exchange.
 func handoffOptions(opts Options) []handoff.Option {
 	return []handoff.Option{handoff.WithTimeout(opts.UpgradeTimeout), handoff.WithLogger(opts.Logger),
-		handoff.WithGateOptions(func(string) []acceptgate.Option { return opts.GateOptions })}
+		handoff.WithGateOptions(opts.gateOptions)}
 }
 
 func (u *Upgrader) handoffOptions() []handoff.Option { return handoffOptions(u.opts) }

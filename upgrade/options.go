@@ -49,6 +49,13 @@ type Options struct {
 	// or inherited from systemd.
 	GateOptions []acceptgate.Option
 
+	// NamedGateOptions, by name, are the options of the gate of the
+	// socket ListenNamed (or Adopt) names so, taken over or not, in place
+	// of GateOptions (tracking stays on). A server's admin socket, say,
+	// wants a bound on its connections that its served socket does not.
+	// Default: none.
+	NamedGateOptions map[string][]acceptgate.Option
+
 	// Logger receives what the Upgrader does and what fails on its own
 	// (a next generation that ends, a PID file that cannot be written
 	// after a takeover). Default: nothing is logged.
@@ -63,5 +70,19 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.GateOptions = append([]acceptgate.Option{acceptgate.WithTracking()}, o.GateOptions...)
+	named := make(map[string][]acceptgate.Option, len(o.NamedGateOptions))
+	for name, opts := range o.NamedGateOptions {
+		named[name] = append([]acceptgate.Option{acceptgate.WithTracking()}, opts...)
+	}
+	o.NamedGateOptions = named
 	return o
+}
+
+// gateOptions are the options of the gate for the socket named name
+// (empty for an address).
+func (o Options) gateOptions(name string) []acceptgate.Option {
+	if opts, ok := o.NamedGateOptions[name]; ok {
+		return opts
+	}
+	return o.GateOptions
 }

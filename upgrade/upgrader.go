@@ -120,19 +120,38 @@ func New(opts Options) (*Upgrader, error) {
 // committing waits for that Ready.
 //
 // It tells systemd RELOADING=1 when it begins and READY=1 when it ends,
-// with MAINPID= of the next generation when that one took over.
+// with MAINPID= of the next generation when that one took over. While it
+// runs nothing is offered at Options.OfferPath, which the next generation
+// offers at as soon as it serves; after a failure this one offers there
+// again.
 func (u *Upgrader) Upgrade() error {
 	ctx, gates, err := u.beginUpgrade()
 	if err != nil {
 		return err
 	}
 	u.notify(stateReloading())
+	// The next generation offers at the same path once it serves, while
+	// this one still waits for the exchange to end: the path must be free
+	// by then. Nobody could take over there meanwhile anyway.
+	u.closeOffer()
 	pid, err := startNext(ctx, gates, u.opts)
 	if err := u.endUpgrade(pid, err); err != nil {
+		u.reoffer()
 		return err
 	}
-	u.closeOffer() // the gates are the next generation's
 	return nil
+}
+
+// reoffer offers at Options.OfferPath again after an upgrade that failed.
+func (u *Upgrader) reoffer() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.opts.OfferPath == "" || u.phase != ready || u.offer != nil {
+		return
+	}
+	if err := u.offerAtPathLocked(); err != nil {
+		u.opts.Logger.Error("upgrade: serving, but offering nothing at the offer path", "err", err)
+	}
 }
 
 // beginUpgrade moves to upgrading and returns what the upgrade hands over,

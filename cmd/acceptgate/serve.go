@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,10 +21,11 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
-	"github.com/acceptgate/acceptgate/handoff"
 	"github.com/acceptgate/acceptgate/httpgate"
 	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/listener"
 	"github.com/acceptgate/acceptgate/metrics"
+	"github.com/acceptgate/acceptgate/upgrade"
 )
 
 type serveFlags struct {
@@ -40,10 +43,10 @@ type serveFlags struct {
 	signals    bool
 	systemd    bool
 	adminSet   bool // --admin was given, not defaulted
+	listenFDs  bool // LISTEN_FDS was set: systemd passed sockets
 
-	upgradeSocket string   // offer the sockets to the next generation here
-	takeover      string   // take the sockets from the generation offering here
-	args          []string // as given, to start this program again on SIGHUP
+	upgradeSocket string // offer the sockets to the next generation here
+	takeover      string // take the sockets from the generation offering here
 }
 
 const serveUsage = `Usage: acceptgate serve [flags]
@@ -61,16 +64,20 @@ rejects; serve goes on running until SIGTERM, so that a drain outside a
 pod's termination never makes its container restart.
 
 With --systemd, the sockets come from systemd socket activation: the one
-named "http" (FileDescriptorName=http) serves the demo, and one named
+named "http" (FileDescriptorName=http), or a single unnamed one (as
+systemd-socket-activate -l ADDR passes it), serves the demo, and one named
 "admin", if passed, serves the admin API in place of --admin.
 
-Upgrades in place: with --upgrade-socket PATH, serve offers its sockets (the
-served one and the admin one) at PATH. "serve --takeover PATH" started
-beside it takes them, serves on the same addresses with nobody refused or
-reset, and offers them at PATH in turn; the old instance finishes its
-requests within --grace and exits 0. SIGHUP makes serve start its own
-binary again that way. A new instance that fails before it serves changes
-nothing: the old one serves on.`
+Upgrades in place: SIGHUP starts serve's own binary again with the same
+flags; it takes the sockets over (the served one and the admin one), serves
+on the same addresses with nobody refused or reset, and the old instance
+finishes its requests within --grace and exits 0. A second SIGHUP while an
+upgrade is under way is refused. With --upgrade-socket PATH, serve also
+offers its sockets at PATH to "serve --takeover PATH" started beside it,
+which offers them there in turn. A new instance that fails before it
+serves changes nothing: the old one serves on. With NOTIFY_SOCKET set,
+serve tells systemd READY=1, RELOADING=1 and MAINPID= around an upgrade,
+and STOPPING=1.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -112,63 +119,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := upgradeConflicts(fs, &f); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	f.args = args
 	fs.Visit(func(fl *flag.Flag) { f.adminSet = f.adminSet || fl.Name == "admin" })
+	f.listenFDs = os.Getenv("LISTEN_FDS") != ""
+	if f.systemd && f.adminSet && systemdNamed("admin") {
+		return errors.New("serve: --systemd: the unit passed a socket named \"admin\"; --admin would be a second admin API")
+	}
 	return serve(ctx, f, stdout, slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
 func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Logger) error {
-	opts := []acceptgate.Option{acceptgate.WithTracking(), acceptgate.WithMaxConns(f.maxConns),
-		acceptgate.WithLogger(logger), acceptgate.WithBacklog(f.backlog)}
+	opts := []acceptgate.Option{acceptgate.WithMaxConns(f.maxConns), acceptgate.WithLogger(logger), acceptgate.WithBacklog(f.backlog)}
 	if f.reusePort {
 		opts = append(opts, acceptgate.WithReusePort())
 	}
 	if f.skip {
 		opts = append(opts, acceptgate.WithSkipAborted())
 	}
-	var gate *acceptgate.Listener
-	var adminLn net.Listener
-	var taken *handoff.Takeover
-	if f.takeover != "" {
-		var err error
-		if taken, gate, adminLn, err = takeOver(ctx, f.takeover, opts); err != nil {
-			return fmt.Errorf("serve: --takeover: %w", err)
-		}
-		logger.Info("acceptgate: took the sockets over", "from_pid", taken.PID(), "offer", f.takeover)
-	} else if f.systemd {
-		httpLn, admin, err := systemdSockets()
-		if err != nil {
-			return fmt.Errorf("serve: --systemd: %w", err)
-		}
-		if admin != nil && f.adminSet {
-			httpLn.Close()
-			admin.Close()
-			return errors.New("serve: --systemd: the unit passed a socket named \"admin\"; --admin would be a second admin API")
-		}
-		gate = acceptgate.Wrap(httpLn, opts...)
-		if admin != nil {
-			adminLn = acceptgate.Wrap(admin, adminGateOptions...)
-		}
-	} else {
-		var err error
-		if gate, err = acceptgate.Listen(ctx, "tcp", f.addr, opts...); err != nil {
-			return err
-		}
+	// Caught before Ready: a supervisor that signals as soon as serve says
+	// it serves must never meet SIGHUP's default action, which ends it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	upg, err := upgrade.New(upgrade.Options{OfferPath: f.upgradeSocket, TakeoverPath: f.takeover,
+		GateOptions: opts, NamedGateOptions: map[string][]acceptgate.Option{"admin": adminGateOptions},
+		Logger: logger})
+	if err != nil {
+		return fmt.Errorf("serve: %s%w", flagContext(f), err)
+	}
+	defer upg.Stop() // before Ready: a takeover is aborted, the old instance serves on
+	gate, err := listenServed(ctx, upg, f)
+	if err != nil {
+		return err
 	}
 	defer gate.Close()
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	var adminGate *acceptgate.Listener
-	if f.admin != "" || adminLn != nil {
-		stopAdmin, where, ag, err := startAdmin(ctx, f, gate, srv, adminLn, logger)
-		if err != nil {
-			if taken != nil {
-				taken.Abort()
-			}
-			return err
-		}
-		adminGate = ag
+	stopAdmin, where, handable, err := startAdmin(ctx, f, upg, gate, srv, logger)
+	if err != nil {
+		return err
+	}
+	if stopAdmin != nil {
 		defer stopAdmin()
 		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
 		ctl := "acceptgate ctl --admin " + where
@@ -187,73 +178,107 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
-	if taken != nil {
-		if err := taken.Commit(ctx); err != nil && gate.State() == acceptgate.Closed {
-			// The sockets went back to the old instance: before its go,
-			// or after it when it rolled back (then this one stepped
-			// back, its gates closed untouched), and it serves on.
-			srv.Close()
-			<-served
-			return fmt.Errorf("serve: --takeover: %w", err)
-		} else if err != nil {
-			// After its go: the old instance ended without confirming,
-			// or had not confirmed in time but reads this one's
-			// accepting and lets go. Only this one serves.
-			logger.Warn("acceptgate: serving; the old instance did not confirm it let go", "old_pid", taken.PID(), "err", err)
-		} else {
-			logger.Info("acceptgate: serving; the old instance lets go", "old_pid", taken.PID())
-		}
+	if err := upg.Ready(); err != nil {
+		srv.Close()
+		<-served
+		return fmt.Errorf("serve: %s%w", flagContext(f), err)
 	}
-	handed := make(chan error, 1)
 	if f.upgradeSocket != "" {
-		stopOffer, err := offerUpgrades(ctx, f, gate, adminGate, logger, handed)
-		switch {
-		case err == nil:
-			defer stopOffer()
-			fmt.Fprintf(stdout, "upgrade: acceptgate serve --takeover %s (or kill -HUP %d)\n", f.upgradeSocket, os.Getpid())
-		case taken != nil:
-			// The sockets are this instance's alone now: serving them
-			// matters more than the next upgrade.
-			logger.Error("acceptgate: serving, but cannot offer the sockets for the next upgrade", "err", err)
-		default:
-			srv.Close()
-			<-served
-			return err
-		}
+		fmt.Fprintf(stdout, "upgrade: acceptgate serve --takeover %s (or kill -HUP %d)\n", f.upgradeSocket, os.Getpid())
+	} else {
+		fmt.Fprintf(stdout, "upgrade: kill -HUP %d\n", os.Getpid())
 	}
+	go upgradeOnSIGHUP(upg, hup, handable, logger)
 	select {
+	case <-upg.Exit():
+		handedOver(logger, f.grace)
 	case err := <-served:
-		if f.upgradeSocket == "" || !errors.Is(err, net.ErrClosed) {
-			return err
+		served <- err // for finish
+		if !errors.Is(err, net.ErrClosed) {
+			logger.Error("acceptgate: serving ended", "err", err)
+			upg.Stop()
+			break
 		}
-		// The gate closed under Serve: it was handed over, and the offer
-		// is about to say so.
+		// The gate closed under Serve: the sockets were handed over, and
+		// the Upgrader is about to say so. Stop now would tell systemd
+		// STOPPING=1 for the service the next generation serves on.
 		select {
-		case herr := <-handed:
-			if herr != nil {
-				return herr
-			}
+		case <-upg.Exit():
+			handedOver(logger, f.grace)
 		case <-ctx.Done():
+			upg.Stop()
 		}
-		again := make(chan error, 1)
-		again <- err
-		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
-		return finish(srv, gate, f.grace, logger, again)
 	case <-ctx.Done():
-	case err := <-handed:
-		if err != nil {
-			logger.Error("acceptgate: offering the sockets", "err", err)
-			logger.Info("acceptgate: shutting down", "grace", f.grace.String())
-			return finish(srv, gate, f.grace, logger, served)
-		}
-		// The sockets belong to the new instance and the gate is closed:
-		// finish's Reject changes nothing (it would refuse the new
-		// instance's clients); finish the requests here and leave.
-		logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", f.grace.String())
-		return finish(srv, gate, f.grace, logger, served)
+		upg.Stop()
+		logger.Info("acceptgate: shutting down", "grace", f.grace.String())
 	}
-	logger.Info("acceptgate: shutting down", "grace", f.grace.String())
 	return finish(srv, gate, f.grace, logger, served)
+}
+
+// handedOver says that the next generation serves the sockets: their
+// gates are closed here, and the shutdown finishes the requests they
+// admitted.
+func handedOver(logger *slog.Logger, grace time.Duration) {
+	logger.Info("acceptgate: handed the sockets over; finishing requests", "grace", grace.String())
+}
+
+// flagContext names the flag an Upgrader's error comes from, if one.
+func flagContext(f serveFlags) string {
+	switch {
+	case f.takeover != "":
+		return "--takeover: "
+	case f.systemd:
+		return "--systemd: "
+	}
+	return ""
+}
+
+// listenServed returns the gate "http" serves: the one taken over, or
+// with --systemd the one the unit passed, else one on --addr.
+func listenServed(ctx context.Context, upg *upgrade.Upgrader, f serveFlags) (*acceptgate.Listener, error) {
+	if f.takeover == "" && !f.systemd {
+		return upg.ListenNamed(ctx, "http", "tcp", f.addr)
+	}
+	// Made nowhere: taken over (from --takeover, or from the generation
+	// SIGHUP started this one from), or passed by systemd.
+	gate, err := upg.ListenNamed(ctx, "http", "", "")
+	switch {
+	case err == nil:
+		return gate, nil
+	case f.takeover != "":
+		return nil, fmt.Errorf(`serve: --takeover: the instance offered no socket named "http": %w`, err)
+	case !f.listenFDs:
+		return nil, errors.New("serve: --systemd: no sockets passed (LISTEN_FDS is not set)")
+	}
+	return nil, fmt.Errorf("serve: --systemd: %w (name it with FileDescriptorName=http)", err)
+}
+
+// upgradeOnSIGHUP starts the next generation on every SIGHUP (unless
+// !handable: then it says why not); one that comes while an upgrade is
+// under way is refused, and said so.
+func upgradeOnSIGHUP(upg *upgrade.Upgrader, hup <-chan os.Signal, handable bool, logger *slog.Logger) {
+	for {
+		select {
+		case <-upg.Exit():
+			return
+		case <-hup:
+		}
+		if !handable {
+			logger.Warn("acceptgate: SIGHUP: refused, a TLS admin listener cannot be handed over; serving on")
+			continue
+		}
+		go func() {
+			err := upg.Upgrade()
+			switch {
+			case err == nil:
+			case errors.Is(err, upgrade.ErrInProgress):
+				logger.Warn("acceptgate: SIGHUP: refused, an upgrade is under way", "err", err)
+			case errors.Is(err, upgrade.ErrStopped):
+			default:
+				logger.Error("acceptgate: SIGHUP: the upgrade failed; serving on", "err", err)
+			}
+		}()
+	}
 }
 
 // rejectMode says how Reject will refuse clients of a TCP socket at addr on
@@ -279,23 +304,32 @@ func rejectMode(addr net.Addr) string {
 // of taking the descriptors the served port needs.
 var adminGateOptions = []acceptgate.Option{acceptgate.WithMaxConns(control.DefaultMaxConns)}
 
-// startAdmin serves the admin API for gate, which app serves, on inherited
-// if it is not nil, else at f.admin; stop closes it.
-//
-// With upgrades on, the admin socket is served through a gate, returned so
-// that it can be handed over with the served one.
-func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, app *http.Server, inherited net.Listener, logger *slog.Logger) (stop func(), where string, adminGate *acceptgate.Listener, err error) {
+// startAdmin serves the admin API for gate, which app serves: on the admin
+// socket taken over or passed by systemd, if there is one, else at
+// f.admin, unless that is empty (then stop is nil); stop closes it. A
+// socket it makes is handed over with the served one, unless it serves
+// TLS, which has no gate to hand over: handable is then false, and a next
+// generation could only fail to listen where this one still does.
+func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where string, handable bool, err error) {
+	inherited, err := upg.ListenNamed(ctx, "admin", "", "")
+	switch {
+	case err == nil:
+	case !errors.Is(err, listener.ErrNoSocket):
+		return nil, "", false, err
+	case f.admin == "":
+		return nil, "", true, nil
+	}
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", false, err
 	}
 	tlsConfig, err := serverTLS(f.adminCert, f.adminKey)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", false, err
 	}
 	collector := metrics.NewCollector()
 	if err := collector.Register("http", gate); err != nil {
-		return nil, "", nil, err
+		return nil, "", false, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
@@ -306,7 +340,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
-		return nil, "", nil, err
+		return nil, "", false, err
 	}
 	var ln net.Listener
 	var reserved io.Closer // the other loopback family, for an inherited socket
@@ -321,19 +355,17 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 				ln.Close()
 			}
 		}
-	} else {
-		ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig)
+	} else if ln, err = control.ListenAdmin(ctx, f.admin, h, tlsConfig); err == nil && tlsConfig == nil {
+		// Its own checks made it (private, bounded, the other loopback
+		// reserved); the next generation takes it as an inherited one.
+		var g *acceptgate.Listener
+		if g, err = upg.Adopt("admin", ln); err != nil {
+			ln.Close()
+		}
+		ln = g
 	}
 	if err != nil {
-		return nil, "", nil, err
-	}
-	if f.upgradeSocket != "" {
-		if g, ok := ln.(*acceptgate.Listener); ok {
-			adminGate = g // taken over
-		} else {
-			adminGate = acceptgate.Wrap(ln)
-		}
-		ln = adminGate
+		return nil, "", false, err
 	}
 	srv := control.NewServer(h) // timeouts, and net/http's own errors rate-limited
 	done := make(chan struct{})
@@ -355,7 +387,7 @@ func startAdmin(ctx context.Context, f serveFlags, gate *acceptgate.Listener, ap
 		if reserved != nil {
 			reserved.Close()
 		}
-	}, where, adminGate, nil
+	}, where, inherited != nil || tlsConfig == nil, nil
 }
 
 // finish shuts srv and gate down with the library's sequence, which answers

@@ -6,10 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"os"
+	"slices"
 	"strings"
 
 	"github.com/acceptgate/acceptgate/internal/sockets"
-	"github.com/acceptgate/acceptgate/listener"
 )
 
 // systemdConflicts refuses flags that --systemd makes meaningless: the unit
@@ -31,56 +32,10 @@ func systemdConflicts(fs *flag.FlagSet, systemd bool) error {
 	return nil
 }
 
-// systemdSockets returns the inherited sockets named "http" and, if
-// passed, "admin" (else nil), and closes the others, which serve has no
-// use for.
-func systemdSockets() (httpLn, admin net.Listener, err error) {
-	socks, err := listener.Systemd(true)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(socks) == 0 {
-		return nil, nil, errors.New("no sockets passed (LISTEN_FDS is not set)")
-	}
-	httpLn, err = socks.Listener("http")
-	if err != nil {
-		socks.Close()
-		return nil, nil, fmt.Errorf("%w (name it with FileDescriptorName=http)", err)
-	}
-	// No socket named "admin" means --admin's default is not used either;
-	// one named so that does not listen is a mistake in the unit. Asked
-	// only by its name: Listener would answer with a lone unnamed socket,
-	// the one "http" already took.
-	if hasName(socks, "admin") {
-		if admin, err = socks.Listener("admin"); err != nil {
-			socks.Close()
-			return nil, nil, err
-		}
-	}
-	for _, sk := range socks {
-		if sk.Listener == nil || sk.Listener != httpLn && sk.Listener != admin {
-			closeSocket(sk)
-		}
-	}
-	return httpLn, admin, nil
-}
-
-func hasName(socks listener.Sockets, name string) bool {
-	for _, sk := range socks {
-		if sk.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func closeSocket(sk listener.Socket) {
-	if sk.Listener != nil {
-		sk.Listener.Close()
-	}
-	if sk.File != nil {
-		sk.File.Close()
-	}
+// systemdNamed reports whether systemd passed this process a socket
+// named name (LISTEN_FDNAMES), before anything reads them.
+func systemdNamed(name string) bool {
+	return slices.Contains(strings.Split(os.Getenv("LISTEN_FDNAMES"), ":"), name)
 }
 
 // inheritedAdmin serves the admin API on a socket systemd or the previous
