@@ -69,6 +69,7 @@ func NewServer(h *Handler) *http.Server {
 		WriteTimeout:      h.requestTimeout,
 		IdleTimeout:       h.idleTimeout,
 		ErrorLog:          log.New(serverLog{h.audit}, "", 0),
+		ConnState:         h.shed.connState,
 	}
 }
 
