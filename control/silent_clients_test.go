@@ -136,48 +136,89 @@ func TestReconnectingSilentClientsCannotKeepTheOperatorOut(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			const bound, hostile = 8, 16
 			r := newAdminRig(t, network, control.NewServer, control.WithMaxConns(bound))
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			var shed atomic.Int64
+			h := newHostiles(r)
 			for range hostile {
-				wg.Go(func() {
-					// Bounded: at most 2 s and 2000 connections each.
-					deadline := time.Now().Add(2 * time.Second)
-					for range 2000 {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						if time.Now().After(deadline) {
-							return
-						}
-						c, err := r.dial()
-						if err != nil {
-							continue
-						}
-						if closedByServer(c, time.Until(deadline)) && time.Now().Before(deadline) {
-							shed.Add(1)
-						}
-						c.Close()
-					}
-				})
+				h.wg.Go(h.loop)
 			}
-			defer func() {
-				close(stop)
-				wg.Wait()
-			}()
-			// The hostile clients hold the gate before the operator calls.
-			require.Eventually(t, func() bool { return shed.Load() >= hostile }, 2*time.Second, time.Millisecond,
-				"the hostile clients fill the listener and are closed")
+			defer h.stop()
+			require.Eventually(t, func() bool { return h.connected.Load() >= hostile }, 5*time.Second, time.Millisecond,
+				"the hostile clients are connected")
 			for i := range 3 {
 				require.NoError(t, r.call(), "operator call %d is answered within 3 s", i)
 				if r.gate != nil {
 					assert.LessOrEqual(t, r.gate.Stats().Active, int64(bound), "the bound holds")
 				}
 			}
+			assert.GreaterOrEqual(t, h.shed.Load(), int64(hostile), "the hostile clients were closed and connected again")
 		})
 	}
+}
+
+// hostiles are silent clients that connect again each time the server
+// closes them, for at most 5 s and 2000 connections each.
+type hostiles struct {
+	r               *adminRig
+	deadline        time.Time
+	wg              sync.WaitGroup
+	connected, shed atomic.Int64
+
+	mu      sync.Mutex
+	stopped bool
+	conns   map[net.Conn]bool
+}
+
+func newHostiles(r *adminRig) *hostiles {
+	return &hostiles{r: r, deadline: time.Now().Add(5 * time.Second), conns: make(map[net.Conn]bool)}
+}
+
+func (h *hostiles) loop() {
+	for range 2000 {
+		c, err := h.r.dial()
+		if err != nil {
+			if time.Now().After(h.deadline) {
+				return
+			}
+			continue
+		}
+		if !h.hold(c) {
+			return
+		}
+		h.connected.Add(1)
+		if closedByServer(c, time.Until(h.deadline)) && time.Now().Before(h.deadline) {
+			h.shed.Add(1)
+		}
+		h.mu.Lock()
+		delete(h.conns, c)
+		stopped := h.stopped
+		h.mu.Unlock()
+		c.Close()
+		if stopped || time.Now().After(h.deadline) {
+			return
+		}
+	}
+}
+
+// hold keeps c for stop to wake, unless stop came first.
+func (h *hostiles) hold(c net.Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		c.Close()
+		return false
+	}
+	h.conns[c] = true
+	return true
+}
+
+// stop wakes every hostile client and waits for them to end.
+func (h *hostiles) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	for c := range h.conns {
+		c.SetReadDeadline(time.Now())
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
 }
 
 // TestBareServerKeepsThePlainBound: a bare http.Server has no ConnState
@@ -203,4 +244,39 @@ func TestBareServerKeepsThePlainBound(t *testing.T) {
 		assert.False(t, closedByServer(c, 300*time.Millisecond), "silent client %d keeps its connection", i)
 	}
 	assert.Equal(t, int64(bound), r.gate.Stats().Active)
+}
+
+// TestSheddingSparesARequestBeingServed: only silent connections are
+// closed for newcomers; one whose request is being served, however long
+// it takes, gets its answer while silent clients flood the listener.
+func TestSheddingSparesARequestBeingServed(t *testing.T) {
+	const bound = 4
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "done")
+	})
+	r := newAdminRig(t, "tcp", control.NewServer, control.WithMaxConns(bound), control.WithHandler("/slow", slow))
+	r.url = "http://" + r.addr + "/slow"
+	answered := make(chan error, 1)
+	go func() { answered <- r.call() }()
+	<-entered
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 3 * bound {
+		c, err := r.dial()
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	// Silent clients are closed to make room, the oldest first.
+	for i, c := range conns[:len(conns)-bound] {
+		require.True(t, closedByServer(c, 5*time.Second), "silent client %d is closed", i)
+	}
+	close(release)
+	assert.NoError(t, <-answered, "the slow request is answered")
 }
