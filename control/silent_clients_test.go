@@ -280,3 +280,26 @@ func TestSheddingSparesARequestBeingServed(t *testing.T) {
 	close(release)
 	assert.NoError(t, <-answered, "the slow request is answered")
 }
+
+// TestIdleKeepAliveConnectionsMakeRoom: a keep-alive connection idle
+// between requests counts as silent: while the listener is full it is
+// closed for a newcomer long before the idle timeout.
+func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
+	const bound = 4
+	r := newAdminRig(t, "tcp", control.NewServer, control.WithMaxConns(bound))
+	idle, err := r.dial()
+	require.NoError(t, err)
+	defer idle.Close()
+	resp := rawGet(t, idle, "/v1/listeners", "Bearer "+token)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.False(t, resp.Close, "the connection is kept alive")
+	// More than it takes to shed it whenever the server marks it idle,
+	// which may be after the answer reached the client.
+	for range 3 * bound {
+		c, err := r.dial()
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	assert.True(t, closedByServer(idle, 5*time.Second), "the idle connection is closed within 5 s, the idle timeout being 30 s")
+	require.NoError(t, r.call(), "the operator is answered")
+}
