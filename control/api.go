@@ -115,7 +115,7 @@ func NewHandler(opts ...Option) *Handler {
 		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
-	h.shed = newShedder(h.maxConns)
+	h.shed = newShedder(h.maxConns, h.audit)
 	if h.tokenErr != nil {
 		h.logger.Error("control: the token is refused; every call that needs it is refused too", "err", h.tokenErr)
 	}

@@ -33,6 +33,7 @@ const shedGrace = 100 * time.Millisecond
 // then the listener's bound alone holds: nothing is closed.
 type shedder struct {
 	limit int
+	audit *auditor // told of each connection closed
 
 	mu     sync.Mutex
 	open   map[net.Conn]*list.Element // every connection opened and not yet closed; its place in silent, or nil while it serves a request
@@ -46,8 +47,8 @@ type silence struct {
 	since time.Time
 }
 
-func newShedder(limit int) *shedder {
-	return &shedder{limit: limit, open: make(map[net.Conn]*list.Element)}
+func newShedder(limit int, audit *auditor) *shedder {
+	return &shedder{limit: limit, audit: audit, open: make(map[net.Conn]*list.Element)}
 }
 
 // connState is an http.Server's ConnState hook.
@@ -74,23 +75,24 @@ func (s *shedder) connState(c net.Conn, state http.ConnState) {
 	}
 	shed := s.shedLocked(now)
 	s.mu.Unlock()
-	closeRaw(shed)
+	s.close(shed, now)
 }
 
 // recheck sheds the connection silent longest if it has been for long
 // enough by now.
 func (s *shedder) recheck() {
+	now := time.Now()
 	s.mu.Lock()
 	s.timer = nil
-	shed := s.shedLocked(time.Now())
+	shed := s.shedLocked(now)
 	s.mu.Unlock()
-	closeRaw(shed)
+	s.close(shed, now)
 }
 
 // shedLocked forgets and returns the connection silent longest, for the
 // caller to close, if limit are open and it has been silent for shedGrace;
 // if it has not yet, it has recheck called then.
-func (s *shedder) shedLocked(now time.Time) net.Conn {
+func (s *shedder) shedLocked(now time.Time) *silence {
 	if len(s.open) < s.limit {
 		return nil
 	}
@@ -108,7 +110,7 @@ func (s *shedder) shedLocked(now time.Time) net.Conn {
 		return nil
 	}
 	s.forgetLocked(q.c)
-	return q.c
+	return q
 }
 
 func (s *shedder) forgetLocked(c net.Conn) {
@@ -118,16 +120,18 @@ func (s *shedder) forgetLocked(c net.Conn) {
 	delete(s.open, c)
 }
 
-// closeRaw closes c, if not nil, under its TLS layer if it has one:
-// closing a *tls.Conn first writes an alert, which a client reading
-// nothing could hold up. The server serving c then fails its read and
-// closes c as it always does.
-func closeRaw(c net.Conn) {
-	if c == nil {
+// close closes q's connection, if q is not nil, under its TLS layer if it
+// has one: closing a *tls.Conn first writes an alert, which a client
+// reading nothing could hold up. The server serving it then fails its read
+// and closes it as it always does.
+func (s *shedder) close(q *silence, now time.Time) {
+	if q == nil {
 		return
 	}
+	c := q.c
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
 	c.Close()
+	s.audit.shed(c.RemoteAddr().String(), now.Sub(q.since))
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -302,4 +304,27 @@ func TestIdleKeepAliveConnectionsMakeRoom(t *testing.T) {
 	}
 	assert.True(t, closedByServer(idle, 5*time.Second), "the idle connection is closed within 5 s, the idle timeout being 30 s")
 	require.NoError(t, r.call(), "the operator is answered")
+}
+
+// TestShedConnectionsAreLogged: each connection closed to make room is
+// logged, with its client's address, under the audit's rate limit, so that
+// an operator sees the flood.
+func TestShedConnectionsAreLogged(t *testing.T) {
+	const bound = 2
+	var logged syncBuffer
+	r := newAdminRig(t, "tcp", control.NewServer, control.WithMaxConns(bound),
+		control.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	first, err := r.dial()
+	require.NoError(t, err)
+	defer first.Close()
+	for range bound {
+		c, err := r.dial()
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	require.True(t, closedByServer(first, 5*time.Second), "the first silent client is closed")
+	require.Eventually(t, func() bool {
+		return strings.Contains(logged.String(), "closed a silent connection") &&
+			strings.Contains(logged.String(), "remote="+first.LocalAddr().String())
+	}, 5*time.Second, time.Millisecond, "its closing is logged with its address: %s", logged.String())
 }
