@@ -98,6 +98,7 @@ type Handler struct {
 
 	mux   *http.ServeMux // the routes, behind the admission rules
 	drain drain
+	shed  *shedder // of NewServer's servers' connections
 
 	mu    sync.RWMutex
 	gates map[string]*acceptgate.Listener
@@ -114,6 +115,7 @@ func NewHandler(opts ...Option) *Handler {
 		cop:      http.NewCrossOriginProtection(),
 	}
 	h.audit = newAuditor(h.logger)
+	h.shed = newShedder(h.maxConns, h.audit)
 	if h.tokenErr != nil {
 		h.logger.Error("control: the token is refused; every call that needs it is refused too", "err", h.tokenErr)
 	}

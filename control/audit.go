@@ -70,6 +70,21 @@ func (a *auditor) serverError(msg string) {
 	a.logger.Warn("control: admin server error", attrs...)
 }
 
+// shed logs that the connection from remote, silent for silent, was
+// closed to make room for a newcomer, under the same limit as refusals: a
+// client can have one closed for every connection it opens.
+func (a *auditor) shed(remote string, silent time.Duration) {
+	dropped, ok := a.take()
+	if !ok {
+		return
+	}
+	attrs := []any{"remote", fit([]string{remote})[0], "silent_for", silent.Round(time.Millisecond).String()}
+	if dropped > 0 {
+		attrs = append(attrs, "not_logged_before", dropped)
+	}
+	a.logger.Warn("control: closed a silent connection to make room on a full admin listener", attrs...)
+}
+
 // take reports whether a line may be logged now and, if so, how many
 // refusals went unlogged before it.
 func (a *auditor) take() (dropped int, ok bool) {

@@ -48,9 +48,11 @@ var ErrNoToken = errors.New("admin API off loopback needs a token")
 // WithMaxConns); the others wait in the kernel's accept queue, so that no
 // client can take the descriptors the process needs for the port it
 // serves. Without TLS it is an *acceptgate.Listener. Serve it with
-// NewServer's server, whose timeouts close the connections nobody uses:
-// with a bare http.Server, idle clients may hold every connection the
-// listener admits.
+// NewServer's server, whose timeouts close the connections nobody uses and
+// which, while the listener is full, closes the one silent longest so that
+// clients sending nothing cannot keep an operator out. With a bare
+// http.Server only the bound holds: silent or idle clients may hold every
+// connection the listener admits.
 func ListenAdmin(ctx context.Context, addr string, h *Handler, tlsConfig *tls.Config) (net.Listener, error) {
 	if h.tokenErr != nil {
 		return nil, fmt.Errorf("control: admin on %s: %w", addr, h.tokenErr)

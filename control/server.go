@@ -25,8 +25,9 @@ const (
 // WithMaxConns sets how many connections the listener ListenAdmin returns
 // admits at once (DefaultMaxConns without it). While that many are open,
 // further clients wait in the kernel's accept queue, holding no descriptor
-// of the process, until one closes. n <= 0 is ignored. HandleSignals
-// ignores it.
+// of the process, until one closes; NewServer's server closes one that
+// sends nothing to make room (see NewServer). n <= 0 is ignored.
+// HandleSignals ignores it.
 func WithMaxConns(n int) Option {
 	return func(s *settings) {
 		if n > 0 {
@@ -59,8 +60,25 @@ func WithTimeouts(request, idle time.Duration) Option {
 // are closed; and its ErrorLog, which net/http writes a line to for every
 // failed TLS handshake, goes to h's logger through the same rate limit as
 // refused requests, so that a flood of broken connections cannot fill a
-// disk. The caller may change any field before serving, such as Handler
-// to serve a mux that h is mounted in.
+// disk.
+//
+// Its ConnState hook keeps silent clients from holding every connection:
+// while h's connection limit (WithMaxConns) is open, counting every
+// connection of every server NewServer made for h, the connection silent
+// longest, accepted or idle with no request header read since, is closed
+// (under its TLS layer, if any) once it has been silent for 100 ms. That
+// frees a slot of ListenAdmin's listener for the next client in the
+// kernel's queue, so that an operator, whose request is sent at once, is
+// reached after the silent clients queued before it, however many and
+// however fast they connect again. A connection serving a request, or
+// hijacked, is never closed. A client that needs more than 100 ms from
+// being accepted to having its request header read (a slow TLS handshake
+// over a long path) may be closed while the listener is full and has to
+// try again.
+//
+// The caller may change any field before serving, such as Handler to serve
+// a mux that h is mounted in; a ConnState of its own must call the one it
+// replaces, or only the listener's bound holds, as with a bare http.Server.
 func NewServer(h *Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -69,6 +87,7 @@ func NewServer(h *Handler) *http.Server {
 		WriteTimeout:      h.requestTimeout,
 		IdleTimeout:       h.idleTimeout,
 		ErrorLog:          log.New(serverLog{h.audit}, "", 0),
+		ConnState:         h.shed.connState,
 	}
 }
 

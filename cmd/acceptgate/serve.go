@@ -301,7 +301,10 @@ func rejectMode(addr net.Addr) string {
 // adminGateOptions bound an admin socket serve did not open itself (one
 // systemd passed or one taken over) as control.ListenAdmin bounds the ones
 // it opens: connections beyond the limit wait in the kernel's queue instead
-// of taking the descriptors the served port needs.
+// of taking the descriptors the served port needs. The limit is the
+// Handler's default too, so that control.NewServer's server, which closes
+// the connection silent longest while that many are open, makes room on
+// these sockets as on ListenAdmin's.
 var adminGateOptions = []acceptgate.Option{acceptgate.WithMaxConns(control.DefaultMaxConns)}
 
 // startAdmin serves the admin API for gate, which app serves: on the admin
