@@ -59,6 +59,8 @@
 // socket path; that one says its own MAINPID=, so it needs
 // NotifyAccess=all.
 //
-// Upgrades work on Unix systems; elsewhere Listen makes new sockets and
-// Upgrade fails, wrapping errors.ErrUnsupported.
+// Upgrades work on Linux and the BSDs, whose unix sockets have
+// SOCK_SEQPACKET; elsewhere (macOS has none, Windows has no descriptors
+// to pass) Listen makes new sockets and Upgrade fails, wrapping
+// errors.ErrUnsupported, with this generation serving on.
 package upgrade

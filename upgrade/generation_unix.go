@@ -16,6 +16,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
+	"github.com/acceptgate/acceptgate/internal/faults"
 )
 
 // connEnv names the descriptor on which a next generation finds its end
@@ -146,8 +147,16 @@ func childEnv(env []string) []string {
 // socketpair returns this side's end of a new exchange and the child's,
 // both close-on-exec (the child's is passed as an ExtraFile, which os/exec
 // clears the flag on in the child alone).
+//
+// macOS has no SOCK_SEQPACKET unix sockets (EPROTONOSUPPORT): the error
+// then wraps errors.ErrUnsupported, as on systems without unix sockets,
+// so that a caller can tell a platform that cannot upgrade from a
+// failure.
 func socketpair() (*net.UnixConn, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	fds, err := seqpacketPair()
+	if errors.Is(err, unix.EPROTONOSUPPORT) {
+		return nil, nil, fmt.Errorf("%w: unix sockets here have no SOCK_SEQPACKET: %w", errors.ErrUnsupported, os.NewSyscallError("socketpair", err))
+	}
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}
@@ -161,4 +170,11 @@ func socketpair() (*net.UnixConn, *os.File, error) {
 		return nil, nil, err
 	}
 	return c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "upgrade-child"), nil
+}
+
+func seqpacketPair() ([2]int, error) {
+	if err := faults.Check(faults.Socketpair); err != nil {
+		return [2]int{-1, -1}, err
+	}
+	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 }
