@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 //   - hang: sleeps before New (a next generation that never takes over).
 //   - hold: New, then sleeps (one that takes the sockets and never commits).
 //   - refuse: New, then Stop (it gives the sockets back).
+//   - crash: New, then exits 4 (it dies holding the sockets, before Ready).
 //   - serve: a whole server, as examples/upgrade: answers pid=<pid>,
 //     upgrades on SIGHUP, stops on SIGTERM, reports what it does.
 func child(mode string) int {
@@ -73,6 +74,8 @@ func child(mode string) int {
 	case "refuse":
 		u.Stop()
 		return 0
+	case "crash":
+		return 4
 	}
 	g, err := u.Listen(context.Background(), "tcp", os.Getenv(addrEnv))
 	if err != nil {
