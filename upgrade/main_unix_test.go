@@ -55,9 +55,10 @@ func child(mode string) int {
 		time.Sleep(time.Minute)
 		return 0
 	}
-	if os.Getenv(setPIDEnv) == "1" {
+	if os.Getenv(setPIDEnv) == "1" && os.Getenv("LISTEN_FDS") != "" {
 		// systemd sets LISTEN_PID between fork and exec; exec.Cmd has no
-		// such moment, so the child stands in for that step.
+		// such moment, so the child stands in for that step (for the
+		// process systemd passed sockets to, not its next generations).
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	sigs := make(chan os.Signal, 1)
@@ -97,7 +98,7 @@ func child(mode string) int {
 		report("ready: %v", err)
 		return 1
 	}
-	report("ready pid=%d addr=%s leaked=%t", os.Getpid(), g.Addr(), inherited(os.Getenv(markerEnv)))
+	report("ready pid=%d addr=%s leaked=%t stale=%s", os.Getpid(), g.Addr(), inherited(os.Getenv(markerEnv)), staleEnv())
 	go func() {
 		for sig := range sigs {
 			if sig == syscall.SIGTERM {
@@ -142,4 +143,19 @@ func inherited(path string) bool {
 		}
 	}
 	return false
+}
+
+// staleEnv lists, comma-separated, the variables meant for another process
+// that this one's children would inherit: systemd's for the first
+// generation, and the exchange's descriptor for this one.
+func staleEnv() string {
+	var stale []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "ACCEPTGATE_UPGRADE_FD", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
+			stale = append(stale, name)
+		}
+	}
+	return "[" + strings.Join(stale, ",") + "]"
 }
