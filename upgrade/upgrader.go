@@ -204,9 +204,10 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // Stop ends this generation's part: an upgrade under way is rolled back
 // (its next generation killed), a takeover not yet committed is aborted
 // (the previous generation serves on), Exit is closed, and systemd is told
-// STOPPING=1 unless this process is not the service's (it was handing the
-// sockets over, or still taking them over). Stop does not close the
-// gates: shut the servers down after it. Calling it again does nothing.
+// STOPPING=1 unless this process is not the service's (it handed the
+// sockets over, or is still taking them over); during an upgrade it still
+// is. Stop does not close the gates: shut the servers down after it.
+// Calling it again does nothing.
 func (u *Upgrader) Stop() {
 	u.stop()
 	u.closeOffer()
