@@ -24,7 +24,9 @@ type Options struct {
 
 	// PIDFile, if set, is written with this process's id at Ready, by
 	// writing a file beside it and renaming it into place, so that a
-	// reader finds either the old id or the new one, never a part. It is
+	// reader finds either the old id or the new one, never a part. So this
+	// process must be able to create files in its directory: a PID file it
+	// may write in a directory it may not (a root-owned /run) fails. It is
 	// left in place at exit. Default: none.
 	PIDFile string
 
