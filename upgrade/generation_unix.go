@@ -73,7 +73,7 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 		return 0, fmt.Errorf("upgrade: %w", err)
 	}
 	defer here.Close()
-	cmd, err := command(there)
+	cmd, err := command(opts.Executable, there)
 	there.Close() // the child's copy, or nobody's: its exit must reach here as an end of file
 	if err != nil {
 		return 0, fmt.Errorf("upgrade: starting the next generation: %w", err)
@@ -100,12 +100,14 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 	return 0, fmt.Errorf("upgrade: the next generation (pid %d) ended before it took over: %w", pid, errors.Join(werr, err))
 }
 
-// command starts this program again with the exchange's other end at
-// childFD.
-func command(there *os.File) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// command starts exe (this program, os.Executable, if empty) with the
+// exchange's other end at childFD.
+func command(exe string, there *os.File) (*exec.Cmd, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := &exec.Cmd{
 		Path:       exe,

@@ -98,12 +98,13 @@ func New(opts Options) (*Upgrader, error) {
 }
 
 // Upgrade starts the next generation: this program again, from
-// os.Executable, with the same arguments and environment, its standard
-// input, output and error this process's, in this process's process group
-// (so that a terminal's ^C or a unit's KillMode= reaches it, as it reaches
-// this one). It hands every gate Listen returned over to it and returns
-// nil once the next generation's Ready has taken them; Exit is then
-// closed, and this generation should finish its requests and exit.
+// os.Executable or Options.Executable, with the same arguments and
+// environment, its standard input, output and error this process's, in
+// this process's process group (so that a terminal's ^C or a unit's
+// KillMode= reaches it, as it reaches this one). It hands every gate
+// Listen returned over to it and returns nil once the next generation's
+// Ready has taken them; Exit is then closed, and this generation should
+// finish its requests and exit.
 //
 // Upgrade returns an error, and this generation serves on with nothing
 // changed, if the next generation cannot be started, exits, refuses the
