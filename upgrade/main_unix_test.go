@@ -30,6 +30,7 @@ const (
 	setPIDEnv  = "ACCEPTGATE_UPGRADE_TEST_SET_LISTEN_PID"
 	offerEnv   = "ACCEPTGATE_UPGRADE_TEST_OFFER" // Options.OfferPath
 	namedEnv   = "ACCEPTGATE_UPGRADE_TEST_NAMED" // a name serve asks ListenNamed for, with no address
+	adminEnv   = "ACCEPTGATE_UPGRADE_TEST_ADMIN" // an address serve asks ListenNamed("admin") for, before Listen
 )
 
 func TestMain(m *testing.M) {
@@ -77,6 +78,13 @@ func child(mode string) int {
 		return 0
 	case "crash":
 		return 4
+	}
+	if addr := os.Getenv(adminEnv); addr != "" {
+		if ag, err := u.ListenNamed(context.Background(), "admin", "tcp", addr); err != nil {
+			report("admin: %v", err)
+		} else {
+			report("admin=%s", ag.Addr())
+		}
 	}
 	g, err := u.Listen(context.Background(), "tcp", os.Getenv(addrEnv))
 	if err != nil {
