@@ -77,8 +77,10 @@
 // exchange with an error, and the offer rolls back and waits for the next
 // taker.
 //
-// Handoff works on Unix systems; Linux can hand over every state, including
-// a rejecting TCP socket (one given to acceptgate.Wrap that rejects behind a
-// fence only to a process that may lift it, with CAP_NET_RAW). Elsewhere
-// Listen and Take return errors wrapping errors.ErrUnsupported.
+// Handoff works on Unix systems whose unix sockets have SOCK_SEQPACKET
+// (Linux, the BSDs; not macOS, where Listen and Take fail with
+// EPROTONOSUPPORT); Linux can hand over every state, including a rejecting
+// TCP socket (one given to acceptgate.Wrap that rejects behind a fence only
+// to a process that may lift it, with CAP_NET_RAW). Elsewhere Listen and
+// Take return errors wrapping errors.ErrUnsupported.
 package handoff

@@ -46,7 +46,10 @@ import (
 // If ctx ends first, Shutdown closes what is left, hijacked connections
 // too (srv.Shutdown alone does not), and returns a
 // *acceptgate.ForcedCloseError wrapping ctx.Err(): the shutdown is
-// complete. Any other error means a step failed; Shutdown still goes
+// complete. That includes a context that ended while clients still waited
+// in an accept queue (srv too slow to take them, or not serving that gate):
+// closing the gate refuses them, and the error's Conns, which counts the
+// connections closed, leaves them out. Any other error means a step failed; Shutdown still goes
 // through every step and joins the errors, with ctx.Err() if ctx ended.
 // Shutdown returns nil, not http.ErrServerClosed, when all went well.
 //
@@ -74,10 +77,12 @@ func Shutdown(ctx context.Context, srv *http.Server, gates ...*acceptgate.Listen
 			errs = append(errs, err) // it goes on accepting; closing it refuses the rest
 		}
 	}
-	for _, g := range gates {
-		awaitDelivered(ctx, g)
-	}
 	forced, cut := 0, false
+	for _, g := range gates {
+		if !awaitDelivered(ctx, g) {
+			cut = true // the clients still queued are refused by the close
+		}
+	}
 	for _, err := range shutdownGates(ctx, gates) {
 		var fe *acceptgate.ForcedCloseError
 		if errors.As(err, &fe) {
@@ -122,22 +127,24 @@ func shutdownGates(ctx context.Context, gates []*acceptgate.Listener) []error {
 }
 
 // awaitDelivered waits until g has handed out every client the kernel
-// admitted before it rejected, or ctx ends. The kernel does not say when its
+// admitted before it rejected, and reports true, or until ctx ends with
+// some still waiting, and reports false. The kernel does not say when its
 // accept queue empties, so it looks, backing off as http.Server.Shutdown
 // does.
-func awaitDelivered(ctx context.Context, g *acceptgate.Listener) {
+func awaitDelivered(ctx context.Context, g *acceptgate.Listener) bool {
 	const maxPoll = 50 * time.Millisecond
 	poll := time.Millisecond
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		if st := g.Stats(); st.Pending == 0 && st.Queued <= 0 {
+			return true
+		}
 		select {
 		case <-ctx.Done():
-			return
+			st := g.Stats()
+			return st.Pending == 0 && st.Queued <= 0
 		case <-t.C:
-		}
-		if st := g.Stats(); st.Pending == 0 && st.Queued <= 0 {
-			return
 		}
 		t.Reset(poll)
 		poll = min(2*poll, maxPoll)

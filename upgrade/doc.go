@@ -25,9 +25,9 @@
 //
 // # What Upgrade does
 //
-// Upgrade starts os.Executable again with the same arguments and
-// environment, standard input, output and error, in the same process
-// group. The two generations talk over a socketpair the child inherits
+// Upgrade starts os.Executable (or Options.Executable, to follow a symbolic
+// link a deploy switches) again with the same arguments and environment,
+// standard input, output and error, in the same process group. The two generations talk over a socketpair the child inherits
 // (descriptor 3, named by ACCEPTGATE_UPGRADE_FD): there is no offer path to
 // choose or to find stale, and no other process can reach it. Every other
 // descriptor is marked close-on-exec first, so that the child inherits
@@ -59,6 +59,8 @@
 // socket path; that one says its own MAINPID=, so it needs
 // NotifyAccess=all.
 //
-// Upgrades work on Unix systems; elsewhere Listen makes new sockets and
-// Upgrade fails, wrapping errors.ErrUnsupported.
+// Upgrades work on Linux and the BSDs, whose unix sockets have
+// SOCK_SEQPACKET; elsewhere (macOS has none, Windows has no descriptors
+// to pass) Listen makes new sockets and Upgrade fails, wrapping
+// errors.ErrUnsupported, with this generation serving on.
 package upgrade

@@ -16,6 +16,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/handoff"
+	"github.com/acceptgate/acceptgate/internal/faults"
 )
 
 // connEnv names the descriptor on which a next generation finds its end
@@ -72,7 +73,7 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 		return 0, fmt.Errorf("upgrade: %w", err)
 	}
 	defer here.Close()
-	cmd, err := command(there)
+	cmd, err := command(opts.Executable, there)
 	there.Close() // the child's copy, or nobody's: its exit must reach here as an end of file
 	if err != nil {
 		return 0, fmt.Errorf("upgrade: starting the next generation: %w", err)
@@ -99,12 +100,14 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 	return 0, fmt.Errorf("upgrade: the next generation (pid %d) ended before it took over: %w", pid, errors.Join(werr, err))
 }
 
-// command starts this program again with the exchange's other end at
-// childFD.
-func command(there *os.File) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// command starts exe (this program, os.Executable, if empty) with the
+// exchange's other end at childFD.
+func command(exe string, there *os.File) (*exec.Cmd, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := &exec.Cmd{
 		Path:       exe,
@@ -146,8 +149,16 @@ func childEnv(env []string) []string {
 // socketpair returns this side's end of a new exchange and the child's,
 // both close-on-exec (the child's is passed as an ExtraFile, which os/exec
 // clears the flag on in the child alone).
+//
+// macOS has no SOCK_SEQPACKET unix sockets (EPROTONOSUPPORT): the error
+// then wraps errors.ErrUnsupported, as on systems without unix sockets,
+// so that a caller can tell a platform that cannot upgrade from a
+// failure.
 func socketpair() (*net.UnixConn, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	fds, err := seqpacketPair()
+	if errors.Is(err, unix.EPROTONOSUPPORT) {
+		return nil, nil, fmt.Errorf("%w: unix sockets here have no SOCK_SEQPACKET: %w", errors.ErrUnsupported, os.NewSyscallError("socketpair", err))
+	}
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}
@@ -161,4 +172,11 @@ func socketpair() (*net.UnixConn, *os.File, error) {
 		return nil, nil, err
 	}
 	return c.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "upgrade-child"), nil
+}
+
+func seqpacketPair() ([2]int, error) {
+	if err := faults.Check(faults.Socketpair); err != nil {
+		return [2]int{-1, -1}, err
+	}
+	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
 }

@@ -30,6 +30,7 @@ const (
 	setPIDEnv  = "ACCEPTGATE_UPGRADE_TEST_SET_LISTEN_PID"
 	offerEnv   = "ACCEPTGATE_UPGRADE_TEST_OFFER" // Options.OfferPath
 	namedEnv   = "ACCEPTGATE_UPGRADE_TEST_NAMED" // a name serve asks ListenNamed for, with no address
+	adminEnv   = "ACCEPTGATE_UPGRADE_TEST_ADMIN" // an address serve asks ListenNamed("admin") for, before Listen
 )
 
 func TestMain(m *testing.M) {
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 //   - hang: sleeps before New (a next generation that never takes over).
 //   - hold: New, then sleeps (one that takes the sockets and never commits).
 //   - refuse: New, then Stop (it gives the sockets back).
+//   - crash: New, then exits 4 (it dies holding the sockets, before Ready).
 //   - serve: a whole server, as examples/upgrade: answers pid=<pid>,
 //     upgrades on SIGHUP, stops on SIGTERM, reports what it does.
 func child(mode string) int {
@@ -54,9 +56,10 @@ func child(mode string) int {
 		time.Sleep(time.Minute)
 		return 0
 	}
-	if os.Getenv(setPIDEnv) == "1" {
+	if os.Getenv(setPIDEnv) == "1" && os.Getenv("LISTEN_FDS") != "" {
 		// systemd sets LISTEN_PID between fork and exec; exec.Cmd has no
-		// such moment, so the child stands in for that step.
+		// such moment, so the child stands in for that step (for the
+		// process systemd passed sockets to, not its next generations).
 		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	sigs := make(chan os.Signal, 1)
@@ -73,6 +76,15 @@ func child(mode string) int {
 	case "refuse":
 		u.Stop()
 		return 0
+	case "crash":
+		return 4
+	}
+	if addr := os.Getenv(adminEnv); addr != "" {
+		if ag, err := u.ListenNamed(context.Background(), "admin", "tcp", addr); err != nil {
+			report("admin: %v", err)
+		} else {
+			report("admin=%s", ag.Addr())
+		}
 	}
 	g, err := u.Listen(context.Background(), "tcp", os.Getenv(addrEnv))
 	if err != nil {
@@ -94,7 +106,7 @@ func child(mode string) int {
 		report("ready: %v", err)
 		return 1
 	}
-	report("ready pid=%d addr=%s leaked=%t", os.Getpid(), g.Addr(), inherited(os.Getenv(markerEnv)))
+	report("ready pid=%d addr=%s leaked=%t stale=%s", os.Getpid(), g.Addr(), inherited(os.Getenv(markerEnv)), staleEnv())
 	go func() {
 		for sig := range sigs {
 			if sig == syscall.SIGTERM {
@@ -139,4 +151,19 @@ func inherited(path string) bool {
 		}
 	}
 	return false
+}
+
+// staleEnv lists, comma-separated, the variables meant for another process
+// that this one's children would inherit: systemd's for the first
+// generation, and the exchange's descriptor for this one.
+func staleEnv() string {
+	var stale []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "ACCEPTGATE_UPGRADE_FD", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES":
+			stale = append(stale, name)
+		}
+	}
+	return "[" + strings.Join(stale, ",") + "]"
 }

@@ -22,9 +22,19 @@ type Options struct {
 	// DefaultUpgradeTimeout.
 	UpgradeTimeout time.Duration
 
+	// Executable, if set, is the program Upgrade starts as the next
+	// generation, looked up when Upgrade runs. Default: os.Executable,
+	// this process's own file, which on Linux is the file a symbolic link
+	// led to when this process started: a deploy that switches a link
+	// (releases/current/bin/server) to a new build is not followed unless
+	// the link is set here.
+	Executable string
+
 	// PIDFile, if set, is written with this process's id at Ready, by
 	// writing a file beside it and renaming it into place, so that a
-	// reader finds either the old id or the new one, never a part. It is
+	// reader finds either the old id or the new one, never a part. So this
+	// process must be able to create files in its directory: a PID file it
+	// may write in a directory it may not (a root-owned /run) fails. It is
 	// left in place at exit. Default: none.
 	PIDFile string
 

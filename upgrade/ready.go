@@ -19,7 +19,7 @@ import (
 // Ready returns an error only when this process must not serve: the
 // previous generation kept the sockets and serves on (it refused, or its
 // go never came), or, in a first generation, the PID file could not be
-// written. Once this process holds the only copies of the sockets (the
+// written or nothing could be offered at Options.OfferPath. Once this process holds the only copies of the sockets (the
 // previous generation died after it sent them, or did not confirm it let
 // go), Ready logs the takeover's error and returns nil: exiting would leave
 // nobody serving.

@@ -51,7 +51,7 @@ func TestUpgradeUnderLoadAnswersEveryone(t *testing.T) {
 	eventually(t, func() bool { return l.seen(next) }, "an answer from the next generation")
 	l.end(t)
 	assert.Equal(t, []string{"READY=1", msgs[1], "MAINPID=" + strconv.Itoa(next) + "\nREADY=1"}, msgs)
-	assert.Equal(t, "ready pid="+strconv.Itoa(next)+" addr="+g.gate.Addr().String()+" leaked=false", reportLine(t, reportFile, "ready"))
+	assert.Equal(t, "ready pid="+strconv.Itoa(next)+" addr="+g.gate.Addr().String()+" leaked=false stale=[]", reportLine(t, reportFile, "ready"))
 	assert.Equal(t, strconv.Itoa(next)+"\n", readFile(t, pidFile))
 }
 

@@ -98,12 +98,13 @@ func New(opts Options) (*Upgrader, error) {
 }
 
 // Upgrade starts the next generation: this program again, from
-// os.Executable, with the same arguments and environment, its standard
-// input, output and error this process's, in this process's process group
-// (so that a terminal's ^C or a unit's KillMode= reaches it, as it reaches
-// this one). It hands every gate Listen returned over to it and returns
-// nil once the next generation's Ready has taken them; Exit is then
-// closed, and this generation should finish its requests and exit.
+// os.Executable or Options.Executable, with the same arguments and
+// environment, its standard input, output and error this process's, in
+// this process's process group (so that a terminal's ^C or a unit's
+// KillMode= reaches it, as it reaches this one). It hands every gate
+// Listen returned over to it and returns nil once the next generation's
+// Ready has taken them; Exit is then closed, and this generation should
+// finish its requests and exit.
 //
 // Upgrade returns an error, and this generation serves on with nothing
 // changed, if the next generation cannot be started, exits, refuses the
@@ -204,9 +205,10 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // Stop ends this generation's part: an upgrade under way is rolled back
 // (its next generation killed), a takeover not yet committed is aborted
 // (the previous generation serves on), Exit is closed, and systemd is told
-// STOPPING=1 unless this process is not the service's (it was handing the
-// sockets over, or still taking them over). Stop does not close the
-// gates: shut the servers down after it. Calling it again does nothing.
+// STOPPING=1 unless this process is not the service's (it handed the
+// sockets over, or is still taking them over); during an upgrade it still
+// is. Stop does not close the gates: shut the servers down after it.
+// Calling it again does nothing.
 func (u *Upgrader) Stop() {
 	u.stop()
 	u.closeOffer()

@@ -24,6 +24,7 @@ const (
 	Park       = "park"       // creating the socket that refuses at a unix path
 	Rename     = "rename"     // moving a unix socket file
 	Reserve    = "reserve"    // binding a port on the other loopback family
+	Socketpair = "socketpair" // the SOCK_SEQPACKET pair an upgrade hands over on
 )
 
 type plan struct {
