@@ -211,46 +211,63 @@ func TestListenRefusesAPathInUse(t *testing.T) {
 
 // Close, or the end of Serve's context, during an exchange rolls it back,
 // as their docs say: the taker's Commit fails and the old gate accepts
-// again.
+// again. The offer says that it rolls back, although the context that ends
+// the exchange is done: a taker that commits once Serve has returned must
+// hear a refusal, not a connection that ends without a word, which it would
+// take for the old process's death and serve the sockets the old process
+// serves on too.
 func TestCloseRollsBackAnExchangeUnderWay(t *testing.T) {
 	for _, how := range []struct {
 		name string
 		want error
 	}{{"close", net.ErrClosed}, {"cancel", context.Canceled}} {
-		t.Run(how.name, func(t *testing.T) {
-			old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-			require.NoError(t, err)
-			defer old.Close()
-			stopOld := serveLines(old, "old")
-			defer stopOld()
-			path := filepath.Join(shortDir(t), "handoff.sock")
-			o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
-			require.NoError(t, err)
-			defer o.Close()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- o.Serve(ctx) }()
+		for _, commitLate := range []bool{false, true} {
+			name := how.name
+			if commitLate {
+				name += "/commit after Serve returned"
+			}
+			t.Run(name, func(t *testing.T) {
+				old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+				require.NoError(t, err)
+				defer old.Close()
+				stopOld := serveLines(old, "old")
+				defer stopOld()
+				path := filepath.Join(shortDir(t), "handoff.sock")
+				o, err := handoff.Listen(context.Background(), path, map[string]*acceptgate.Listener{"g": old})
+				require.NoError(t, err)
+				defer o.Close()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				served := make(chan error, 1)
+				go func() { served <- o.Serve(ctx) }()
 
-			tk, err := handoff.Take(context.Background(), path)
-			require.NoError(t, err)
-			g := tk.Listeners()["g"]
-			defer g.Close()
-			if how.name == "close" {
-				require.NoError(t, o.Close())
-			} else {
-				cancel()
-			}
-			assert.Error(t, tk.Commit(context.Background()), "the offer ended before the go")
-			select {
-			case err := <-served:
-				assert.ErrorIs(t, err, how.want)
-			case <-time.After(patience):
-				t.Fatal("Serve did not return")
-			}
-			assert.Equal(t, acceptgate.Accepting, old.State())
-			assertServedBy(t, "old", "tcp", old.Addr().String())
-		})
+				tk, err := handoff.Take(context.Background(), path)
+				require.NoError(t, err)
+				g := tk.Listeners()["g"]
+				defer g.Close()
+				if how.name == "close" {
+					require.NoError(t, o.Close())
+				} else {
+					cancel()
+				}
+				if !commitLate {
+					assert.Error(t, tk.Commit(context.Background()), "the offer ended before the go")
+				}
+				select {
+				case err := <-served:
+					assert.ErrorIs(t, err, how.want)
+				case <-time.After(patience):
+					t.Fatal("Serve did not return")
+				}
+				if commitLate {
+					err = tk.Commit(context.Background())
+					assert.ErrorIs(t, err, handoff.ErrRefused, "the old process said it rolls back")
+					assert.Equal(t, acceptgate.Closed, g.State(), "the taker let go: one process serves")
+				}
+				assert.Equal(t, acceptgate.Accepting, old.State())
+				assertServedBy(t, "old", "tcp", old.Addr().String())
+			})
+		}
 	}
 }
 
