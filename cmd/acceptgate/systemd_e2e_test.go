@@ -57,10 +57,20 @@ func unitSockets(t *testing.T, mode os.FileMode) (web net.Listener, adminPath st
 // LISTEN_PID in the child before exec; here sh sets it to its own id, $$,
 // and execs serve, which keeps that id.
 func activated(ctx context.Context, bin string, files []*os.File, args ...string) *exec.Cmd {
+	return activatedAfter(ctx, "", bin, files, args...)
+}
+
+// activatedAfter is activated with the shell command before run first in
+// serve's process, such as "ulimit -n 96". Neither passes on a token from
+// the test's environment: serve's admin API is as the test makes it.
+func activatedAfter(ctx context.Context, before, bin string, files []*os.File, args ...string) *exec.Cmd {
 	script := `LISTEN_PID=$$; export LISTEN_PID; exec "$0" serve --systemd "$@"`
+	if before != "" {
+		script = before + " && " + script
+	}
 	cmd := exec.CommandContext(ctx, "sh", append([]string{"-c", script, bin}, args...)...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LISTEN_") {
+		if !strings.HasPrefix(kv, "LISTEN_") && !strings.HasPrefix(kv, "ACCEPTGATE_TOKEN") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
