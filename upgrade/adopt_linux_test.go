@@ -28,7 +28,7 @@ func TestUpgradeHandsOverAnAdoptedListenerAndTheOfferPath(t *testing.T) {
 	t.Setenv(offerEnv, offer)
 	t.Setenv(namedEnv, "extra")
 	n := listenNotify(t, filepath.Join(dir, "notify"))
-	t.Setenv("NOTIFY_SOCKET", n.addr)
+	t.Setenv("NOTIFY_SOCKET", n.Addr)
 
 	g := startGeneration(t, "serve", Options{OfferPath: offer})
 	_, err := g.u.ListenNamed(context.Background(), "extra", "", "")
@@ -47,7 +47,7 @@ func TestUpgradeHandsOverAnAdoptedListenerAndTheOfferPath(t *testing.T) {
 
 	require.NoError(t, g.u.Upgrade())
 	<-g.u.Exit()
-	msgs := n.waitFor(t, 3)
+	msgs := n.WaitFor(t, 3, patience)
 	next, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(msgs[2], "MAINPID="), "\nREADY=1"))
 	require.NoError(t, err, "MAINPID= of the next generation: %q", msgs[2])
 	defer func() {

@@ -22,7 +22,7 @@ func TestUpgradeEndsAtOnceWhenTheNextGenerationDiesHoldingTheSockets(t *testing.
 	start := time.Now()
 	err := g.u.Upgrade()
 	took := time.Since(start)
-	l.end(t)
+	l.End(t)
 	require.Error(t, err)
 	t.Logf("after %v: %v", took, err)
 	var exit *exec.ExitError

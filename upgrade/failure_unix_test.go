@@ -43,13 +43,13 @@ func TestUpgradeFailsAndThisGenerationServesOn(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			n := listenNotify(t, filepath.Join(shortDir(t), "notify"))
-			t.Setenv("NOTIFY_SOCKET", n.addr)
+			t.Setenv("NOTIFY_SOCKET", n.Addr)
 			g := startGeneration(t, tc.mode, Options{UpgradeTimeout: time.Second})
 			require.NoError(t, g.u.Ready())
 			l := startLoad(g.url, 2)
 			start := time.Now()
 			err := g.u.Upgrade()
-			l.end(t)
+			l.End(t)
 			require.Error(t, err)
 			t.Logf("%s: %v", tc.mode, err)
 			tc.check(t, err)
@@ -60,12 +60,12 @@ func TestUpgradeFailsAndThisGenerationServesOn(t *testing.T) {
 				t.Fatal("Exit closed after a failed upgrade")
 			default:
 			}
-			msgs := n.waitFor(t, 3)
+			msgs := n.WaitFor(t, 3, patience)
 			assert.Equal(t, "READY=1", msgs[0])
 			assert.Regexp(t, `^RELOADING=1\nMONOTONIC_USEC=\d+$`, msgs[1])
 			assert.Equal(t, "READY=1", msgs[2], "the upgrade ended")
 			g.u.Stop()
-			assert.Equal(t, "STOPPING=1", n.waitFor(t, 4)[3])
+			assert.Equal(t, "STOPPING=1", n.WaitFor(t, 4, patience)[3])
 		})
 	}
 }
@@ -74,13 +74,13 @@ func TestUpgradeFailsAndThisGenerationServesOn(t *testing.T) {
 // under way goes on.
 func TestSecondUpgradeIsRefusedAtOnce(t *testing.T) {
 	n := listenNotify(t, fmt.Sprintf("@acceptgate-upgrade-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	t.Setenv("NOTIFY_SOCKET", n.addr)
+	t.Setenv("NOTIFY_SOCKET", n.Addr)
 	g := startGeneration(t, "hang", Options{UpgradeTimeout: 2 * time.Second})
 	assert.ErrorIs(t, g.u.Upgrade(), ErrNotReady)
 	require.NoError(t, g.u.Ready())
 	first := make(chan error, 1)
 	go func() { first <- g.u.Upgrade() }()
-	n.waitFor(t, 2) // RELOADING=1: under way
+	n.WaitFor(t, 2, patience) // RELOADING=1: under way
 	start := time.Now()
 	assert.ErrorIs(t, g.u.Upgrade(), ErrInProgress)
 	assert.Less(t, time.Since(start), time.Second, "refused, not queued")
@@ -97,16 +97,16 @@ func TestSecondUpgradeIsRefusedAtOnce(t *testing.T) {
 // killed, and this one serves until its servers are shut down.
 func TestStopRollsAnUpgradeBack(t *testing.T) {
 	n := listenNotify(t, filepath.Join(shortDir(t), "notify"))
-	t.Setenv("NOTIFY_SOCKET", n.addr)
+	t.Setenv("NOTIFY_SOCKET", n.Addr)
 	g := startGeneration(t, "hold", Options{UpgradeTimeout: patience})
 	require.NoError(t, g.u.Ready())
 	upgraded := make(chan error, 1)
 	go func() { upgraded <- g.u.Upgrade() }()
-	n.waitFor(t, 2)
+	n.WaitFor(t, 2, patience)
 	g.u.Stop()
 	err := <-upgraded
 	assert.ErrorIs(t, err, ErrStopped)
 	assert.False(t, errors.Is(err, context.DeadlineExceeded))
 	g.servesHere(t)
-	assert.Equal(t, []string{"READY=1", n.all()[1], "STOPPING=1"}, n.all(), "no READY=1 after STOPPING=1")
+	assert.Equal(t, []string{"READY=1", n.All()[1], "STOPPING=1"}, n.All(), "no READY=1 after STOPPING=1")
 }

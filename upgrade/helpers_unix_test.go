@@ -5,15 +5,9 @@ package upgrade
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/internal/upgradetest"
 )
 
 // patience bounds every wait; nothing waits that long unless something broke.
@@ -28,13 +23,7 @@ const patience = 20 * time.Second
 
 func eventually(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", patience, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	upgradetest.Eventually(t, cond, patience, what)
 }
 
 func shortDir(t *testing.T) string {
@@ -45,131 +34,21 @@ func shortDir(t *testing.T) string {
 	return d
 }
 
-// notifications is a unix datagram socket standing in for systemd's
-// NOTIFY_SOCKET, keeping what it receives in order.
-type notifications struct {
-	addr string
-	mu   sync.Mutex
-	got  []string
+func listenNotify(t *testing.T, addr string) *upgradetest.Notifications {
+	return upgradetest.ListenNotify(t, addr)
 }
-
-func listenNotify(t *testing.T, addr string) *notifications {
-	t.Helper()
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
-	require.NoError(t, err)
-	n := &notifications{addr: addr}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			k, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			n.mu.Lock()
-			n.got = append(n.got, string(buf[:k]))
-			n.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
-	return n
-}
-
-func (n *notifications) all() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.got...)
-}
-
-func (n *notifications) waitFor(t *testing.T, k int) []string {
-	t.Helper()
-	eventually(t, func() bool { return len(n.all()) >= k }, fmt.Sprintf("%d notifications (have %q)", k, n.all()))
-	return n.all()
-}
-
-var pidRE = regexp.MustCompile(`pid=(\d+)`)
 
 // get asks url on a new connection and returns the pid in the answer.
 func get(url string) (int, error) {
-	c := &http.Client{Timeout: patience, Transport: &http.Transport{DisableKeepAlives: true}}
+	c := upgradetest.NewClient(patience)
 	defer c.CloseIdleConnections()
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	m := pidRE.FindSubmatch(body)
-	if m == nil {
-		return 0, fmt.Errorf("no pid in %q", body)
-	}
-	return strconv.Atoi(string(m[1]))
+	return upgradetest.Get(c, url)
 }
 
-// load asks url from loops goroutines, a new connection per request, until
-// end; bounded in count and time.
-type load struct {
-	ok, failed atomic.Int64
-	firstErr   atomic.Pointer[error]
-	mu         sync.Mutex
-	pids       map[int]int
-	stop       chan struct{}
-	wg         sync.WaitGroup
-}
-
-func startLoad(url string, loops int) *load {
-	const maxRequests = 200_000
-	l := &load{pids: map[int]int{}, stop: make(chan struct{})}
-	var total atomic.Int64
-	for range loops {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for total.Add(1) <= maxRequests {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				pid, err := get(url)
-				if err != nil {
-					l.failed.Add(1)
-					l.firstErr.CompareAndSwap(nil, &err)
-					continue
-				}
-				l.ok.Add(1)
-				l.mu.Lock()
-				l.pids[pid]++
-				l.mu.Unlock()
-			}
-		}()
-	}
-	return l
-}
-
-func (l *load) seen(pid int) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.pids[pid] > 0
-}
-
-func (l *load) end(t *testing.T) {
-	t.Helper()
-	close(l.stop)
-	l.wg.Wait()
-	var first error
-	if p := l.firstErr.Load(); p != nil {
-		first = *p
-	}
-	assert.Zero(t, l.failed.Load(), "requests not answered 200 (first: %v)", first)
-	t.Logf("%d requests answered by %d processes", l.ok.Load(), len(l.pids))
+// startLoad asks url from loops goroutines, a new connection per request,
+// until End; bounded in count and time.
+func startLoad(url string, loops int) *upgradetest.Load {
+	return upgradetest.StartLoad(url, loops, 200_000, patience)
 }
 
 // generation is this test process as a server's generation: an Upgrader

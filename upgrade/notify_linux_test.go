@@ -26,12 +26,12 @@ func TestNotifySendsDatagramsInOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := listenNotify(t, tc.addr(t))
-			t.Setenv("NOTIFY_SOCKET", n.addr)
+			t.Setenv("NOTIFY_SOCKET", n.Addr)
 			sent := []string{stateReady, stateReloading(), stateTakenOver(42), stateStopping}
 			for _, s := range sent {
 				require.NoError(t, notify(s))
 			}
-			assert.Equal(t, sent, n.waitFor(t, len(sent)))
+			assert.Equal(t, sent, n.WaitFor(t, len(sent), patience))
 			assert.Equal(t, "MAINPID=42\nREADY=1", sent[2])
 		})
 	}

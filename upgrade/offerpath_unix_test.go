@@ -20,7 +20,7 @@ import (
 func TestTakeoverAtTheOfferPath(t *testing.T) {
 	dir := shortDir(t)
 	n := listenNotify(t, filepath.Join(dir, "notify"))
-	t.Setenv("NOTIFY_SOCKET", n.addr)
+	t.Setenv("NOTIFY_SOCKET", n.Addr)
 	path := filepath.Join(dir, "upgrade.sock")
 	old := startGeneration(t, "serve", Options{OfferPath: path})
 	require.NoError(t, old.u.Ready())
@@ -40,9 +40,9 @@ func TestTakeoverAtTheOfferPath(t *testing.T) {
 	defer func() { srv.Close(); <-served }()
 	require.NoError(t, next.Ready())
 	<-old.u.Exit()
-	l.end(t)
+	l.End(t)
 	assert.ErrorIs(t, old.u.Upgrade(), ErrStopped)
-	assert.Equal(t, []string{"READY=1", fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid())}, n.waitFor(t, 2))
+	assert.Equal(t, []string{"READY=1", fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid())}, n.WaitFor(t, 2, patience))
 	_, err = os.Stat(path)
 	assert.NoError(t, err, "the next generation offers at the same path")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acceptgate/acceptgate/internal/upgradetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -65,15 +66,15 @@ func mainPID(t *testing.T, msg string) int {
 
 // upgradeTo sends SIGHUP to pid and returns its successor's pid, once the
 // successor answered and pid exited.
-func upgradeTo(t *testing.T, n *notifications, l *load, pid int) int {
+func upgradeTo(t *testing.T, n *upgradetest.Notifications, l *upgradetest.Load, pid int) int {
 	t.Helper()
-	before := len(n.all())
+	before := len(n.All())
 	require.NoError(t, unix.Kill(pid, unix.SIGHUP))
-	msgs := n.waitFor(t, before+2)
+	msgs := n.WaitFor(t, before+2, patience)
 	assert.True(t, strings.HasPrefix(msgs[before], "RELOADING=1\nMONOTONIC_USEC="), "an upgrade begins with RELOADING=1: %q", msgs[before])
 	next := mainPID(t, msgs[before+1])
 	require.NotEqual(t, pid, next)
-	eventually(t, func() bool { return l.seen(next) }, fmt.Sprintf("an answer from pid %d", next))
+	eventually(t, func() bool { return l.Seen(next) }, fmt.Sprintf("an answer from pid %d", next))
 	reap(t, pid)
 	return next
 }
@@ -84,23 +85,23 @@ func upgradeTo(t *testing.T, n *notifications, l *load, pid int) int {
 // on SIGTERM, in that order.
 func TestExampleUpgradesSixTimesUnderLoad(t *testing.T) {
 	n := listenNotify(t, fmt.Sprintf("@acceptgate-example-%d-%d", os.Getpid(), time.Now().UnixNano()))
-	pid, out := startExample(t, nil, []string{"NOTIFY_SOCKET=" + n.addr}, "-addr", "127.0.0.1:0")
+	pid, out := startExample(t, nil, []string{"NOTIFY_SOCKET=" + n.Addr}, "-addr", "127.0.0.1:0")
 	addr := servingAddr(t, out)
 	l := startLoad("http://"+addr+"/", 8)
-	eventually(t, func() bool { return l.seen(pid) }, "an answer from the first generation")
-	n.waitFor(t, 1) // READY=1
+	eventually(t, func() bool { return l.Seen(pid) }, "an answer from the first generation")
+	n.WaitFor(t, 1, patience) // READY=1
 	pids := []int{pid}
 	for range 6 {
 		pids = append(pids, upgradeTo(t, n, l, pids[len(pids)-1]))
 	}
-	l.end(t)
+	l.End(t)
 	last := pids[len(pids)-1]
 	require.NoError(t, unix.Kill(last, unix.SIGTERM))
 	reap(t, last)
 	for range out { // every generation's output, to the end
 	}
 
-	msgs := n.waitFor(t, 14)
+	msgs := n.WaitFor(t, 14, patience)
 	assert.Len(t, msgs, 14)
 	assert.Equal(t, "READY=1", msgs[0])
 	var usec []int64
@@ -132,7 +133,7 @@ func TestExampleServesTheSocketSystemdActivates(t *testing.T) {
 	ln.Close()
 	n := listenNotify(t, fmt.Sprintf("@acceptgate-activate-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	// systemd-socket-activate passes on only the variables it is told to.
-	pid, out := startExample(t, []string{activate, "-l", addr, "-E", serverEnv + "=1", "-E", "NOTIFY_SOCKET=" + n.addr},
+	pid, out := startExample(t, []string{activate, "-l", addr, "-E", serverEnv + "=1", "-E", "NOTIFY_SOCKET=" + n.Addr},
 		nil, "-addr", "192.0.2.1:80")
 	// It listens, then starts the service at the first connection, which
 	// waits in the socket's queue meanwhile.
@@ -144,14 +145,14 @@ func TestExampleServesTheSocketSystemdActivates(t *testing.T) {
 		return err == nil
 	}, "systemd-socket-activate to listen")
 	l := startLoad("http://"+addr+"/", 2)
-	eventually(t, func() bool { return l.seen(pid) }, "an answer from the activated service")
-	n.waitFor(t, 1) // READY=1
+	eventually(t, func() bool { return l.Seen(pid) }, "an answer from the activated service")
+	n.WaitFor(t, 1, patience) // READY=1
 	next := upgradeTo(t, n, l, pid)
-	l.end(t)
+	l.End(t)
 	require.NoError(t, unix.Kill(next, unix.SIGTERM))
 	reap(t, next)
 	for range out {
 	}
-	assert.Equal(t, []string{"READY=1"}, n.all()[:1])
-	assert.Equal(t, "STOPPING=1", n.all()[len(n.all())-1])
+	assert.Equal(t, []string{"READY=1"}, n.All()[:1])
+	assert.Equal(t, "STOPPING=1", n.All()[len(n.All())-1])
 }
