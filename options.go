@@ -10,12 +10,20 @@ import (
 type Option func(*config)
 
 type config struct {
-	socket   listener.Config // for Listen, and to bind the address again
-	track    bool
-	maxConns int
-	hook     func(from, to State)
-	logger   *slog.Logger
-	skip     bool // WithSkipAborted
+	// socket is what Listen creates the socket with, and what binds the
+	// address again: base with the settings of WithReusePort and
+	// WithBacklog laid over it. Every option that touches one of the three
+	// computes it again, so that their order does not matter.
+	socket     listener.Config
+	base       listener.Config // WithSocketConfig
+	reusePort  bool            // WithReusePort
+	backlog    int             // WithBacklog, if backlogSet
+	backlogSet bool
+	track      bool
+	maxConns   int
+	hook       func(from, to State)
+	logger     *slog.Logger
+	skip       bool // WithSkipAborted
 }
 
 // WithMaxConns limits the Listener to n accepted connections open at once, as
@@ -92,20 +100,45 @@ func WithLogger(logger *slog.Logger) Option {
 
 // WithReusePort makes Listen set SO_REUSEPORT, so that several sockets, in
 // this process or others, can listen on the address and share its clients:
-// one can Reject or Close while another takes over.
+// one can Reject or Close while another takes over. It holds whatever the
+// ReusePort field of a WithSocketConfig says, before or after it.
 func WithReusePort() Option {
-	return func(c *config) { c.socket.ReusePort = true }
+	return func(c *config) {
+		c.reusePort = true
+		c.resolveSocket()
+	}
 }
 
 // WithBacklog makes Listen ask for an accept queue of n connections instead
-// of the system maximum. Resume after Reject listens with it again.
+// of the system maximum. Resume after Reject listens with it again. It
+// overrides the Backlog field of a WithSocketConfig, before or after it; of
+// several WithBacklog options the last one counts.
 func WithBacklog(n int) Option {
-	return func(c *config) { c.socket.Backlog = n }
+	return func(c *config) {
+		c.backlog, c.backlogSet = n, true
+		c.resolveSocket()
+	}
 }
 
 // WithSocketConfig makes Listen create the socket with cfg, for the options
-// that have no Option of their own (TCP_DEFER_ACCEPT, TCP_FASTOPEN). It
-// replaces what WithReusePort and WithBacklog set before it.
+// that have no Option of their own (TCP_DEFER_ACCEPT, TCP_FASTOPEN). The
+// order of the options does not matter: WithReusePort and WithBacklog, given
+// before or after it, override cfg's ReusePort and Backlog. Of several
+// WithSocketConfig options the last one counts.
 func WithSocketConfig(cfg listener.Config) Option {
-	return func(c *config) { c.socket = cfg }
+	return func(c *config) {
+		c.base = cfg
+		c.resolveSocket()
+	}
+}
+
+// resolveSocket computes c.socket from the socket options given so far.
+func (c *config) resolveSocket() {
+	c.socket = c.base
+	if c.reusePort {
+		c.socket.ReusePort = true
+	}
+	if c.backlogSet {
+		c.socket.Backlog = c.backlog
+	}
 }

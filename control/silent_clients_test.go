@@ -109,7 +109,7 @@ func (r *adminRig) dial() (net.Conn, error) {
 // operator with the token out: when a client takes the last slot, NewServer's
 // server closes the one silent longest, so the gate accepts the clients
 // queued in the kernel one after another until the operator's, whose request
-// is in at once. Without that (review, issue 19 item 14), the silent ones
+// is in at once. Without that (as before issue 19), the silent ones
 // held every slot for the request timeout (10 s), and the operator waited
 // behind them in the kernel's queue. The listener's bound holds meanwhile.
 func TestSilentClientsLeaveRoomForTheOperator(t *testing.T) {

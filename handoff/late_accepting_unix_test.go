@@ -19,7 +19,7 @@ import (
 // "accepting" comes later than the offer's step timeout, is still there and
 // serving. The old process must then not serve the sockets again beside it.
 //
-// It did (review, issue 19 item 13's question "two serving?"): the offer
+// It did until issue 19 asked whether two could be serving: the offer
 // rolled back on any failure to hear "accepting", a timeout as much as the
 // taker's death, and a Takeover that heard that after its go kept serving,
 // so that both generations served for good. After the go a silence proves
