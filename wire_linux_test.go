@@ -224,8 +224,10 @@ func TestNoResetAcrossARoundTrip(t *testing.T) {
 			// Without a fence, Reject can only wait for a moment when no
 			// handshake is under way and then stop the socket: a client
 			// whose SYN arrives between that check and the stop has its
-			// handshake reset when its final ACK arrives (DESIGN.md, fact
-			// 13), and one still under way after SettleTime is reset too.
+			// handshake reset when its final ACK arrives (the kernel keeps
+			// the half-open request, but finds no listener to complete it
+			// into and answers the ACK with a RST), and one still under way
+			// after SettleTime is reset too.
 			// On a loaded machine a thread preempted between the two
 			// stretches the microseconds to milliseconds. A reset is
 			// allowed there only. Such a client's SYN reached the server
