@@ -24,4 +24,8 @@
 // and docs/security.md. The Handler serves one page of its own
 // at "/", the admin page, and may serve read-only routes added with
 // WithHandler, such as Prometheus metrics, under the same rules.
+//
+// Operating gates through it (ctl, signals, draining behind a load balancer,
+// systemd, the admin page, metrics) is described in the repository's
+// docs/operating.md.
 package control
