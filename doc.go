@@ -19,4 +19,9 @@
 // While paused or rejecting, Accept never returns an error of its own, so the
 // server's accept loop (http.Server.Serve, grpc.Server.Serve, a hand-written
 // loop) stays alive with its handlers and carries on after Resume.
+//
+// For operations, the repository's docs/ hold the depth: how Reject works
+// and what it costs on each platform (docs/reject.md), upgrades
+// (docs/upgrades.md), operating gates (docs/operating.md) and what clients
+// see (docs/clients.md).
 package acceptgate

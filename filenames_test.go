@@ -58,7 +58,7 @@ func TestFileNamesSayTheirBuildConstraint(t *testing.T) {
 			}
 		}
 		if line != "" {
-			t.Errorf("%s: constraint %q, but its name says none: name it for the constraint (the README's Layout says how)", path, line)
+			t.Errorf("%s: constraint %q, but its name says none: name it for the constraint (CONTRIBUTING.md says how)", path, line)
 		}
 		return nil
 	})

@@ -69,7 +69,7 @@ func WithTracking() Option {
 //
 // The check is made on Linux, for TCP connections (from the socket's TCP
 // state) and unix sockets (a peer that closed without sending anything), and
-// costs a system call per connection (see the README's Performance section).
+// costs a system call per connection (see docs/measurements.md).
 // Elsewhere, and for connections without a SyscallConn method (such as
 // *tls.Conn), the option changes nothing: every connection is delivered. A
 // client that gives up after the check is delivered too, and so is a

@@ -105,7 +105,7 @@ func (p probe) run(addr string) attempt {
 			// that stopped (or closed) mid-handshake resets the client
 			// before connect returns. It never saw a connection: for it, as
 			// for a refused one, the connect failed. (Over a network the
-			// same reset comes after connect returned; the README's "Without
+			// same reset comes after connect returned; docs/reject.md's "Without
 			// privileges" says when it can happen.)
 			return attempt{outcome: refused}
 		case isTimeout(err):

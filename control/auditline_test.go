@@ -17,7 +17,7 @@ import (
 
 // TestAuditLineIsUnder1KBWhateverEveryFieldHolds: a refused request whose
 // every logged field is long and made of what a logger escapes (quotes,
-// backslashes, bytes that are not ASCII) logs one line under 1 KB, as README
+// backslashes, bytes that are not ASCII) logs one line under 1 KB, as docs/security.md
 // says, with slog's text and JSON handlers, for every kind of refusal, and
 // each field keeps a useful part of what was sent.
 func TestAuditLineIsUnder1KBWhateverEveryFieldHolds(t *testing.T) {
@@ -69,7 +69,7 @@ func TestAuditLineIsUnder1KBWhateverEveryFieldHolds(t *testing.T) {
 
 				line := log.String()
 				require.Equal(t, 1, strings.Count(line, "\n"), "one line:\n%s", line)
-				assert.Less(t, len(line), 1024, "README: each audit line is under 1 KB:\n%s", line)
+				assert.Less(t, len(line), 1024, "docs/security.md: each audit line is under 1 KB:\n%s", line)
 				if hname == "json" {
 					var fields map[string]any
 					require.NoError(t, json.Unmarshal([]byte(line), &fields))

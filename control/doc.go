@@ -21,7 +21,11 @@
 // The Handler decides who may call it before any route runs, so that a web
 // page the operator has open can neither change a gate's state nor read the
 // API, and a token, once set, is needed everywhere but /readyz; see Handler
-// and the README's Security section. The Handler serves one page of its own
+// and docs/security.md. The Handler serves one page of its own
 // at "/", the admin page, and may serve read-only routes added with
 // WithHandler, such as Prometheus metrics, under the same rules.
+//
+// Operating gates through it (ctl, signals, draining behind a load balancer,
+// systemd, the admin page, metrics) is described in the repository's
+// docs/operating.md.
 package control

@@ -93,7 +93,7 @@ func TestAuditLinesStayShortWhateverTheRequest(t *testing.T) {
 	line := strings.TrimSpace(log.String())
 	perDay := len(line) * control.AuditPerSecond * 86400
 	t.Logf("one audit line: %d bytes; a sustained flood writes %.2f GB a day, %.1f GB a week", len(line), float64(perDay)/1e9, float64(perDay)*7/1e9)
-	assert.Less(t, len(line), 1024, "a refused request's audit line is under 1 KB, as README says")
+	assert.Less(t, len(line), 1024, "a refused request's audit line is under 1 KB, as docs/security.md says")
 }
 
 // TestClientTellsNothingToASocketAnotherUserOwns: another local user who took the admin socket's path gets neither the token nor a request to answer.

@@ -63,4 +63,7 @@
 // SOCK_SEQPACKET; elsewhere (macOS has none, Windows has no descriptors
 // to pass) Listen makes new sockets and Upgrade fails, wrapping
 // errors.ErrUnsupported, with this generation serving on.
+//
+// The repository's docs/upgrades.md describes the handoff underneath,
+// systemd units, and how upgrades were measured.
 package upgrade

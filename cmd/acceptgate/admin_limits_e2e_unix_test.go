@@ -135,7 +135,7 @@ func TestServeAdminLogsFailedHandshakesUnderTheAuditLimit(t *testing.T) {
 	logged := strings.Count(string(out), "TLS handshake error")
 	t.Logf("%d broken connections in %v: %d handshake errors logged", broken, elapsed, logged)
 	assert.Positive(t, logged, "handshake errors are logged")
-	const perSecond = 10 // README: at most 10 audit lines a second
+	const perSecond = 10 // docs/security.md: at most 10 audit lines a second
 	assert.LessOrEqual(t, logged, perSecond*(int(elapsed/time.Second)+2),
-		"at most %d lines a second, as README says, whatever the number of broken connections", perSecond)
+		"at most %d lines a second, as docs/security.md says, whatever the number of broken connections", perSecond)
 }

@@ -17,13 +17,13 @@ const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
 const benchUsage = `Usage: acceptgate bench [flags]
 
 Runs the benchmark suite in ./bench (from the module's root), prints the
-medians, ratios and targets as Markdown, and rewrites the README's
-Performance table between its perf markers.`
+medians, ratios and targets as Markdown, and rewrites the Performance
+table of docs/measurements.md between its perf markers.`
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchUsage, stderr)
 	count := fs.Int("count", 6, "runs of each benchmark; medians are reported")
-	readme := fs.String("readme", "README.md", "`file` whose Performance table is rewritten; empty to only print")
+	readme := fs.String("readme", "docs/measurements.md", "`file` whose Performance table is rewritten, between its perf markers; empty to only print")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

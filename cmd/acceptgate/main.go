@@ -4,7 +4,7 @@
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME] | drain
 //	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
 //	acceptgate handoff [flags]  what clients see when traffic moves to another socket or process
-//	acceptgate bench [flags]    the benchmark suite, into the README's Performance table
+//	acceptgate bench [flags]    the benchmark suite, into docs/measurements.md's Performance table
 //	acceptgate soak [flags]     serve under load while flipping states
 //	acceptgate --version
 //
@@ -38,7 +38,7 @@ var commands = []command{
 	{"ctl", "show and change gates through the admin API", runCtl},
 	{"backlog", "show what clients live through in each state, with the accept queue", runBacklog},
 	{"handoff", "measure what clients see when traffic moves to another socket or process", runHandoff},
-	{"bench", "run the benchmark suite and rewrite the README's Performance table", runBench},
+	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", runBench},
 	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
 }
 

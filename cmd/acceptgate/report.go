@@ -60,7 +60,7 @@ func (r results) med(name, unit string) float64 { v, _ := r.median(name, unit); 
 // runs returns how many runs a benchmark had.
 func (r results) runs(name, unit string) int { return len(r[name][unit]) }
 
-// markdown writes the README's performance tables: medians, ratios and
+// markdown writes docs/measurements.md's performance tables: medians, ratios and
 // whether each target holds. The targets are the project's, written down in
 // the tables' rows below; a missed one is shown in bold.
 func (r results) markdown(w io.Writer) {

@@ -282,7 +282,7 @@ func upgradeOnSIGHUP(upg *upgrade.Upgrader, hup <-chan os.Signal, handable bool,
 }
 
 // rejectMode says how Reject will refuse clients of a TCP socket at addr on
-// this machine, as README's "Reject, without privileges" explains.
+// this machine, as docs/reject.md's "Without privileges" explains.
 func rejectMode(addr net.Addr) string {
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
