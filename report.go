@@ -11,9 +11,12 @@ type stateChange struct {
 	addr     net.Addr
 }
 
-// enterLocked records a completed transition and queues the change for
+// enter records a completed transition and queues the change for
 // reportChanges. Storing the new mode has woken the waiters.
-func (l *Listener) enterLocked(from, to State) {
+func (l *Listener) enter(from, to State) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.at = to
 	now := time.Now()
 	l.spent[from] += now.Sub(l.since)
 	l.entered[to]++
