@@ -72,7 +72,6 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 		if err := l.moveToOpLocked(Accepting, Paused); err != nil {
 			return handover.Socket{}, nil, l.opError("hand over", err)
 		}
-		l.enter(Accepting, Paused)
 	case Rejecting:
 		// The kernel's queue goes with the socket: the other process
 		// delivers what it admitted.
@@ -109,7 +108,6 @@ func (l *Listener) endHoldOpLocked(then State) error {
 		if err := l.moveToOpLocked(Paused, Accepting); err != nil {
 			return err
 		}
-		l.enter(Paused, Accepting)
 	case Rejecting:
 		l.setModeOpLocked(Rejecting, true)
 	}

@@ -11,11 +11,9 @@ type stateChange struct {
 	addr     net.Addr
 }
 
-// enter records a completed transition and queues the change for
+// enterLocked records a completed transition and queues the change for
 // reportChanges. Storing the new mode has woken the waiters.
-func (l *Listener) enter(from, to State) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *Listener) enterLocked(from, to State) {
 	l.at = to
 	now := time.Now()
 	l.spent[from] += now.Sub(l.since)

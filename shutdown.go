@@ -125,6 +125,7 @@ func (l *Listener) closeOpLocked(from State, keepPending bool) error {
 		l.drained = make(chan struct{})
 	}
 	l.storeModeLocked(m)
+	l.enterLocked(from, Closed)
 	if !keepPending {
 		// Taken in the step that stores the mode, so that no Accept
 		// delivers one of them from a closed Listener.
@@ -139,7 +140,6 @@ func (l *Listener) closeOpLocked(from State, keepPending bool) error {
 	} else {
 		err = l.sock.Load().close()
 	}
-	l.enter(from, Closed)
 	return err
 }
 

@@ -88,9 +88,6 @@ func (l *Listener) transition(to State, verb string) error {
 		return l.opError(verb, ErrHandoffInProgress)
 	}
 	err := l.moveToOpLocked(from, to)
-	if err == nil {
-		l.enter(from, to)
-	}
 	l.opMu.Unlock()
 	l.reportChanges()
 	if err != nil {
@@ -99,8 +96,8 @@ func (l *Listener) transition(to State, verb string) error {
 	return nil
 }
 
-// moveToOpLocked does the socket work of a transition and stores the new
-// mode. On error the Listener is left in from, and whatever the work took
+// moveToOpLocked does the socket work of a transition, stores the new
+// mode and records the transition. On error the Listener is left in from, and whatever the work took
 // out of the kernel is pending, to be delivered.
 func (l *Listener) moveToOpLocked(from, to State) error {
 	s := l.sock.Load()
@@ -128,7 +125,7 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 		l.setModeOpLocked(from, true) // with what the work left pending
 		return err
 	}
-	l.setModeOpLocked(to, true)
+	l.enterOpLocked(from, to)
 	return nil
 }
 
@@ -137,7 +134,14 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 // hands out clients, held unless open. With open, a mode in which Accept
 // takes from the socket clears the wake-up deadline, which would fail its
 // next Accept.
-func (l *Listener) setModeOpLocked(s State, open bool) {
+func (l *Listener) setModeOpLocked(s State, open bool) { l.storeStateOpLocked(s, open, nil) }
+
+// enterOpLocked stores state to as setModeOpLocked does and records the
+// transition from from in the same step under mu, so that Stats never
+// pairs the new state with the counters of the one before.
+func (l *Listener) enterOpLocked(from, to State) { l.storeStateOpLocked(to, true, &from) }
+
+func (l *Listener) storeStateOpLocked(s State, open bool, from *State) {
 	m := int32(s)
 	sock := l.sock.Load()
 	switch {
@@ -154,6 +158,9 @@ func (l *Listener) setModeOpLocked(s State, open bool) {
 		m |= pendingFlag
 	}
 	l.storeModeLocked(m)
+	if from != nil {
+		l.enterLocked(*from, s)
+	}
 	l.mu.Unlock()
 }
 
