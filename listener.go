@@ -70,8 +70,9 @@ type Listener struct {
 	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
 	drained chan struct{}             // closed when a released Listener has delivered its pending connections
 
-	// Changes to report, in transition order. They are reported outside mu
-	// by one goroutine at a time, so that a hook may call any method.
+	// Changes to report, in transition order. They are reported outside
+	// opMu and mu by one goroutine at a time, so that a hook may call any
+	// method.
 	hookMu      sync.Mutex
 	hookQueue   []stateChange
 	hookRunning bool

@@ -187,7 +187,7 @@ var wakeWait = time.Second
 // socket fail before it takes a connection.
 //
 // A wrapped listener whose SetDeadline does not wake its Accept would hold
-// the transition, and with it every other method, for good: past wakeWait
+// the transition, and with it every later one, for good: past wakeWait
 // the transition goes on, and a goroutine still inside may take one more
 // connection, which Accept delivers, as for a listener without SetDeadline.
 func (l *Listener) stopAcceptsOpLocked(s *socket) {
