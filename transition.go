@@ -97,8 +97,9 @@ func (l *Listener) transition(to State, verb string) error {
 }
 
 // moveToOpLocked does the socket work of a transition, stores the new
-// mode and records the transition. On error the Listener is left in from, and whatever the work took
-// out of the kernel is pending, to be delivered.
+// mode and records the transition. On error the Listener is left in from,
+// and whatever the work took out of the kernel is pending, to be delivered
+// (Accept delivers it meanwhile too: see addPending).
 func (l *Listener) moveToOpLocked(from, to State) error {
 	s := l.sock.Load()
 	if to == Rejecting && !s.canReject() {
