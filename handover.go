@@ -47,9 +47,9 @@ func init() {
 // prepareHandover stops the Listener taking connections from its socket,
 // strictly, and returns what another process needs to take it over.
 func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
-	l.mu.Lock()
+	l.opMu.Lock()
 	defer l.reportChanges()
-	defer l.mu.Unlock()
+	defer l.opMu.Unlock()
 	from := l.State()
 	if from == Closed {
 		return handover.Socket{}, nil, l.opError("hand over", net.ErrClosed)
@@ -69,21 +69,20 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 	}
 	switch from {
 	case Accepting:
-		if err := l.moveToLocked(Accepting, Paused); err != nil {
+		if err := l.moveToOpLocked(Accepting, Paused); err != nil {
 			return handover.Socket{}, nil, l.opError("hand over", err)
 		}
-		l.enterLocked(Accepting, Paused)
 	case Rejecting:
 		// The kernel's queue goes with the socket: the other process
 		// delivers what it admitted.
 		if socketOpen(l.mode.Load() &^ pendingFlag) {
-			l.setModeLocked(Rejecting, false)
-			l.stopAcceptsLocked(s)
+			l.setModeOpLocked(Rejecting, false)
+			l.stopAcceptsOpLocked(s)
 		}
 	}
 	files, err := dupFiles(s)
 	if err != nil {
-		l.endHoldLocked(from)
+		l.endHoldOpLocked(from)
 		return handover.Socket{}, nil, l.opError("hand over", err)
 	}
 	l.handing = &handing{then: from}
@@ -91,27 +90,26 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 }
 
 func (l *Listener) rollbackHandover() {
-	l.mu.Lock()
+	l.opMu.Lock()
 	if h := l.handing; h != nil && !h.adopted && l.State() != Closed {
 		l.handing = nil
-		l.endHoldLocked(h.then)
+		l.endHoldOpLocked(h.then)
 	}
-	l.mu.Unlock()
+	l.opMu.Unlock()
 	l.reportChanges()
 }
 
-// endHoldLocked puts a Listener that holds its socket for a handoff in state
+// endHoldOpLocked puts a Listener that holds its socket for a handoff in state
 // then: accepting (from paused), or rejecting and delivering what the kernel
 // admitted. Paused stays as it is.
-func (l *Listener) endHoldLocked(then State) error {
+func (l *Listener) endHoldOpLocked(then State) error {
 	switch then {
 	case Accepting:
-		if err := l.moveToLocked(Paused, Accepting); err != nil {
+		if err := l.moveToOpLocked(Paused, Accepting); err != nil {
 			return err
 		}
-		l.enterLocked(Paused, Accepting)
 	case Rejecting:
-		l.setModeLocked(Rejecting, true)
+		l.setModeOpLocked(Rejecting, true)
 	}
 	return nil
 }
@@ -120,17 +118,17 @@ func (l *Listener) endHoldLocked(then State) error {
 // socket, which another process holds now. Connections Reject took out of
 // the kernel are still delivered by Accept; then it reports net.ErrClosed.
 func (l *Listener) releaseHandover() error {
-	l.mu.Lock()
+	l.opMu.Lock()
 	from := l.State()
 	if from == Closed || l.handing == nil {
-		l.mu.Unlock()
+		l.opMu.Unlock()
 		if from == Closed {
 			return l.opError("hand over", net.ErrClosed)
 		}
 		return l.opError("hand over", errors.New("the socket was not prepared for handing over"))
 	}
-	err := l.closeLocked(from, true)
-	l.mu.Unlock()
+	err := l.closeOpLocked(from, true)
+	l.opMu.Unlock()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("hand over", err)
@@ -187,6 +185,7 @@ func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, erro
 		held = Rejecting
 	}
 	l.mode.Store(int32(held))
+	l.at = held
 	l.handing = &handing{then: to, adopted: true}
 	return l, nil
 }
@@ -211,17 +210,17 @@ func closeFiles(files []*os.File) {
 // releaseHandover: the old process may still serve the socket again, and
 // this one must then let go of it as it came, untouched.
 func (l *Listener) activateHandover() error {
-	l.mu.Lock()
+	l.opMu.Lock()
 	h := l.handing
 	if h == nil || !h.adopted || h.active || l.State() == Closed {
-		l.mu.Unlock()
+		l.opMu.Unlock()
 		return l.opError("take over", errors.New("not an adopted socket waiting to be activated"))
 	}
-	err := l.endHoldLocked(h.then)
+	err := l.endHoldOpLocked(h.then)
 	if err == nil {
 		h.active = true
 	}
-	l.mu.Unlock()
+	l.opMu.Unlock()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("take over", err)
@@ -232,9 +231,9 @@ func (l *Listener) activateHandover() error {
 // settleHandover ends an adopted Listener's handoff: the socket is its own.
 // One that could not be activated stays as it came, and takes transitions.
 func (l *Listener) settleHandover() {
-	l.mu.Lock()
+	l.opMu.Lock()
 	if h := l.handing; h != nil && h.adopted {
 		l.handing = nil
 	}
-	l.mu.Unlock()
+	l.opMu.Unlock()
 }

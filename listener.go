@@ -21,7 +21,7 @@ type Listener struct {
 	// mode holds the State, or-ed with the flags in state.go. It is the one
 	// word the Accept hot path reads; once the Listener is shared it is
 	// only written with mu held, by storeModeLocked, which wakes the
-	// waiters when it changes.
+	// waiters when it changes. Transitions write it with opMu held too.
 	mode atomic.Int32
 
 	// inflight counts the goroutines inside the wrapped listener's Accept, so
@@ -46,18 +46,33 @@ type Listener struct {
 	hook   func(from, to State)
 	logger *slog.Logger
 
-	mu      sync.Mutex // serializes transitions; guards the fields below
-	sock    atomic.Pointer[socket]
+	// Two locks, as in net/http's Server: opMu serialises the transitions
+	// (Pause, Reject, Resume, Close and the handoff steps) and is held
+	// across their socket work, which may wait up to a second for
+	// handshakes; mu is short and guards the state below it. Nothing waits
+	// with mu held (no blocking syscall, no channel receive), so that
+	// Stats, Accept's delivery of pending connections, waiters and the
+	// Close of a tracked connection never wait on socket work.
+	//
+	// Lock order: opMu, then mu, then hookMu or connsMu. Helpers named
+	// ...OpLocked need opMu held and take mu themselves where they touch
+	// the state below; helpers named ...Locked need mu held.
+	opMu    sync.Mutex
+	sock    atomic.Pointer[socket] // stored with opMu held
+	handing *handing               // with opMu: set while the socket is being handed to or from another process
+
+	mu      sync.Mutex
+	at      State // the state entered at since: State's, once a transition is done
 	since   time.Time
 	entered [Closed + 1]uint64        // transitions into each state
 	spent   [Closed + 1]time.Duration // time in each state, up to since
 	changed chan struct{}             // closed and replaced when mode changes or a slot is given back
 	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
-	handing *handing                  // set while the socket is being handed to or from another process
 	drained chan struct{}             // closed when a released Listener has delivered its pending connections
 
-	// Changes to report, in transition order. They are reported outside mu
-	// by one goroutine at a time, so that a hook may call any method.
+	// Changes to report, in transition order. They are reported outside
+	// opMu and mu by one goroutine at a time, so that a hook may call any
+	// method.
 	hookMu      sync.Mutex
 	hookQueue   []stateChange
 	hookRunning bool
@@ -160,7 +175,7 @@ type Stats struct {
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	st := Stats{
-		State:    l.State(),
+		State:    l.at,
 		Since:    l.since,
 		Accepted: l.accepted.Load(),
 		Aborted:  l.aborted.Load(),

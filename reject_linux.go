@@ -14,7 +14,7 @@ import (
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// rejectTCPLocked fences the socket where the fence can be lifted again: it
+// rejectTCPOpLocked fences the socket where the fence can be lifted again: it
 // goes on listening, refusing new clients, and Accept delivers the ones it
 // had admitted. Elsewhere it stops the socket listening once no handshake is
 // under way.
@@ -26,7 +26,7 @@ import (
 // the group, and the others take every new client. It waits for the
 // group's handshakes, unless the kernel hands them to the other members
 // (handsOffHandshakes).
-func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
+func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.
 	if !inGroup(s) && (s.own || canUnfence()) {
@@ -40,7 +40,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	}
 	ns := s.accepting()
 	ns.cfg = liveConfig(s) // read while it listens: Resume listens with it
-	if err := l.stopWhenSettledLocked(s); err != nil {
+	if err := l.stopWhenSettledOpLocked(s); err != nil {
 		return nil, err
 	}
 	ns.stopped = true
@@ -101,14 +101,14 @@ func canUnfence() bool {
 	return faults.Check(faults.Probe) == nil && sockets.CanLiftFence()
 }
 
-// liftTCPLocked makes a rejecting TCP socket accept again on its address.
-func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
+// liftTCPOpLocked makes a rejecting TCP socket accept again on its address.
+func (l *Listener) liftTCPOpLocked(s *socket) (*socket, error) {
 	if s.unfence != nil {
 		if err := s.unfence(); err != nil {
 			if !s.own {
 				return nil, err // still fenced: still rejecting
 			}
-			return l.replaceLocked(s)
+			return l.replaceOpLocked(s)
 		}
 		lifted := *s
 		lifted.unfence = nil
@@ -120,18 +120,18 @@ func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
 	return s.accepting(), nil
 }
 
-// replaceLocked stands in for lifting a fence that this process may not
+// replaceOpLocked stands in for lifting a fence that this process may not
 // lift: the fenced socket, which no one else holds, lets its last handshakes
 // complete, hands over its queue and closes, and a new socket with the same
 // options listens on its address. New clients are refused throughout.
-func (l *Listener) replaceLocked(s *socket) (*socket, error) {
+func (l *Listener) replaceOpLocked(s *socket) (*socket, error) {
 	if !s.stopped {
 		// The replacement, and this socket if it must listen again, get
 		// the queue limit it has now; once stopped it can no longer tell.
 		live := *s
 		live.cfg = liveConfig(s)
 		s = &live
-		if err := l.stopWhenSettledLocked(s); err != nil {
+		if err := l.stopWhenSettledOpLocked(s); err != nil {
 			return nil, err
 		}
 	}
@@ -169,7 +169,7 @@ func relisten(s *socket) error {
 	return sockets.Relisten(s.ln, s.cfg.Backlog)
 }
 
-// relistenStopped listens again on the descriptor stopWhenSettledLocked
+// relistenStopped listens again on the descriptor stopWhenSettledOpLocked
 // stopped, on the same address and port, after giving back the hold on it.
 func relistenStopped(s *socket) (*socket, error) {
 	if s.release != nil {

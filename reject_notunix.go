@@ -4,9 +4,9 @@ package acceptgate
 
 func (s *socket) canReject() bool { return false }
 
-func (l *Listener) rejectLocked(s *socket) (*socket, error) { return nil, errNoSocket }
+func (l *Listener) rejectOpLocked(s *socket) (*socket, error) { return nil, errNoSocket }
 
-func (l *Listener) liftLocked(s *socket) (*socket, error) { return nil, errNoSocket }
+func (l *Listener) liftOpLocked(s *socket) (*socket, error) { return nil, errNoSocket }
 
 func (s *socket) close() error { return s.ln.Close() }
 

@@ -30,10 +30,10 @@ func (s *socket) canReject() bool {
 	return false
 }
 
-// rejectLocked makes s refuse new clients. It returns the socket that stands
+// rejectOpLocked makes s refuse new clients. It returns the socket that stands
 // for the rejecting Listener; on error the Listener goes on as it was, and
 // the connections taken out of the kernel meanwhile are in l.pending.
-func (l *Listener) rejectLocked(s *socket) (*socket, error) {
+func (l *Listener) rejectOpLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
 		if err := pathTaken(s.ln, ua.Name); err != nil {
 			return nil, err
@@ -50,19 +50,19 @@ func (l *Listener) rejectLocked(s *socket) (*socket, error) {
 		ns.hidden = h
 		return ns, nil
 	}
-	return l.rejectTCPLocked(s)
+	return l.rejectTCPOpLocked(s)
 }
 
-// liftLocked makes a rejecting s take clients again. On error the Listener
+// liftOpLocked makes a rejecting s take clients again. On error the Listener
 // stays rejecting, with the socket returned if it is not nil.
-func (l *Listener) liftLocked(s *socket) (*socket, error) {
+func (l *Listener) liftOpLocked(s *socket) (*socket, error) {
 	if s.hidden != nil {
 		if err := s.hidden.unhide(); err != nil {
 			return nil, err
 		}
 		return s.accepting(), nil
 	}
-	return l.liftTCPLocked(s)
+	return l.liftTCPOpLocked(s)
 }
 
 func (s *socket) close() error {

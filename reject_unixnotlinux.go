@@ -8,16 +8,16 @@ import (
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
-// rejectTCPLocked closes the listener after taking out its queue; Resume
+// rejectTCPOpLocked closes the listener after taking out its queue; Resume
 // binds its address again. Only Linux can listen again on a stopped
 // descriptor.
-func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
+func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	network, err := tcpNetwork(s.ln)
 	if err != nil {
 		return nil, err
 	}
 	conns, err := sockets.AcceptQueued(s.ln)
-	l.pending = append(l.pending, conns...)
+	l.addPending(conns...)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (l *Listener) rejectTCPLocked(s *socket) (*socket, error) {
 	return ns, nil
 }
 
-func (l *Listener) liftTCPLocked(s *socket) (*socket, error) {
+func (l *Listener) liftTCPOpLocked(s *socket) (*socket, error) {
 	if !s.mustBind {
 		return s.accepting(), nil
 	}

@@ -28,15 +28,15 @@ import (
 // socket (no shutdown, no unlink, no fence lifted): the other process may
 // serve it on.
 func (l *Listener) Close() error {
-	l.mu.Lock()
+	l.opMu.Lock()
 	from := l.State()
 	if from == Closed {
-		l.closePendingLocked() // left by a release to another process
-		l.mu.Unlock()
+		l.opMu.Unlock()
+		l.closePending() // left by a release to another process
 		return l.closedError("close")
 	}
-	err := l.closeLocked(from, false)
-	l.mu.Unlock()
+	err := l.closeOpLocked(from, false)
+	l.opMu.Unlock()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("close", err)
@@ -110,18 +110,29 @@ func (l *Listener) awaitTracked(ctx context.Context) error {
 	}
 }
 
-// closeLocked closes the Listener, in state from, and its socket. A socket
+// closeOpLocked closes the Listener, in state from, and its socket. A socket
 // being handed to or from another process is let go without being touched:
 // the other process holds it too and may serve it on, whichever way the
 // handoff ends. The pending connections are closed, unless keepPending:
 // then Accept still delivers them, and drained is closed after the last.
-func (l *Listener) closeLocked(from State, keepPending bool) error {
+func (l *Listener) closeOpLocked(from State, keepPending bool) error {
 	m := int32(Closed)
-	if keepPending && len(l.pending) > 0 {
+	var drop []net.Conn
+	l.mu.Lock()
+	keepPending = keepPending && len(l.pending) > 0
+	if keepPending {
 		m |= pendingFlag
 		l.drained = make(chan struct{})
 	}
 	l.storeModeLocked(m)
+	l.enterLocked(from, Closed)
+	if !keepPending {
+		// Taken in the step that stores the mode, so that no Accept
+		// delivers one of them from a closed Listener.
+		drop = l.takePendingLocked()
+	}
+	l.mu.Unlock()
+	closeConns(drop)
 	var err error
 	if l.handing != nil {
 		l.handing = nil
@@ -129,20 +140,43 @@ func (l *Listener) closeLocked(from State, keepPending bool) error {
 	} else {
 		err = l.sock.Load().close()
 	}
-	if !keepPending {
-		l.closePendingLocked()
-	}
-	l.enterLocked(from, Closed)
 	return err
 }
 
-func (l *Listener) closePendingLocked() {
-	for _, c := range l.pending {
-		c.Close()
+// addPending queues connections a transition took out of the kernel for
+// delivery. Accept delivers them at once, while the transition goes on.
+func (l *Listener) addPending(cs ...net.Conn) {
+	if len(cs) == 0 {
+		return
 	}
+	l.mu.Lock()
+	l.pending = append(l.pending, cs...)
+	l.storeModeLocked(l.mode.Load() | pendingFlag)
+	l.mu.Unlock()
+}
+
+// closePending closes the connections waiting for delivery.
+func (l *Listener) closePending() {
+	l.mu.Lock()
+	drop := l.takePendingLocked()
+	l.mu.Unlock()
+	closeConns(drop)
+}
+
+// takePendingLocked empties pending and returns what it held, for the
+// caller to close once mu is unlocked.
+func (l *Listener) takePendingLocked() []net.Conn {
+	drop := l.pending
 	l.pending = nil
 	l.storeModeLocked(l.mode.Load() &^ pendingFlag)
 	l.closeDrainedLocked()
+	return drop
+}
+
+func closeConns(cs []net.Conn) {
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 // opError wraps err as net's listener methods do, naming the call.

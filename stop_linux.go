@@ -19,7 +19,7 @@ import (
 // TCP_DEFER_ACCEPT client that has sent nothing.
 var settleTime = time.Second
 
-// stopWhenSettledLocked stops s listening at a moment when no client is
+// stopWhenSettledOpLocked stops s listening at a moment when no client is
 // waiting in its accept queue and no handshake is under way, so that the
 // kernel resets no one: it takes the queue out into l.pending and waits, up
 // to settleTime, for handshakes to complete. Past that it stops anyway, and
@@ -28,7 +28,7 @@ var settleTime = time.Second
 //
 // A member of an SO_REUSEPORT group whose handshakes the kernel moves to
 // the other members does not wait for them: see handsOffHandshakes.
-func (l *Listener) stopWhenSettledLocked(s *socket) error {
+func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 	sc, ok := s.ln.(syscall.Conn)
 	if !ok || s.wake == nil {
 		return errNoSocket
@@ -37,7 +37,7 @@ func (l *Listener) stopWhenSettledLocked(s *socket) error {
 	waitHandshakes := !l.handsOffHandshakes(s)
 	late := time.Now().Add(settleTime)
 	for {
-		if err := l.drainLocked(s, sc); err != nil {
+		if err := l.drainOpLocked(s, sc); err != nil {
 			return err
 		}
 		stopped, err := stopIfSettled(s.ln, waitHandshakes, time.Now().After(late))
@@ -45,14 +45,14 @@ func (l *Listener) stopWhenSettledLocked(s *socket) error {
 			return err
 		}
 		// A handshake is under way: the next client to complete wakes us.
-		if _, err := l.acceptOneLocked(s, time.Millisecond); err != nil {
+		if _, err := l.acceptOneOpLocked(s, time.Millisecond); err != nil {
 			return err
 		}
 	}
 }
 
-// drainLocked takes every connection in s's accept queue into l.pending.
-func (l *Listener) drainLocked(s *socket, sc syscall.Conn) error {
+// drainOpLocked takes every connection in s's accept queue into l.pending.
+func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn) error {
 	for {
 		q, err := backlog.Of(sc)
 		if err != nil {
@@ -62,16 +62,16 @@ func (l *Listener) drainLocked(s *socket, sc syscall.Conn) error {
 			return nil
 		}
 		for range q.Len {
-			if _, err := l.acceptOneLocked(s, time.Second); err != nil {
+			if _, err := l.acceptOneOpLocked(s, time.Second); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// acceptOneLocked takes one connection from s into l.pending, waiting up to
+// acceptOneOpLocked takes one connection from s into l.pending, waiting up to
 // wait for one. It reports whether it took one.
-func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) {
+func (l *Listener) acceptOneOpLocked(s *socket, wait time.Duration) (bool, error) {
 	if err := s.wake(time.Now().Add(wait)); err != nil {
 		return false, err
 	}
@@ -85,7 +85,7 @@ func (l *Listener) acceptOneLocked(s *socket, wait time.Duration) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	l.pending = append(l.pending, c)
+	l.addPending(c)
 	return true, nil
 }
 

@@ -73,25 +73,22 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 func (l *Listener) Reject() error { return l.transition(Rejecting, "reject") }
 
 func (l *Listener) transition(to State, verb string) error {
-	l.mu.Lock()
+	l.opMu.Lock()
 	from := l.State()
 	if from == Closed {
-		l.mu.Unlock()
+		l.opMu.Unlock()
 		return l.opError(verb, net.ErrClosed)
 	}
 	if from == to && (l.handing == nil || l.handing.then == to) {
-		l.mu.Unlock()
+		l.opMu.Unlock()
 		return nil // repeated: nothing to change, during a handoff or not
 	}
 	if l.handing != nil {
-		l.mu.Unlock()
+		l.opMu.Unlock()
 		return l.opError(verb, ErrHandoffInProgress)
 	}
-	err := l.moveToLocked(from, to)
-	if err == nil {
-		l.enterLocked(from, to)
-	}
-	l.mu.Unlock()
+	err := l.moveToOpLocked(from, to)
+	l.opMu.Unlock()
 	l.reportChanges()
 	if err != nil {
 		return l.opError(verb, err)
@@ -99,10 +96,11 @@ func (l *Listener) transition(to State, verb string) error {
 	return nil
 }
 
-// moveToLocked does the socket work of a transition and stores the new
-// mode. On error the Listener is left in from, and whatever the work took
-// out of the kernel is pending, to be delivered.
-func (l *Listener) moveToLocked(from, to State) error {
+// moveToOpLocked does the socket work of a transition, stores the new
+// mode and records the transition. On error the Listener is left in from,
+// and whatever the work took out of the kernel is pending, to be delivered
+// (Accept delivers it meanwhile too: see addPending).
+func (l *Listener) moveToOpLocked(from, to State) error {
 	s := l.sock.Load()
 	if to == Rejecting && !s.canReject() {
 		return errNoSocket
@@ -111,33 +109,40 @@ func (l *Listener) moveToLocked(from, to State) error {
 	// could take a client the new state should not, or miss a wake-up.
 	// Meanwhile State still reads from: the socket has not changed yet.
 	if socketOpen(l.mode.Load() &^ pendingFlag) {
-		l.setModeLocked(from, false)
-		l.stopAcceptsLocked(s)
+		l.setModeOpLocked(from, false)
+		l.stopAcceptsOpLocked(s)
 	}
 	var ns *socket
 	var err error
 	if from == Rejecting {
-		ns, err = l.liftLocked(s)
+		ns, err = l.liftOpLocked(s)
 	} else if to == Rejecting {
-		ns, err = l.rejectLocked(s)
+		ns, err = l.rejectOpLocked(s)
 	}
 	if ns != nil {
 		l.sock.Store(ns)
 	}
 	if err != nil {
-		l.setModeLocked(from, true) // with what the work left pending
+		l.setModeOpLocked(from, true) // with what the work left pending
 		return err
 	}
-	l.setModeLocked(to, true)
+	l.enterOpLocked(from, to)
 	return nil
 }
 
-// setModeLocked stores state s with the flags that fit it: pending while
+// setModeOpLocked stores state s with the flags that fit it: pending while
 // connections wait for delivery, deliver while a rejecting socket still
 // hands out clients, held unless open. With open, a mode in which Accept
 // takes from the socket clears the wake-up deadline, which would fail its
 // next Accept.
-func (l *Listener) setModeLocked(s State, open bool) {
+func (l *Listener) setModeOpLocked(s State, open bool) { l.storeStateOpLocked(s, open, nil) }
+
+// enterOpLocked stores state to as setModeOpLocked does and records the
+// transition from from in the same step under mu, so that Stats never
+// pairs the new state with the counters of the one before.
+func (l *Listener) enterOpLocked(from, to State) { l.storeStateOpLocked(to, true, &from) }
+
+func (l *Listener) storeStateOpLocked(s State, open bool, from *State) {
 	m := int32(s)
 	sock := l.sock.Load()
 	switch {
@@ -149,10 +154,15 @@ func (l *Listener) setModeLocked(s State, open bool) {
 	if socketOpen(m) && sock.wake != nil {
 		_ = sock.wake(time.Time{})
 	}
+	l.mu.Lock()
 	if len(l.pending) > 0 {
 		m |= pendingFlag
 	}
 	l.storeModeLocked(m)
+	if from != nil {
+		l.enterLocked(*from, s)
+	}
+	l.mu.Unlock()
 }
 
 // storeModeLocked stores mode m and, if it differs from the mode before,
@@ -171,17 +181,17 @@ func (l *Listener) storeModeLocked(m int32) {
 // wrapped Accept after setting a deadline in the past.
 var wakeWait = time.Second
 
-// stopAcceptsLocked wakes goroutines blocked in the wrapped Accept and waits until
+// stopAcceptsOpLocked wakes goroutines blocked in the wrapped Accept and waits until
 // none is left inside it. The mode must already keep them from going back.
 // The netpoller does not notice the state change by itself; a deadline in
 // the past makes it return at once, and also makes any later Accept on the
 // socket fail before it takes a connection.
 //
 // A wrapped listener whose SetDeadline does not wake its Accept would hold
-// the transition, and with it every other method, for good: past wakeWait
+// the transition, and with it every later one, for good: past wakeWait
 // the transition goes on, and a goroutine still inside may take one more
 // connection, which Accept delivers, as for a listener without SetDeadline.
-func (l *Listener) stopAcceptsLocked(s *socket) {
+func (l *Listener) stopAcceptsOpLocked(s *socket) {
 	if s.wake == nil {
 		return
 	}
