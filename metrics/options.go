@@ -51,12 +51,13 @@ func WithConstLabels(labels prometheus.Labels) Option {
 // counters, as acceptgate_tcp_listen_overflows_total and
 // acceptgate_tcp_listen_drops_total, without a gate label. They are off by
 // default because they are not the process's own: Linux keeps them per
-// network namespace (/proc/net/netstat), so every process in the namespace
-// (every process on a host that runs without network namespaces, or every
-// container of a Kubernetes pod) reports the same values, and summing them
-// over processes counts each dropped client once per process. Turn them on
-// in one process per network namespace, or aggregate them with max by
-// instance, not sum. Elsewhere than Linux they are absent.
+// network namespace (/proc/net/netstat), for all its listeners together, so
+// every process in the namespace reports the same values (on a host without
+// containers, every process of the host; in Kubernetes, every container of
+// a pod), and summing them over processes counts each dropped client once
+// per process. Turn them on in one process per network namespace, or
+// aggregate them with max by a label that names the host or pod, never sum.
+// Elsewhere than Linux they are absent.
 func WithHostCounters() Option {
 	return func(o *options) { o.hostCounters = true }
 }
