@@ -4,7 +4,7 @@
 // is scraped; it adds nothing to the Accept path. Register it with a
 // prometheus.Registry and serve that registry, for instance with promhttp:
 //
-//	c := metrics.NewCollector() // or NewCollector(WithNamespace("shop"), ...)
+//	c := metrics.NewCollector() // options: metrics.WithNamespace("shop"), ...
 //	c.Register("http", gate)
 //	reg := prometheus.NewRegistry()
 //	reg.MustRegister(c)
