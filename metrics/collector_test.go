@@ -3,8 +3,10 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,13 +254,13 @@ func TestRegisterRefusesBadInputAndChangesNothing(t *testing.T) {
 }
 
 // A paused gate whose accept queue is full makes the kernel drop new
-// clients; the host's counters show it. The dials are bounded: the kernel
+// clients; the network namespace's counters show it. The dials are bounded: the kernel
 // retries their SYNs until the context ends.
 func TestHostCountersShowAPausedGateOverflowing(t *testing.T) {
 	if !onLinux {
 		t.Skip("the host's listen counters are read from Linux's /proc/net/netstat")
 	}
-	c := metrics.NewCollector()
+	c := metrics.NewCollector(metrics.WithHostCounters())
 	before := gather(t, c)
 	require.Contains(t, before, "acceptgate_tcp_listen_overflows_total{}")
 	require.Contains(t, before, "acceptgate_tcp_listen_drops_total{}")
@@ -353,4 +355,166 @@ func TestOneCollectorPerRegistry(t *testing.T) {
 	m := gather(t, a)
 	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="web"}`)
 	assert.Contains(t, m, `acceptgate_accepted_connections_total{gate="grpc"}`)
+}
+
+// documented are the names of the metrics the package documents, with
+// their types, as a Collector without options sends them for a gate on
+// Linux. A change here breaks dashboards.
+var documented = map[string]dto.MetricType{
+	"acceptgate_accepted_connections_total": dto.MetricType_COUNTER,
+	"acceptgate_state":                      dto.MetricType_GAUGE,
+	"acceptgate_transitions_total":          dto.MetricType_COUNTER,
+	"acceptgate_state_seconds_total":        dto.MetricType_COUNTER,
+	"acceptgate_active_connections":         dto.MetricType_GAUGE,
+	"acceptgate_pending_connections":        dto.MetricType_GAUGE,
+	"acceptgate_accept_queue_length":        dto.MetricType_GAUGE,
+	"acceptgate_accept_queue_limit":         dto.MetricType_GAUGE,
+	"acceptgate_aborted_connections_total":  dto.MetricType_COUNTER,
+}
+
+var hostCounters = []string{"acceptgate_tcp_listen_overflows_total", "acceptgate_tcp_listen_drops_total"}
+
+// families gathers c through a pedantic registry.
+func families(t *testing.T, c prometheus.Collector) map[string]*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(c))
+	fs, err := reg.Gather()
+	require.NoError(t, err)
+	byName := make(map[string]*dto.MetricFamily, len(fs))
+	for _, f := range fs {
+		byName[f.GetName()] = f
+	}
+	return byName
+}
+
+func TestDefaultNamesAreTheDocumentedOnesWithoutHostCounters(t *testing.T) {
+	c := metrics.NewCollector()
+	require.NoError(t, c.Register("web", listen(t)))
+	got := map[string]dto.MetricType{}
+	for name, f := range families(t, c) {
+		got[name] = f.GetType()
+	}
+	want := maps.Clone(documented)
+	if !onLinux {
+		delete(want, "acceptgate_accept_queue_length")
+		delete(want, "acceptgate_accept_queue_limit")
+	}
+	assert.Equal(t, want, got, "no host counters unless asked for")
+}
+
+func TestHostCountersAreOptIn(t *testing.T) {
+	c := metrics.NewCollector(metrics.WithHostCounters())
+	require.NoError(t, c.Register("web", listen(t)))
+	got := families(t, c)
+	for _, name := range hostCounters {
+		if !onLinux {
+			assert.NotContains(t, got, name, "only Linux's /proc/net/netstat is read")
+			continue
+		}
+		require.Contains(t, got, name)
+		f := got[name]
+		assert.Equal(t, dto.MetricType_COUNTER, f.GetType(), name)
+		assert.Contains(t, f.GetHelp(), "network namespace", name)
+		require.Len(t, f.GetMetric(), 1, name)
+		assert.Empty(t, f.GetMetric()[0].GetLabel(), "%s is not a gate's", name)
+	}
+	for name := range documented {
+		if onLinux || !strings.Contains(name, "queue") {
+			assert.Contains(t, got, name, "the option adds, it takes nothing away")
+		}
+	}
+}
+
+// TestNamespaceAndConstLabelsReachEveryMetric gathers every metric, the
+// host counters included, and finds the namespace in front of each name and
+// the const labels on each sample, beside the gate label.
+func TestNamespaceAndConstLabelsReachEveryMetric(t *testing.T) {
+	c := metrics.NewCollector(metrics.WithNamespace("shop"),
+		metrics.WithConstLabels(prometheus.Labels{"zone": "a"}),
+		metrics.WithConstLabels(prometheus.Labels{"pool": "public"}),
+		metrics.WithHostCounters())
+	require.NoError(t, c.Register("web", listen(t)))
+	got := families(t, c)
+	want := slices.Collect(maps.Keys(documented))
+	if onLinux {
+		want = append(want, hostCounters...)
+	} else {
+		want = slices.DeleteFunc(want, func(n string) bool { return strings.Contains(n, "queue") })
+	}
+	require.Len(t, got, len(want))
+	for _, name := range want {
+		f := got["shop_"+name]
+		require.NotNil(t, f, "shop_%s among %v", name, slices.Collect(maps.Keys(got)))
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			assert.Equal(t, "a", labels["zone"], "%s %v", f.GetName(), labels)
+			assert.Equal(t, "public", labels["pool"], "%s %v", f.GetName(), labels)
+			if !slices.Contains(hostCounters, name) {
+				assert.Equal(t, "web", labels["gate"], "%s %v", f.GetName(), labels)
+			}
+		}
+	}
+}
+
+func TestCollectorPassesLint(t *testing.T) {
+	for name, opts := range map[string][]metrics.Option{
+		"default": nil,
+		"namespace and const labels": {metrics.WithNamespace("shop"),
+			metrics.WithConstLabels(prometheus.Labels{"zone": "a"}), metrics.WithHostCounters()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := metrics.NewCollector(opts...)
+			require.NoError(t, c.Register("web", listen(t)))
+			problems, err := testutil.CollectAndLint(c)
+			require.NoError(t, err)
+			assert.Empty(t, problems)
+			assert.Positive(t, testutil.CollectAndCount(c), "something was linted")
+		})
+	}
+}
+
+// Options a registry cannot take make Register fail, not a scrape panic.
+func TestRegistryRefusesInvalidOptions(t *testing.T) {
+	for name, opt := range map[string]metrics.Option{
+		"namespace not UTF-8":      metrics.WithNamespace("sh\xffop"),
+		"const label not UTF-8":    metrics.WithConstLabels(prometheus.Labels{"zo\xffne": "x"}),
+		"const label empty":        metrics.WithConstLabels(prometheus.Labels{"": "x"}),
+		"const label gate":         metrics.WithConstLabels(prometheus.Labels{"gate": "x"}),
+		"const label state":        metrics.WithConstLabels(prometheus.Labels{"state": "x"}),
+		"const label value binary": metrics.WithConstLabels(prometheus.Labels{"zone": "\xff"}),
+	} {
+		c := metrics.NewCollector(opt)
+		require.NoError(t, c.Register("web", listen(t)))
+		assert.Error(t, prometheus.NewRegistry().Register(c), name)
+		// Collect called without a registry sends metrics that fail to
+		// write, as a registry's Gather would report them.
+		ch := make(chan prometheus.Metric)
+		go func() { c.Collect(ch); close(ch) }()
+		var failed int
+		for m := range ch {
+			if m.Write(&dto.Metric{}) != nil {
+				failed++
+			}
+		}
+		assert.Positive(t, failed, "%s: a direct scrape fails too", name)
+	}
+}
+
+// Collectors that differ in a const label's value, one per pool of gates,
+// share a registry, as Collector's doc says.
+func TestConstLabelsLetCollectorsShareARegistry(t *testing.T) {
+	a := metrics.NewCollector(metrics.WithConstLabels(prometheus.Labels{"pool": "public"}))
+	b := metrics.NewCollector(metrics.WithConstLabels(prometheus.Labels{"pool": "internal"}))
+	require.NoError(t, a.Register("web", listen(t)))
+	require.NoError(t, b.Register("web", listen(t)))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(a))
+	require.NoError(t, reg.Register(b))
+	n, err := testutil.GatherAndCount(reg, "acceptgate_accepted_connections_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
 }

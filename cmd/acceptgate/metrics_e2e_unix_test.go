@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -16,13 +17,24 @@ import (
 
 // TestServeExposesMetrics scrapes /metrics of a running serve as Prometheus
 // (or curl) would: every metric of the gate, labelled gate="http", behind
-// the admin API's token.
+// the admin API's token; the network namespace's counters only with
+// --host-counters.
 func TestServeExposesMetrics(t *testing.T) {
 	bin := build(t)
+	for _, host := range []bool{false, true} {
+		t.Run(fmt.Sprintf("host-counters=%v", host), func(t *testing.T) { testServeExposesMetrics(t, bin, host) })
+	}
+}
+
+func testServeExposesMetrics(t *testing.T, bin string, hostCounters bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	defer cancel()
 	const token = "metrics-test-token"
-	srv := startServe(t, ctx, bin, "--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600))
+	args := []string{"--admin", "127.0.0.1:0", "--token-file", writeToken(t, token, 0o600)}
+	if hostCounters {
+		args = append(args, "--host-counters")
+	}
+	srv := startServe(t, ctx, bin, args...)
 	c := &http.Client{Timeout: patience}
 	defer c.CloseIdleConnections()
 	scrape := func(auth string) (int, string) {
@@ -56,12 +68,19 @@ func TestServeExposesMetrics(t *testing.T) {
 	if runtime.GOOS == "linux" { // where the kernel tells them
 		lines = append(lines,
 			`acceptgate_accept_queue_length{gate="http"} 0`,
-			`acceptgate_accept_queue_limit{gate="http"} `,
-			"acceptgate_tcp_listen_overflows_total ",
-			"acceptgate_tcp_listen_drops_total ")
+			`acceptgate_accept_queue_limit{gate="http"} `)
+	}
+	host := []string{"acceptgate_tcp_listen_overflows_total ", "acceptgate_tcp_listen_drops_total "}
+	if hostCounters && runtime.GOOS == "linux" {
+		lines = append(lines, host...)
 	}
 	for _, line := range lines {
 		assert.Contains(t, body, "\n"+line, "%s\n%s", line, body)
+	}
+	if !hostCounters {
+		for _, line := range host {
+			assert.NotContains(t, body, "\n"+line, "only with --host-counters")
+		}
 	}
 	assert.False(t, strings.Contains(body, "go_goroutines"), "only the gate's metrics, in a registry of their own")
 }

@@ -42,6 +42,7 @@ type serveFlags struct {
 	grace      time.Duration
 	signals    bool
 	systemd    bool
+	hostStats  bool // --host-counters
 	adminSet   bool // --admin was given, not defaulted
 	listenFDs  bool // LISTEN_FDS was set: systemd passed sockets
 
@@ -100,6 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
 	fs.BoolVar(&f.skip, "skip-aborted", false, "close, without serving, a client that gave up while it waited (closed before sending anything, or reset); Linux only")
 	fs.DurationVar(&f.grace, "grace", 10*time.Second, "how long a shutdown waits for requests in flight")
+	fs.BoolVar(&f.hostStats, "host-counters", false, "add the kernel's TcpExt ListenOverflows and ListenDrops to /metrics (Linux); they count the whole network namespace, not this process, so turn them on in one process per namespace")
 	fs.BoolVar(&f.systemd, "systemd", false, "serve the sockets systemd passed (LISTEN_FDS), named \"http\" and optionally \"admin\", instead of --addr and --admin")
 	fs.StringVar(&f.upgradeSocket, "upgrade-socket", "", "unix socket `path` to offer the sockets at, for the next instance's --takeover (and SIGHUP)")
 	fs.StringVar(&f.takeover, "takeover", "", "take the sockets from the instance offering them at unix socket `path`, then offer them there (unless --upgrade-socket says elsewhere)")
@@ -330,7 +332,11 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 	if err != nil {
 		return nil, "", false, err
 	}
-	collector := metrics.NewCollector()
+	var metricsOpts []metrics.Option
+	if f.hostStats {
+		metricsOpts = append(metricsOpts, metrics.WithHostCounters())
+	}
+	collector := metrics.NewCollector(metricsOpts...)
 	if err := collector.Register("http", gate); err != nil {
 		return nil, "", false, err
 	}
