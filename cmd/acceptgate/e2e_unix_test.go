@@ -180,6 +180,7 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 	wrong, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--token-file", writeToken(t, "wrong-0123456789abcdef", 0o600), "pause").CombinedOutput()
 	assert.Error(t, err)
 	assert.Contains(t, string(wrong), "401")
+	assert.Contains(t, string(wrong), "check the token", "a real 401 says what to check")
 	assert.NotContains(t, string(wrong), "wrong-0123456789abcdef")
 	noToken, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "pause").CombinedOutput()
 	assert.Error(t, err)
