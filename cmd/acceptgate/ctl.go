@@ -18,11 +18,13 @@ const ctlUsage = `Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME
 
 status shows the serving process and every gate, or NAME; pause, reject
 and resume change NAME, or every gate when NAME is left out. drain takes
-the instance out of a fleet: /readyz fails at once, the gates keep
-accepting for --grace, then reject; with --wait it returns once the
-connections are done (non-zero if they are not within --wait). A second
-drain may bring the deadline forward, never back. Exits non-zero with the
-server's error when it refuses.`
+the instance out of a fleet: /readyz fails at once, the gates stay as
+they are for --grace (an accepting gate keeps accepting, a paused or
+rejecting one stays so), then reject; it prints what it does to each
+gate. With --wait it returns once the connections are done (non-zero if
+they are not within --wait). A second drain may bring the deadline
+forward, never back. Exits non-zero with the server's error when it
+refuses, and says what to check when no admin API answers.`
 
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ctl", ctlUsage, stderr)
@@ -161,6 +163,14 @@ func ctlDrain(ctx context.Context, c *control.Client, grace, wait time.Duration,
 	if err != nil {
 		return err
 	}
+	if !asJSON {
+		// What a drain does depends on the state each gate is in; an
+		// operator who drains a rejecting gate should not expect it to
+		// accept during the grace. Without the list the drain still stands.
+		if views, err := c.List(ctx); err == nil {
+			printDrainGates(stdout, st, views)
+		}
+	}
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
@@ -183,6 +193,30 @@ func ctlDrain(ctx context.Context, c *control.Client, grace, wait time.Duration,
 		}
 	}
 	return printDrain(stdout, st, asJSON)
+}
+
+// printDrainGates says, for each gate, what the drain does to it, as
+// control.Handler.Drain does: nothing until the deadline, then Reject,
+// which delivers what the kernel had admitted, and only once.
+func printDrainGates(w io.Writer, st control.DrainStatus, views []control.View) {
+	for _, v := range views {
+		var does string
+		switch {
+		case st.Rejected && v.State == "rejecting":
+			does = "the drain rejected it at the deadline; its connections finish"
+		case st.Rejected:
+			does = "changed since the drain's deadline: the drain leaves it " + v.State
+		case v.State == "accepting":
+			does = "drain keeps it accepting and serving until the deadline, then rejects; its connections finish"
+		case v.State == "paused":
+			does = "drain leaves it paused until the deadline (its clients wait in the accept queue), then rejects and serves the clients waiting"
+		case v.State == "rejecting":
+			does = "drain leaves it rejecting: it refuses new clients during the grace too, and its connections finish"
+		default:
+			does = "drain leaves it " + v.State
+		}
+		fmt.Fprintf(w, "%s: %s; %s\n", v.Name, v.State, does)
+	}
 }
 
 func printDrain(w io.Writer, st control.DrainStatus, asJSON bool) error {

@@ -3,10 +3,13 @@
 package main_test
 
 import (
+	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -73,4 +76,34 @@ func TestCtlSaysWhatToCheckWhenRefused(t *testing.T) {
 			assert.NotContains(t, string(out), "no admin API answers")
 		})
 	}
+}
+
+// TestCtlDrainSaysWhatItDoesToARejectingGate: a drain does nothing to the
+// gates until its deadline, so a rejecting gate stays rejecting through the
+// grace; ctl says so rather than leave the operator expecting it to accept.
+func TestCtlDrainSaysWhatItDoesToARejectingGate(t *testing.T) {
+	bin := build(t)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	srv := startServe(t, ctx, bin, "--admin", filepath.Join(t.TempDir(), "admin.sock"))
+	ctl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, append([]string{"ctl", "--admin", srv.admin}, args...)...).CombinedOutput()
+		require.NoError(t, err, "%v: %s", args, out)
+		return string(out)
+	}
+	ctl("reject", "http")
+	out := ctl("drain", "--grace", "1m")
+	assert.Contains(t, out, "http: rejecting; drain leaves it rejecting: it refuses new clients during the grace too")
+	assert.Contains(t, out, "draining: accepting until the deadline")
+	var views []struct{ State string }
+	require.NoError(t, json.Unmarshal([]byte(ctl("--json", "status")), &views))
+	require.Len(t, views, 1)
+	assert.Equal(t, "rejecting", views[0].State, "the drain left it rejecting")
+	if conn, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://")); !assert.Error(t, err, "the gate refuses during the grace") {
+		conn.Close()
+	}
+
+	out = ctl("drain", "--grace", "0s", "--wait", "10s")
+	assert.Contains(t, out, "draining: done")
 }
