@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The suite takes minutes: find out first whether its table has
+	// somewhere to go.
+	if *readme != "" {
+		if _, _, _, err := findMarkers(*readme, perfBegin, perfEnd); err != nil {
+			return err
+		}
+	}
 	// The benchmarks live in bench's _test files, which only go test
 	// builds: run it, from the module's root, and read what it prints.
 	var raw bytes.Buffer
@@ -43,11 +51,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "bench: round %d of %d: %s\n", round, *count, pass.bench)
 			cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
 				"-benchtime", pass.benchtime, "-count", "1", "./bench")
+			var errOut bytes.Buffer
+			cmd.Stderr = &errOut
 			out, err := cmd.Output()
 			raw.Write(out)
 			progress(stderr, out)
 			if err != nil {
-				return fmt.Errorf("bench: %w", err)
+				return goTestFailed(cmd, err, out, errOut.Bytes())
 			}
 		}
 	}
@@ -76,20 +86,72 @@ func progress(w io.Writer, out []byte) {
 	}
 }
 
+// goTestFailed says why a run of go test failed, with the last lines it
+// wrote: "exit status 1" alone tells nothing.
+func goTestFailed(cmd *exec.Cmd, err error, stdout, stderr []byte) error {
+	tail := lastLines(string(stderr)+string(stdout), 15)
+	hint := ""
+	if strings.Contains(tail, "directory not found") || strings.Contains(tail, "go.mod file not found") ||
+		strings.Contains(tail, "outside main module") || strings.Contains(tail, "outside modules listed") || strings.Contains(tail, "cannot find") {
+		hint = "\nrun bench from the library module's root, the directory holding go.mod and bench/"
+	}
+	return fmt.Errorf("bench: %s failed: %w; its last lines:\n%s%s", strings.Join(cmd.Args, " "), err, tail, hint)
+}
+
+// lastLines returns the last n lines of s that are not blank.
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, "  "+l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// errNoMarkers is the error of replaceBetween for a file without the
+// markers.
+var errNoMarkers = errors.New("no perf markers")
+
 // replaceBetween rewrites the file at path with body in place of whatever
 // stood between the begin and end markers, which stay; the rest of the file
-// is left as it was.
+// is left as it was. Without both markers, begin first, it changes nothing
+// and returns an error wrapping errNoMarkers.
 func replaceBetween(path, begin, end, body string) error {
-	b, err := os.ReadFile(path)
+	s, i, j, err := findMarkers(path, begin, end)
 	if err != nil {
 		return err
 	}
-	s := string(b)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		return fmt.Errorf("bench: %s has no %s ... %s markers", path, begin, end)
-	}
 	return os.WriteFile(path, []byte(s[:i+len(begin)]+"\n"+body+s[j:]), 0o644)
+}
+
+// findMarkers reads the file at path and returns it with where begin and
+// end stand in it, or an error naming the file and the marker missing.
+func findMarkers(path, begin, end string) (s string, i, j int, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("bench: -readme: %w (run bench from the library module's root, or pass -readme FILE, or -readme \"\" to only print the table)", err)
+	}
+	s = string(b)
+	i, j = strings.Index(s, begin), strings.Index(s, end)
+	if i >= 0 && j >= i {
+		return s, i, j, nil
+	}
+	var what string
+	switch {
+	case i < 0 && j < 0:
+		what = "neither " + begin + " nor " + end
+	case i < 0:
+		what = "no " + begin + " before its " + end
+	case j < 0:
+		what = "no " + end + " after its " + begin
+	default:
+		what = end + " before " + begin
+	}
+	return "", 0, 0, fmt.Errorf("bench: -readme %s has %s, so there is nowhere to write the table: %w (put the two lines around the table, or pass -readme \"\" to only print it)", path, what, errNoMarkers)
 }
 
 // cpuModel, kernel and goVersion name the machine a table was measured on:

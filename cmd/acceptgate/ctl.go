@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"text/tabwriter"
 	"time"
 
@@ -15,11 +18,13 @@ const ctlUsage = `Usage: acceptgate ctl [flags] status|pause|reject|resume [NAME
 
 status shows the serving process and every gate, or NAME; pause, reject
 and resume change NAME, or every gate when NAME is left out. drain takes
-the instance out of a fleet: /readyz fails at once, the gates keep
-accepting for --grace, then reject; with --wait it returns once the
-connections are done (non-zero if they are not within --wait). A second
-drain may bring the deadline forward, never back. Exits non-zero with the
-server's error when it refuses.`
+the instance out of a fleet: /readyz fails at once, the gates stay as
+they are for --grace (an accepting gate keeps accepting, a paused or
+rejecting one stays so), then reject; it prints what it does to each
+gate. With --wait it returns once the connections are done (non-zero if
+they are not within --wait). A second drain may bring the deadline
+forward, never back. Exits non-zero with the server's error when it
+refuses, and says what to check when no admin API answers.`
 
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ctl", ctlUsage, stderr)
@@ -59,6 +64,13 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer c.CloseIdleConnections()
+	err = ctlAction(ctx, c, action, name, *grace, *wait, *asJSON, stdout)
+	return explainCtlError(err, *admin)
+}
+
+// ctlAction does what ctl was asked for through c.
+func ctlAction(ctx context.Context, c *control.Client, action, name string, grace, wait time.Duration, asJSON bool, stdout io.Writer) error {
+	var err error
 	var views []control.View
 	switch action {
 	case "status":
@@ -75,14 +87,14 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if name != "" {
 			return fmt.Errorf("ctl: drain takes no name: it drains the whole instance")
 		}
-		return ctlDrain(ctx, c, *grace, *wait, *asJSON, stdout)
+		return ctlDrain(ctx, c, grace, wait, asJSON, stdout)
 	default:
 		return fmt.Errorf("ctl: unknown action %q (want status, pause, reject, resume or drain)", action)
 	}
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(stdout, views)
 	}
 	if len(views) > 0 && action == "status" {
@@ -96,6 +108,44 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			time.Since(v.Since).Round(time.Second), v.Accepted, v.Aborted, v.Active, known(v.Queued), known(v.Backlog))
 	}
 	return tw.Flush()
+}
+
+// explainCtlError adds to an error of the admin API what an operator
+// should check: Go's dial error alone names neither serve nor --admin, and
+// a refusal names the rule, not the setting that satisfies it.
+func explainCtlError(err error, admin string) error {
+	if err == nil {
+		return nil
+	}
+	var ae *control.APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("%w\ncheck the token: ctl sends the one in --token-file (else $ACCEPTGATE_TOKEN_FILE, else $ACCEPTGATE_TOKEN), which must be the server's", err)
+		case http.StatusForbidden:
+			return fmt.Errorf("%w\ncheck the token and where ctl runs: without a token the API answers only clients on its own host's loopback, and never a cross-origin browser request; give ctl the server's token with --token-file", err)
+		case http.StatusMisdirectedRequest:
+			return fmt.Errorf("%w\ncheck the Host in --admin: without a token the API answers only a loopback address, localhost or a name it allows (serve's --admin-host); use one of those, or give ctl the server's token", err)
+		}
+		return err
+	}
+	if unreachable(err) {
+		return fmt.Errorf("ctl: no admin API answers at %s: is \"acceptgate serve\" (or your server) running, with its admin API on that address? serve prints it (\"admin API on ...\"); point ctl at it with --admin: %w", admin, err)
+	}
+	return err
+}
+
+// unreachable tells whether err means nothing answered: a refused or timed
+// out connection, a socket path with nothing bound, a name that does not
+// resolve.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	var ne net.Error
+	return errors.As(err, &op) && op.Op == "dial" ||
+		errors.As(err, &dns) ||
+		errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // known formats a figure the server reports as -1 where the kernel cannot
@@ -113,6 +163,14 @@ func ctlDrain(ctx context.Context, c *control.Client, grace, wait time.Duration,
 	if err != nil {
 		return err
 	}
+	if !asJSON {
+		// What a drain does depends on the state each gate is in; an
+		// operator who drains a rejecting gate should not expect it to
+		// accept during the grace. Without the list the drain still stands.
+		if views, err := c.List(ctx); err == nil {
+			printDrainGates(stdout, st, views)
+		}
+	}
 	if wait > 0 {
 		ctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
@@ -126,11 +184,39 @@ func ctlDrain(ctx context.Context, c *control.Client, grace, wait time.Duration,
 			case <-tick.C:
 			}
 			if st, err = c.DrainStatus(ctx); err != nil {
+				if ctx.Err() != nil { // --wait ran out during the request
+					printDrain(stdout, st, asJSON)
+					return fmt.Errorf("ctl: drain not done within --wait %s", wait)
+				}
 				return err
 			}
 		}
 	}
 	return printDrain(stdout, st, asJSON)
+}
+
+// printDrainGates says, for each gate, what the drain does to it, as
+// control.Handler.Drain does: nothing until the deadline, then Reject,
+// which delivers what the kernel had admitted, and only once.
+func printDrainGates(w io.Writer, st control.DrainStatus, views []control.View) {
+	for _, v := range views {
+		var does string
+		switch {
+		case st.Rejected && v.State == "rejecting":
+			does = "the drain rejected it at the deadline; its connections finish"
+		case st.Rejected:
+			does = "changed since the drain's deadline: the drain leaves it " + v.State
+		case v.State == "accepting":
+			does = "drain keeps it accepting and serving until the deadline, then rejects; its connections finish"
+		case v.State == "paused":
+			does = "drain leaves it paused until the deadline (its clients wait in the accept queue), then rejects and serves the clients waiting"
+		case v.State == "rejecting":
+			does = "drain leaves it rejecting: it refuses new clients during the grace too, and its connections finish"
+		default:
+			does = "drain leaves it " + v.State
+		}
+		fmt.Fprintf(w, "%s: %s; %s\n", v.Name, v.State, does)
+	}
 }
 
 func printDrain(w io.Writer, st control.DrainStatus, asJSON bool) error {

@@ -180,6 +180,7 @@ func TestServeAndCtlEndToEnd(t *testing.T) {
 	wrong, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "--token-file", writeToken(t, "wrong-0123456789abcdef", 0o600), "pause").CombinedOutput()
 	assert.Error(t, err)
 	assert.Contains(t, string(wrong), "401")
+	assert.Contains(t, string(wrong), "check the token", "a real 401 says what to check")
 	assert.NotContains(t, string(wrong), "wrong-0123456789abcdef")
 	noToken, err := exec.CommandContext(ctx, bin, "ctl", "--admin", admin, "pause").CombinedOutput()
 	assert.Error(t, err)
@@ -353,6 +354,21 @@ func TestVersionAndHelp(t *testing.T) {
 		out, err := exec.Command(bin, "help", cmd).CombinedOutput()
 		require.NoError(t, err, cmd)
 		assert.Contains(t, string(out), "Usage: acceptgate "+cmd, cmd)
+	}
+	// The operator's commands read alone, above the lab's heading; every
+	// command is listed under the name scripts call it by.
+	for _, args := range [][]string{{"--help"}, {"help"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		require.NoError(t, err, args)
+		operator, lab, found := strings.Cut(string(out), "Lab (experiments and measurements):")
+		require.True(t, found, "%v: no lab heading in\n%s", args, out)
+		for _, cmd := range []string{"serve", "ctl"} {
+			assert.Contains(t, operator, "\n  "+cmd+" ", "%v: %s among the operator's commands", args, cmd)
+		}
+		for _, cmd := range []string{"backlog", "handoff", "bench", "soak"} {
+			assert.NotContains(t, operator, "\n  "+cmd+" ", "%v: %s not among the operator's commands", args, cmd)
+			assert.Contains(t, lab, "\n  "+cmd+" ", "%v: %s under the lab", args, cmd)
+		}
 	}
 	out, err = exec.Command(bin, "bogus").CombinedOutput()
 	assert.Error(t, err)

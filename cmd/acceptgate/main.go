@@ -1,14 +1,22 @@
-// Command acceptgate runs a demo server behind an acceptgate Listener.
+// Command acceptgate runs a server behind an acceptgate Listener and
+// controls its gates; apart from that, it holds the lab that measures them.
 //
-//	acceptgate serve [flags]    an HTTP server on 127.0.0.1:8080 behind a gate
+// For operators:
+//
+//	acceptgate serve [flags]    a demo HTTP server on 127.0.0.1:8080 behind a gate, with an admin API;
+//	                            --upgrade-socket and --takeover upgrade it in place
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME] | drain
+//	                            show and change the gates through the admin API
+//
+// Lab (experiments and measurements):
+//
 //	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
 //	acceptgate handoff [flags]  what clients see when traffic moves to another socket or process
 //	acceptgate bench [flags]    the benchmark suite, into docs/measurements.md's Performance table
 //	acceptgate soak [flags]     serve under load while flipping states
-//	acceptgate --version
 //
-// Run "acceptgate help COMMAND" for a command's flags.
+// Run "acceptgate help COMMAND" for a command's flags, "acceptgate --version"
+// for the version.
 package main
 
 import (
@@ -30,16 +38,19 @@ var version = "dev"
 
 type command struct {
 	name, summary string
+	lab           bool // an experiment or measurement, not an operator's tool
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// commands is what usage lists: the operator's commands first, then the
+// lab's, so that the part an operator needs reads alone.
 var commands = []command{
-	{"serve", "run a demo HTTP server behind a gate", runServe},
-	{"ctl", "show and change gates through the admin API", runCtl},
-	{"backlog", "show what clients live through in each state, with the accept queue", runBacklog},
-	{"handoff", "measure what clients see when traffic moves to another socket or process", runHandoff},
-	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", runBench},
-	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
+	{"serve", "run a demo HTTP server behind a gate, with an admin API; upgrade it in place", false, runServe},
+	{"ctl", "show and change the gates, or drain them, through the admin API", false, runCtl},
+	{"backlog", "show what clients live through in each state, with the accept queue", true, runBacklog},
+	{"handoff", "measure what clients see when traffic moves to another socket or process", true, runHandoff},
+	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", true, runBench},
+	{"soak", "serve under load while flipping states; count what clients saw", true, runSoak},
 }
 
 func main() {
@@ -83,11 +94,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, `Usage: acceptgate COMMAND [flags]
-
-Commands:`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	fmt.Fprintln(w, "Usage: acceptgate COMMAND [flags]")
+	for _, group := range []struct {
+		heading string
+		lab     bool
+	}{{"Commands:", false}, {"Lab (experiments and measurements):", true}} {
+		fmt.Fprintf(w, "\n%s\n", group.heading)
+		for _, c := range commands {
+			if c.lab == group.lab {
+				fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+			}
+		}
 	}
 	fmt.Fprintln(w, `
 Run 'acceptgate help COMMAND' for its flags; 'acceptgate --version' for the version.`)
