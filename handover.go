@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // handing is the state of a socket on its way to or from another process:
@@ -32,17 +33,27 @@ type handing struct {
 var ErrHandoffInProgress = errors.New("acceptgate: socket handoff in progress")
 
 func init() {
-	handover.Prepare = func(g any) (handover.Socket, []*os.File, error) { return g.(*Listener).prepareHandover() }
-	handover.Rollback = func(g any) { g.(*Listener).rollbackHandover() }
-	handover.Release = func(g any) error { return g.(*Listener).releaseHandover() }
-	handover.Drained = func(g any) <-chan struct{} { return g.(*Listener).drainedHandover() }
-	handover.Adopt = func(hs handover.Socket, files []*os.File, opts any) (any, error) {
-		o, _ := opts.([]Option)
-		return adopt(hs, files, o)
+	handover.Of = func(gate net.Listener) (handover.Gate, bool) {
+		l, ok := gate.(*Listener)
+		if !ok || l == nil {
+			return nil, false
+		}
+		return (*handoverSide)(l), true
 	}
-	handover.Activate = func(g any) error { return g.(*Listener).activateHandover() }
-	handover.Settle = func(g any) { g.(*Listener).settleHandover() }
+	handover.Adopt = adopt
 }
+
+// handoverSide is a Listener as package handoff sees it (handover.Gate).
+type handoverSide Listener
+
+func (g *handoverSide) Prepare() (handover.Socket, []*os.File, error) {
+	return (*Listener)(g).prepareHandover()
+}
+func (g *handoverSide) Rollback()                { (*Listener)(g).rollbackHandover() }
+func (g *handoverSide) Release() error           { return (*Listener)(g).releaseHandover() }
+func (g *handoverSide) Drained() <-chan struct{} { return (*Listener)(g).drainedHandover() }
+func (g *handoverSide) Activate() error          { return (*Listener)(g).activateHandover() }
+func (g *handoverSide) Settle()                  { (*Listener)(g).settleHandover() }
 
 // prepareHandover stops the Listener taking connections from its socket,
 // strictly, and returns what another process needs to take it over.
@@ -158,17 +169,17 @@ func (l *Listener) closeDrainedLocked() {
 
 // adopt makes a Listener for a socket another process handed over, in the
 // state that process's prepareHandover left it, until activateHandover.
-// It owns files: they are closed, or kept by the Listener.
-func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, error) {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
-	cfg.socket.ReusePort = hs.ReusePort
-	cfg.socket.ReuseAddr = hs.ReuseAddr
-	cfg.socket.Backlog = hs.Backlog
-	cfg.socket.DeferAccept = hs.DeferAccept
-	cfg.socket.FastOpen = hs.FastOpen
+// wrap makes the Listener around the socket's listener, with the taker's
+// options; the socket keeps the options it was made with (hs says which).
+// adopt owns files: they are closed, or kept by the Listener.
+func adopt(hs handover.Socket, files []*os.File, wrap func(net.Listener) net.Listener) (handover.Gate, error) {
+	cfg := config{socket: listener.Config{
+		ReusePort:   hs.ReusePort,
+		ReuseAddr:   hs.ReuseAddr,
+		Backlog:     hs.Backlog,
+		DeferAccept: hs.DeferAccept,
+		FastOpen:    hs.FastOpen,
+	}}
 	to, err := parseState(hs.State)
 	if err != nil {
 		closeFiles(files)
@@ -178,7 +189,12 @@ func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, erro
 	if err != nil {
 		return nil, fmt.Errorf("acceptgate: adopt %s %s: %w", hs.Network, hs.Address, err)
 	}
-	l := wrap(s.ln, cfg, s.own)
+	l, ok := wrap(s.ln).(*Listener)
+	if !ok || l == nil || l.sock.Load().ln != s.ln {
+		s.letGo()
+		return nil, fmt.Errorf("acceptgate: adopt %s %s: wrap made no gate around the socket", hs.Network, hs.Address)
+	}
+	// Not shared yet: no lock is needed to set it up.
 	l.sock.Store(s)
 	held := Paused
 	if to == Rejecting {
@@ -187,7 +203,7 @@ func adopt(hs handover.Socket, files []*os.File, opts []Option) (*Listener, erro
 	l.mode.Store(int32(held))
 	l.at = held
 	l.handing = &handing{then: to, adopted: true}
-	return l, nil
+	return (*handoverSide)(l), nil
 }
 
 func parseState(name string) (State, error) {

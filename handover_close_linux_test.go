@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
-	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
 // A gate released to another process still delivers the connections Reject
@@ -30,12 +29,12 @@ func TestCloseWakesAcceptWaitingToDeliverOnAReleasedGate(t *testing.T) {
 	require.NoError(t, l.Reject())
 	require.Equal(t, 1, l.Stats().Pending, "the queued client taken out by Reject")
 
-	_, files, err := handover.Prepare(l)
+	_, files, err := side(l).Prepare()
 	require.NoError(t, err)
 	for _, f := range files {
 		f.Close() // the other process's copies, not needed here
 	}
-	require.NoError(t, handover.Release(l))
+	require.NoError(t, side(l).Release())
 	require.Equal(t, acceptgate.Closed, l.State())
 
 	waiting := acceptAsync(t, l)

@@ -27,13 +27,12 @@ func TestAnActivatedGateStepsBackUntouchedUntilItSettles(t *testing.T) {
 	old, err := acceptgate.Listen(context.Background(), "unix", path)
 	require.NoError(t, err)
 	t.Cleanup(func() { old.Close() })
-	hs, files, err := handover.Prepare(old)
+	hs, files, err := side(old).Prepare()
 	require.NoError(t, err)
-	g, err := handover.Adopt(hs, files, nil)
+	taken, err := adopt(hs, files)
 	require.NoError(t, err)
-	taken := g.(*acceptgate.Listener)
 	t.Cleanup(func() { taken.Close() })
-	require.NoError(t, handover.Activate(taken))
+	require.NoError(t, side(taken).Activate())
 	assert.Equal(t, acceptgate.Accepting, taken.State())
 	ch := acceptAsync(t, taken)
 	c, err := net.DialTimeout("unix", path, patience)
@@ -44,11 +43,11 @@ func TestAnActivatedGateStepsBackUntouchedUntilItSettles(t *testing.T) {
 	r.c.Close()
 	assert.True(t, errors.Is(taken.Pause(), acceptgate.ErrHandoffInProgress), "a transition before the handoff settles")
 
-	require.NoError(t, handover.Release(taken))
+	require.NoError(t, side(taken).Release())
 	assert.Equal(t, acceptgate.Closed, taken.State())
 	_, err = os.Lstat(path)
 	require.NoError(t, err, "the path is left to the old process")
-	handover.Rollback(old)
+	side(old).Rollback()
 	require.Equal(t, acceptgate.Accepting, old.State())
 	ch = acceptAsync(t, old)
 	c, err = net.DialTimeout("unix", path, patience)
@@ -65,17 +64,45 @@ func TestASettledGateIsTheTakers(t *testing.T) {
 	old, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { old.Close() })
-	hs, files, err := handover.Prepare(old)
+	hs, files, err := side(old).Prepare()
 	require.NoError(t, err)
-	g, err := handover.Adopt(hs, files, nil)
+	taken, err := adopt(hs, files)
 	require.NoError(t, err)
-	taken := g.(*acceptgate.Listener)
 	t.Cleanup(func() { taken.Close() })
-	require.NoError(t, handover.Release(old))
-	require.NoError(t, handover.Activate(taken))
-	handover.Settle(taken)
+	require.NoError(t, side(old).Release())
+	require.NoError(t, side(taken).Activate())
+	side(taken).Settle()
 	require.NoError(t, taken.Pause())
 	require.NoError(t, taken.Resume())
-	assert.Error(t, handover.Release(taken))
+	assert.Error(t, side(taken).Release())
 	assert.Equal(t, acceptgate.Accepting, taken.State())
+}
+
+// An adoption whose wrap makes no gate around the socket it was given
+// fails, and leaves the socket untouched for the old process: its path
+// stays, and the old gate serves again after the rollback.
+func TestAdoptRefusesAWrapThatMakesNoGate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gate.sock")
+	old, err := acceptgate.Listen(context.Background(), "unix", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { old.Close() })
+	hs, files, err := side(old).Prepare()
+	require.NoError(t, err)
+	var wrapped net.Listener
+	_, err = handover.Adopt(hs, files, func(ln net.Listener) net.Listener {
+		wrapped = ln
+		return ln // not a gate
+	})
+	require.Error(t, err)
+	require.NotNil(t, wrapped, "wrap was called")
+	side(old).Rollback()
+	_, err = os.Stat(path)
+	require.NoError(t, err, "the path stays for the old gate")
+	ch := acceptAsync(t, old)
+	c, err := net.DialTimeout("unix", path, patience)
+	require.NoError(t, err)
+	defer c.Close()
+	got := <-ch
+	require.NoError(t, got.err)
+	got.c.Close()
 }

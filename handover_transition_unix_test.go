@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
-	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
 // While a gate's socket is being handed over, a transition to the state it
@@ -39,7 +38,7 @@ func TestTransitionsWhileHandingOver(t *testing.T) {
 				case acceptgate.Rejecting:
 					require.NoError(t, l.Reject())
 				}
-				_, files, err := handover.Prepare(l)
+				_, files, err := side(l).Prepare()
 				require.NoError(t, err)
 				for _, f := range files {
 					f.Close()
@@ -56,7 +55,7 @@ func TestTransitionsWhileHandingOver(t *testing.T) {
 					}
 					assert.Equal(t, held, l.State(), "after %s", tr.name)
 				}
-				handover.Rollback(l)
+				side(l).Rollback()
 				assert.Equal(t, from, l.State(), "the handoff rolled back")
 				for _, tr := range transitions {
 					assert.NoError(t, tr.call(l), "%s after the handoff", tr.name)

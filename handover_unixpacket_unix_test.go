@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
-	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
 // A unixpacket gate, which Reject refuses at with a socket of its own type,
@@ -29,18 +28,17 @@ func TestHandOverAUnixpacketGate(t *testing.T) {
 			if st == acceptgate.Rejecting {
 				require.NoError(t, old.Reject())
 			}
-			hs, files, err := handover.Prepare(old)
+			hs, files, err := side(old).Prepare()
 			require.NoError(t, err)
-			g, err := handover.Adopt(hs, files, nil)
+			taken, err := adopt(hs, files)
 			if err != nil {
-				handover.Rollback(old)
+				side(old).Rollback()
 				require.NoError(t, err, "the taker adopts the socket")
 			}
-			taken := g.(*acceptgate.Listener)
 			t.Cleanup(func() { taken.Close() })
-			require.NoError(t, handover.Release(old))
-			require.NoError(t, handover.Activate(taken))
-			handover.Settle(taken)
+			require.NoError(t, side(old).Release())
+			require.NoError(t, side(taken).Activate())
+			side(taken).Settle()
 			assert.Equal(t, st, taken.State())
 
 			if st == acceptgate.Rejecting {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
@@ -253,3 +255,22 @@ func kernelQueue(t *testing.T, l *acceptgate.Listener) (int, bool) {
 // onLinux is set where the tests can read the accept queue and Reject keeps
 // the descriptor.
 const onLinux = runtime.GOOS == "linux"
+
+// side is a gate's side of a handoff, as package handoff reaches it.
+func side(g *acceptgate.Listener) handover.Gate {
+	s, ok := handover.Of(g)
+	if !ok {
+		panic("a gate without a side of a handoff")
+	}
+	return s
+}
+
+// adopt makes a gate, without options, for a socket another gate prepared.
+func adopt(hs handover.Socket, files []*os.File) (*acceptgate.Listener, error) {
+	var g *acceptgate.Listener
+	_, err := handover.Adopt(hs, files, func(ln net.Listener) net.Listener {
+		g = acceptgate.Wrap(ln)
+		return g
+	})
+	return g, err
+}

@@ -221,7 +221,7 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 
 	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339), SaysRollback: true}
 	var files []*os.File
-	var prepared []*acceptgate.Listener
+	var prepared []handover.Gate
 	defer func() {
 		for _, f := range files {
 			f.Close() // in flight, the kernel holds its own references
@@ -233,13 +233,13 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	rollback := func(err error) error {
 		w.refuse(err)
 		for _, g := range prepared {
-			handover.Rollback(g)
+			g.Rollback()
 		}
 		return err
 	}
 	for _, name := range o.names {
-		g := o.gates[name]
-		hs, fs, err := handover.Prepare(g)
+		g := sideOf(o.gates[name])
+		hs, fs, err := g.Prepare()
 		if err != nil {
 			return false, rollback(fmt.Errorf("gate %s: %w", name, err))
 		}
@@ -273,7 +273,7 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	stop()
 	var errs []error
 	for i, g := range prepared {
-		if err := handover.Release(g); err != nil {
+		if err := g.Release(); err != nil {
 			errs = append(errs, fmt.Errorf("gate %s: %w", o.names[i], err))
 		}
 	}
@@ -294,7 +294,7 @@ func (o *Offer) waitDrained(ctx context.Context) {
 	defer t.Stop()
 	for _, name := range o.names {
 		select {
-		case <-handover.Drained(o.gates[name]):
+		case <-sideOf(o.gates[name]).Drained():
 		case <-t.C:
 			o.opts.logger.Warn("handoff: connections left undelivered", "gate", name)
 			return
@@ -319,4 +319,11 @@ func checkPeer(c *net.UnixConn) error {
 		return fmt.Errorf("peer runs as uid %d, not as this user (uid %d) or root: %w", uid, me, os.ErrPermission)
 	}
 	return nil
+}
+
+// sideOf is g's side of a handoff. Every gate an Offer holds is an
+// *acceptgate.Listener, which always has one.
+func sideOf(g *acceptgate.Listener) handover.Gate {
+	side, _ := handover.Of(g)
+	return side
 }

@@ -21,6 +21,7 @@ type Takeover struct {
 	w       *conn
 	names   []string
 	gates   map[string]*acceptgate.Listener
+	sides   map[string]handover.Gate // the gates' sides of the handoff, by name
 	pid     int
 	started time.Time
 	ended   bool
@@ -53,7 +54,7 @@ func Take(ctx context.Context, path string, opts ...Option) (*Takeover, error) {
 
 // take receives the gates offered at the other end of uc, which it owns.
 func take(ctx context.Context, uc *net.UnixConn, o options) (*Takeover, error) {
-	t := &Takeover{w: &conn{c: uc, timeout: o.timeout}, gates: make(map[string]*acceptgate.Listener)}
+	t := &Takeover{w: &conn{c: uc, timeout: o.timeout}, gates: make(map[string]*acceptgate.Listener), sides: make(map[string]handover.Gate)}
 	if err := t.receive(ctx, o); err != nil {
 		t.w.refuse(err)
 		t.letGo()
@@ -111,12 +112,17 @@ func (t *Takeover) receive(ctx context.Context, o options) error {
 		if o.gateOpts != nil {
 			gopts = o.gateOpts(s.Name)
 		}
-		g, err := handover.Adopt(s.Socket, fs, gopts)
+		var g *acceptgate.Listener
+		side, err := handover.Adopt(s.Socket, fs, func(ln net.Listener) net.Listener {
+			g = acceptgate.Wrap(ln, gopts...)
+			return g
+		})
 		if err != nil {
 			return fmt.Errorf("socket %q: %w", clip(s.Name), err)
 		}
 		t.names = append(t.names, s.Name)
-		t.gates[s.Name] = g.(*acceptgate.Listener)
+		t.gates[s.Name] = g
+		t.sides[s.Name] = side
 	}
 	return nil
 }
@@ -172,7 +178,7 @@ func (t *Takeover) Commit(ctx context.Context) error {
 	}
 	var errs []error
 	for _, name := range t.names {
-		if err := handover.Activate(t.gates[name]); err != nil {
+		if err := t.sides[name].Activate(); err != nil {
 			errs = append(errs, fmt.Errorf("gate %s: %w", name, err))
 		}
 	}
@@ -233,15 +239,15 @@ func (t *Takeover) Abort() error {
 
 // keep ends the handoff here: the gates are this process's alone.
 func (t *Takeover) keep() {
-	for _, g := range t.gates {
-		handover.Settle(g)
+	for _, side := range t.sides {
+		side.Settle()
 	}
 }
 
 // letGo closes the gates without touching their sockets, whatever state
 // Commit put them in: the old process serves them.
 func (t *Takeover) letGo() {
-	for _, g := range t.gates {
-		handover.Release(g)
+	for _, side := range t.sides {
+		side.Release()
 	}
 }

@@ -1,11 +1,13 @@
 // Package handover is the bridge between the gate and package handoff: what
 // a gate's socket is, in the terms another process needs to take it over,
-// and the gate's functions that prepare, give up and adopt one. The gate
-// sets the functions when it is initialized, so that handoff can reach the
-// gate's state without the gate exporting methods no one else should call.
+// and the gate's side of a handoff (Gate). Package acceptgate sets Of and
+// Adopt when it is initialized, so that handoff can reach a gate's state
+// without the gate exporting methods no one else should call; handoff
+// imports acceptgate, so both are set before handoff runs.
 package handover
 
 import (
+	"net"
 	"os"
 	"time"
 )
@@ -46,32 +48,44 @@ type Hidden struct {
 	Ino  uint64 `json:"ino"` // of the parked socket's file
 }
 
-// The gate's side, set by package acceptgate. gate is a
-// *acceptgate.Listener, opts a []acceptgate.Option.
-var (
+// Gate is one gate's side of a handoff, as package acceptgate's *Listener
+// provides it. From Prepare until Rollback or Release, and from Adopt until
+// Settle or Release, the gate refuses Pause, Reject and Resume.
+type Gate interface {
 	// Prepare stops the gate taking connections from its socket (a strict
 	// pause, or a rejecting gate that no longer delivers from its queue)
 	// and returns the socket's description and duplicates of its
-	// descriptors. Transitions are refused until Rollback or Release.
-	Prepare func(gate any) (Socket, []*os.File, error)
+	// descriptors.
+	Prepare() (Socket, []*os.File, error)
 	// Rollback undoes Prepare: the gate goes back to the state it had.
-	Rollback func(gate any)
+	Rollback()
 	// Release lets the gate go of its socket without touching it (no
 	// shutdown, no unlink): another process holds it now. The gate is
 	// closed, but Accept still delivers the connections Reject had taken
 	// out of the kernel; Drained reports when none is left.
-	Release func(gate any) error
+	Release() error
 	// Drained returns a channel closed once a released gate has delivered
 	// its last connection, or was closed.
-	Drained func(gate any) <-chan struct{}
-	// Adopt makes a gate for a socket another process prepared. It holds
-	// the socket as Prepare left it until Activate.
-	Adopt func(s Socket, files []*os.File, opts any) (gate any, err error)
+	Drained() <-chan struct{}
 	// Activate puts an adopted gate in the state its socket was handed in.
 	// Until Settle, Release still lets go of it untouched, whatever it did
-	// since, and transitions are refused.
-	Activate func(gate any) error
+	// since.
+	Activate() error
 	// Settle ends an adopted gate's handoff: it keeps its socket. A gate
 	// Activate failed on stays as it came.
-	Settle func(gate any)
+	Settle()
+}
+
+// Set by package acceptgate when it is initialized.
+var (
+	// Of returns gate's side of a handoff, and false if gate is not an
+	// *acceptgate.Listener.
+	Of func(gate net.Listener) (Gate, bool)
+	// Adopt makes a gate for a socket another process prepared: wrap
+	// makes it around the socket's listener (acceptgate.Wrap, with the
+	// taker's options), and Adopt gives it the socket as Prepare left it,
+	// held until Activate. Adopt owns files; if wrap's gate is not an
+	// *acceptgate.Listener around the listener it was given, Adopt closes
+	// it and fails.
+	Adopt func(s Socket, files []*os.File, wrap func(net.Listener) net.Listener) (Gate, error)
 )
