@@ -12,12 +12,16 @@ import (
 
 // admit decides, before any route runs, whether r may go on. It returns 0 to
 // let r in, or the status to refuse it with and why. public is true for
-// /readyz, which needs no token.
+// /readyz and the page, which need no token. probe is true for /readyz
+// alone, which also answers whatever Host names the server: load balancers
+// and probes send none (HAProxy's httpchk sends HTTP/1.0 without one), an
+// IP or a name of their own, and what it tells, the gates' states, is no
+// secret a rebound page could use.
 //
 // The order matters only for which refusal a client sees first: the checks
 // that hold without a token (peer, Host), then the browser check, then the
 // token.
-func (h *Handler) admit(r *http.Request, public bool) (status int, reason string) {
+func (h *Handler) admit(r *http.Request, public, probe bool) (status int, reason string) {
 	if !h.hasToken && !overUnixSocket(r) {
 		// No token stands between a local attacker and the gates, so only
 		// local clients may call, and they must name this server as only a
@@ -26,7 +30,7 @@ func (h *Handler) admit(r *http.Request, public bool) (status int, reason string
 		if !loopbackPeer(r.RemoteAddr) {
 			return http.StatusForbidden, "no token is set, so only loopback clients may call; client " + clip(r.RemoteAddr)
 		}
-		if !h.hostAllowed(r.Host) {
+		if !probe && !h.hostAllowed(r.Host) {
 			return http.StatusMisdirectedRequest, fmt.Sprintf("Host %q is not a loopback address, localhost or an allowed name", clip(r.Host))
 		}
 	}

@@ -1,6 +1,7 @@
 package control_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -216,13 +217,50 @@ func TestSameOriginPageAndNonBrowserClientsMayChangeState(t *testing.T) {
 
 func TestForeignHostIsRefusedBeforeAnyRoute(t *testing.T) {
 	h, _ := fixture(t)
-	for _, path := range []string{"/readyz", "/v1/listeners", "/v1/listeners/web", "/nope"} {
+	for _, path := range []string{"/", "/v1/listeners", "/v1/listeners/web", "/nope"} {
 		status, obj := browser{method: "GET", path: path, host: "evil.example:9090"}.send(t, h)
 		assert.Equal(t, http.StatusMisdirectedRequest, status, path)
 		assert.Contains(t, obj["error"], "evil.example", path)
 	}
 	status, _ := browser{method: "GET", path: "/readyz", host: "evil.example:9090"}.send(t, fixtureHandler(t, control.WithToken(token)))
 	assert.Equal(t, http.StatusOK, status, "a token makes Host irrelevant: the attacker's page does not have it")
+}
+
+// TestReadyzAnswersProbesWhateverTheirHost asks /readyz as a load balancer
+// does, over a real connection: HAProxy's httpchk sends HTTP/1.0 with no
+// Host at all, a kubelet an IP, a balancer a name of its own. Each gets
+// the readiness, while the views still refuse a foreign Host.
+func TestReadyzAnswersProbesWhateverTheirHost(t *testing.T) {
+	h, gates := fixture(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ask := func(request string) string {
+		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 10*time.Second)
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+		_, err = io.WriteString(c, request)
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.Status + " " + string(body)
+	}
+	for _, req := range []string{
+		"GET /readyz HTTP/1.0\r\n\r\n",                                              // HAProxy's option httpchk
+		"GET /readyz HTTP/1.1\r\nHost: 10.0.0.7:9090\r\nConnection: close\r\n\r\n",  // a kubelet, by pod IP
+		"GET /readyz HTTP/1.1\r\nHost: web-3.internal\r\nConnection: close\r\n\r\n", // a balancer's own name
+	} {
+		assert.Contains(t, ask(req), "200 OK", "%q", req)
+	}
+	require.NoError(t, gates["web"].Pause())
+	assert.Contains(t, ask("GET /readyz HTTP/1.0\r\n\r\n"), "503", "a paused gate fails the probe")
+	assert.Contains(t, ask("GET /v1/listeners HTTP/1.1\r\nHost: web-3.internal\r\nConnection: close\r\n\r\n"), "421",
+		"the views keep their Host check")
 }
 
 func TestWithoutATokenOnlyLoopbackClientsMayCall(t *testing.T) {

@@ -61,7 +61,8 @@ type Request struct {
 // Before any route runs, the Handler decides who may call it (see admit.go):
 // without a token, only clients on loopback or a unix socket, naming the
 // server by a loopback address, "localhost" or a name given to
-// WithAllowedHosts (421 otherwise: DNS rebinding); no state change from a
+// WithAllowedHosts (421 otherwise: DNS rebinding; /readyz answers any Host,
+// as balancers send none or their own); no state change from a
 // cross-origin browser request (403, by net/http's CrossOriginProtection);
 // with a token, "Authorization: Bearer token" on every route but /readyz
 // (401). These checks are in ServeHTTP itself, so they hold wherever the

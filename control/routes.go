@@ -20,7 +20,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	// The page holds no data: it needs no token to load, only to call.
-	if status, reason := h.admit(r, p == "/readyz" || r.URL.Path == "/"); status != 0 {
+	if status, reason := h.admit(r, p == "/readyz" || r.URL.Path == "/", p == "/readyz"); status != 0 {
 		h.refuse(w, r, status, reason)
 		return
 	}
