@@ -171,7 +171,10 @@ type Stats struct {
 // Stats returns a snapshot of the Listener's state and counters.
 //
 // Queued and Backlog come from package backlog: on Linux, for a listening TCP
-// or unix socket (also while it rejects behind a fence); -1 elsewhere.
+// or unix socket (also while it rejects behind a fence); -1 elsewhere, and
+// also while a transition has the socket stopped before State changes (a
+// Reject that stops listening, a Resume that listens again): Stats never
+// waits for a transition, so it tells what it could not read as unknown.
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	st := Stats{
