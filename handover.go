@@ -201,7 +201,6 @@ func adopt(hs handover.Socket, files []*os.File, wrap func(net.Listener) net.Lis
 		held = Rejecting
 	}
 	l.mode.Store(int32(held))
-	l.at = held
 	l.handing = &handing{then: to, adopted: true}
 	return (*handoverSide)(l), nil
 }

@@ -62,8 +62,7 @@ type Listener struct {
 	handing *handing               // with opMu: set while the socket is being handed to or from another process
 
 	mu      sync.Mutex
-	at      State // the state entered at since: State's, once a transition is done
-	since   time.Time
+	since   time.Time                 // when the state in mode was entered
 	entered [Closed + 1]uint64        // transitions into each state
 	spent   [Closed + 1]time.Duration // time in each state, up to since
 	changed chan struct{}             // closed and replaced when mode changes or a slot is given back
@@ -178,7 +177,7 @@ type Stats struct {
 func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	st := Stats{
-		State:    l.at,
+		State:    l.State(), // under mu: the state since and entered are of
 		Since:    l.since,
 		Accepted: l.accepted.Load(),
 		Aborted:  l.aborted.Load(),

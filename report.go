@@ -14,7 +14,6 @@ type stateChange struct {
 // enterLocked records a completed transition and queues the change for
 // reportChanges. Storing the new mode has woken the waiters.
 func (l *Listener) enterLocked(from, to State) {
-	l.at = to
 	now := time.Now()
 	l.spent[from] += now.Sub(l.since)
 	l.entered[to]++

@@ -135,14 +135,28 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 // hands out clients, held unless open. With open, a mode in which Accept
 // takes from the socket clears the wake-up deadline, which would fail its
 // next Accept.
-func (l *Listener) setModeOpLocked(s State, open bool) { l.storeStateOpLocked(s, open, nil) }
+func (l *Listener) setModeOpLocked(s State, open bool) {
+	m := l.modeOpLocked(s, open)
+	l.mu.Lock()
+	l.storeModeLocked(m | l.pendingFlagLocked())
+	l.mu.Unlock()
+}
 
 // enterOpLocked stores state to as setModeOpLocked does and records the
 // transition from from in the same step under mu, so that Stats never
 // pairs the new state with the counters of the one before.
-func (l *Listener) enterOpLocked(from, to State) { l.storeStateOpLocked(to, true, &from) }
+func (l *Listener) enterOpLocked(from, to State) {
+	m := l.modeOpLocked(to, true)
+	l.mu.Lock()
+	l.storeModeLocked(m | l.pendingFlagLocked())
+	l.enterLocked(from, to)
+	l.mu.Unlock()
+}
 
-func (l *Listener) storeStateOpLocked(s State, open bool, from *State) {
+// modeOpLocked returns the mode for state s with the flags the socket
+// gives it (all but pending), clearing the wake-up deadline if Accept is
+// to take from the socket.
+func (l *Listener) modeOpLocked(s State, open bool) int32 {
 	m := int32(s)
 	sock := l.sock.Load()
 	switch {
@@ -154,15 +168,14 @@ func (l *Listener) storeStateOpLocked(s State, open bool, from *State) {
 	if socketOpen(m) && sock.wake != nil {
 		_ = sock.wake(time.Time{})
 	}
-	l.mu.Lock()
+	return m
+}
+
+func (l *Listener) pendingFlagLocked() int32 {
 	if len(l.pending) > 0 {
-		m |= pendingFlag
+		return pendingFlag
 	}
-	l.storeModeLocked(m)
-	if from != nil {
-		l.enterLocked(*from, s)
-	}
-	l.mu.Unlock()
+	return 0
 }
 
 // storeModeLocked stores mode m and, if it differs from the mode before,
