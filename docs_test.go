@@ -59,7 +59,7 @@ func TestREADMEHasCIsTestCommand(t *testing.T) {
 // the repository leads to a file that exists and, where it names one, to a
 // heading of that file.
 func TestMarkdownLinksResolve(t *testing.T) {
-	files := markdownFiles(t, ".")
+	files := repoFiles(t, ".md")
 	if len(files) < 2 {
 		t.Fatalf("found only %v: the walk is broken", files)
 	}
@@ -109,20 +109,23 @@ func TestMarkdownLinksResolve(t *testing.T) {
 	}
 }
 
-func markdownFiles(t *testing.T, root string) []string {
+// repoFiles lists the repository's files whose names end in ext, outside
+// hidden directories, testdata and vendored trees.
+func repoFiles(t *testing.T, ext string) []string {
+	t.Helper()
 	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			name := d.Name()
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "vendor") {
+			if path != "." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules" || name == "vendor") {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if strings.HasSuffix(path, ".md") {
+		if strings.HasSuffix(path, ext) {
 			files = append(files, path)
 		}
 		return nil

@@ -1,10 +1,9 @@
-package acceptgate
+package acceptgate_test
 
 import (
 	"bufio"
-	"io/fs"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,46 +24,34 @@ var platformSuffixes = map[string][]string{
 // repository to one rule: a file with a //go:build line is named for it,
 // and a file named for a platform has the line its name says.
 func TestFileNamesSayTheirBuildConstraint(t *testing.T) {
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
-		}
+	for _, path := range repoFiles(t, ".go") {
 		line, err := buildLine(path)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		if line == "ignore" { // a generator, run by go generate
-			return nil
+			continue
 		}
-		stem := strings.TrimSuffix(strings.TrimSuffix(path, ".go"), "_test")
-		for suffix, allowed := range platformSuffixes {
-			if strings.HasSuffix(stem, suffix) {
-				for _, a := range allowed {
-					if line == a {
-						return nil
-					}
-				}
-				t.Errorf("%s: constraint %q; a %s file has %q", path, line, suffix, allowed)
-				return nil
+		if want, ok := constraintOfName(path); !ok {
+			if line != "" {
+				t.Errorf("%s: constraint %q, but its name says none: name it for the constraint (CONTRIBUTING.md says how)", path, line)
 			}
+		} else if !slices.Contains(want, line) {
+			t.Errorf("%s: constraint %q; its name says %q", path, line, want)
 		}
-		if line != "" {
-			t.Errorf("%s: constraint %q, but its name says none: name it for the constraint (CONTRIBUTING.md says how)", path, line)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+}
+
+// constraintOfName returns the constraints path's suffix allows, and false
+// if its name has no platform suffix.
+func constraintOfName(path string) ([]string, bool) {
+	stem := strings.TrimSuffix(strings.TrimSuffix(path, ".go"), "_test")
+	for suffix, allowed := range platformSuffixes {
+		if strings.HasSuffix(stem, suffix) {
+			return allowed, true
+		}
+	}
+	return nil, false
 }
 
 // buildLine returns the expression of path's //go:build line, or "".
