@@ -36,57 +36,75 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
 	waitHandshakes := !l.handsOffHandshakes(s)
 	late := time.Now().Add(settleTime)
+	var taken []net.Conn
 	for {
-		if err := l.drainOpLocked(s, sc); err != nil {
+		var err error
+		taken, err = l.drainOpLocked(s, sc, taken)
+		if err != nil {
+			l.addPending(taken...)
 			return err
 		}
+		// What was taken is handed to Accept only after the check and
+		// the stop: waking Accept goroutines in between would give the
+		// scheduler a reason to stretch the moment from "no handshake
+		// under way" to the stop, in which a new client is reset.
 		stopped, err := stopIfSettled(s.ln, waitHandshakes, time.Now().After(late))
+		l.addPending(taken...)
+		taken = nil
 		if err != nil || stopped {
 			return err
 		}
 		// A handshake is under way: the next client to complete wakes us.
-		if _, err := l.acceptOneOpLocked(s, time.Millisecond); err != nil {
+		c, err := l.acceptOneOpLocked(s, time.Millisecond)
+		if err != nil {
 			return err
+		}
+		if c != nil {
+			taken = append(taken, c)
 		}
 	}
 }
 
-// drainOpLocked takes every connection in s's accept queue into l.pending.
-func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn) error {
+// drainOpLocked takes every connection in s's accept queue, appending them
+// to taken.
+func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn) ([]net.Conn, error) {
 	for {
 		q, err := backlog.Of(sc)
 		if err != nil {
-			return err
+			return taken, err
 		}
 		if q.Len == 0 {
-			return nil
+			return taken, nil
 		}
 		for range q.Len {
-			if _, err := l.acceptOneOpLocked(s, time.Second); err != nil {
-				return err
+			c, err := l.acceptOneOpLocked(s, time.Second)
+			if err != nil {
+				return taken, err
+			}
+			if c != nil {
+				taken = append(taken, c)
 			}
 		}
 	}
 }
 
-// acceptOneOpLocked takes one connection from s into l.pending, waiting up to
-// wait for one. It reports whether it took one.
-func (l *Listener) acceptOneOpLocked(s *socket, wait time.Duration) (bool, error) {
+// acceptOneOpLocked takes one connection from s, waiting up to wait for
+// one; nil if none came.
+func (l *Listener) acceptOneOpLocked(s *socket, wait time.Duration) (net.Conn, error) {
 	if err := s.wake(time.Now().Add(wait)); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := faults.Check(faults.Accept); err != nil {
-		return false, err
+		return nil, err
 	}
 	c, err := s.ln.Accept()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	l.addPending(c)
-	return true, nil
+	return c, nil
 }
 
 // handsOffHandshakes reports whether s can stop without waiting for the
