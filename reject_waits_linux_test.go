@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
 )
 
 // A client that completes its handshake while a Reject waits for
@@ -210,4 +213,44 @@ func TestSlotFreedDeliversPendingWhileRejectWaits(t *testing.T) {
 	notYet(t, rejected, "Reject, still waiting")
 	release()
 	require.NoError(t, <-rejected)
+}
+
+// A stop that waited the whole settle time, and so may have reset clients
+// whose handshake was still under way, says so in a warning with the
+// address; one that found the socket settled logs nothing of the kind.
+func TestAStopThatWaitedTheSettleTimeWarns(t *testing.T) {
+	defer acceptgate.SetSettleTime(50 * time.Millisecond)()
+	for _, tt := range []struct {
+		name          string
+		silentClient  bool
+		wantForcedLog bool
+	}{
+		{name: "settled", silentClient: false, wantForcedLog: false},
+		{name: "a handshake still under way", silentClient: true, wantForcedLog: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logged strings.Builder
+			var mu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
+			g := listen(t, "tcp4", "127.0.0.1:0", deferredMember, acceptgate.WithLogger(logger))
+			if tt.silentClient {
+				dial(t, g.Addr()) // sends nothing: a handshake under way to a deferring socket
+				eventually(t, func() bool {
+					n, err := backlog.Handshakes(g)
+					return err == nil && n == 1
+				}, "the client's handshake under way")
+			}
+			require.NoError(t, g.Reject())
+			mu.Lock()
+			defer mu.Unlock()
+			out := logged.String()
+			if tt.wantForcedLog {
+				assert.Contains(t, out, "level=WARN")
+				assert.Contains(t, out, "handshakes still under way")
+				assert.Contains(t, out, g.Addr().String())
+			} else {
+				assert.NotContains(t, out, "handshakes still under way")
+			}
+		})
+	}
 }

@@ -48,9 +48,14 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 		// the stop: waking Accept goroutines in between would give the
 		// scheduler a reason to stretch the moment from "no handshake
 		// under way" to the stop, in which a new client is reset.
-		stopped, err := stopIfSettled(s.ln, waitHandshakes, time.Now().After(late))
+		forced := time.Now().After(late)
+		stopped, err := stopIfSettled(s.ln, waitHandshakes, forced)
 		l.addPending(taken...)
 		taken = nil
+		if stopped && forced {
+			l.logger.Warn("acceptgate: stopped listening with handshakes still under way; the kernel resets those of this socket's clients",
+				"addr", s.ln.Addr().String(), "waited", settleTime.String())
+		}
 		if err != nil || stopped {
 			return err
 		}
