@@ -14,9 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate/backlog"
-	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
-	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // describe says what s is in the terms another process needs to take it
@@ -36,17 +34,10 @@ func describe(s *socket, st State) (handover.Socket, error) {
 		FastOpen:    s.cfg.FastOpen,
 		Files:       1,
 	}
-	switch {
-	case s.mustBind:
-		return handover.Socket{}, fmt.Errorf("a closed socket cannot be handed over: %w", errors.ErrUnsupported)
-	case s.unfence != nil:
-		hs.Reject = "fenced"
-	case s.stopped:
-		hs.Reject = "stopped"
-	case s.hidden != nil:
-		hs.Reject = "hidden"
-		hs.Hidden = &handover.Hidden{Dir: s.hidden.dir, Link: s.hidden.link, Ino: s.hidden.ino}
-		hs.Files = 2
+	if s.refusal != nil {
+		if err := s.refusal.describe(&hs); err != nil {
+			return handover.Socket{}, err
+		}
 	}
 	if hs.Backlog <= 0 && s.listening() {
 		if q, err := backlog.Of(s.ln.(syscall.Conn)); err == nil {
@@ -67,12 +58,8 @@ func describe(s *socket, st State) (handover.Socket, error) {
 			return handover.Socket{}, fmt.Errorf("%T: %w", s.ln, errors.ErrUnsupported)
 		}
 		hs.Network = a.Network() // unix or unixpacket: the taker checks the type
-		file := a.Name
-		if s.hidden != nil {
-			file = s.hidden.link
-		}
-		if fi, err := os.Lstat(file); err == nil {
-			hs.Mode = fi.Mode().Perm()
+		if fi, err := os.Lstat(a.Name); err == nil && hs.Mode == 0 {
+			hs.Mode = fi.Mode().Perm() // a hidden socket's describe gave its own file's
 		}
 	default:
 		return handover.Socket{}, fmt.Errorf("%s socket: %w", s.ln.Addr().Network(), errors.ErrUnsupported)
@@ -91,11 +78,13 @@ func dupFiles(s *socket) ([]*os.File, error) {
 		fds = append(fds, nfd)
 		return nil
 	})
-	if err == nil && s.hidden != nil {
-		var nfd int
-		if nfd, err = unix.FcntlInt(uintptr(s.hidden.parked), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-			err = os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
-		} else {
+	if err == nil && s.refusal != nil {
+		for _, fd := range s.refusal.extraFDs() {
+			var nfd int
+			if nfd, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+				err = os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+				break
+			}
 			fds = append(fds, nfd)
 		}
 	}
@@ -131,9 +120,8 @@ func (s *socket) letGo() error {
 		ul.SetUnlinkOnClose(false)
 	}
 	var errs []error
-	if s.hidden != nil && s.hidden.parked >= 0 {
-		errs = append(errs, unix.Close(s.hidden.parked))
-		s.hidden.parked = -1
+	if s.refusal != nil {
+		errs = append(errs, s.refusal.letGo())
 	}
 	errs = append(errs, s.ln.Close())
 	return errors.Join(errs...)
@@ -163,7 +151,7 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 	}
 	// FileListener takes any socket with an address of the right family:
 	// a datagram or connected one would fail the first Accept.
-	if err := checkAdopted(ln, hs.Network, hs.Reject == "stopped"); err != nil {
+	if err := checkAdopted(ln, hs.Network, hs.Reject == handover.RejectStopped); err != nil {
 		return fail(err)
 	}
 	if ul, ok := ln.(*net.UnixListener); ok {
@@ -177,35 +165,23 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 		}
 		return s, nil
 	}
-	switch hs.Reject {
-	case "fenced":
-		if !hs.Own && (faults.Check(faults.Probe) != nil || !sockets.CanLiftFence()) {
-			// Resume could neither lift the fence nor replace a socket
-			// others may hold: the gate would reject for good.
-			return fail(fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission))
-		}
-		s.unfence = func() error {
-			if err := faults.Check(faults.Unfence); err != nil {
-				return err
-			}
-			return sockets.Unfence(ln)
-		}
-	case "stopped":
-		s.stopped = true
-		s.release = func() error { return sockets.ReleasePort(ln) }
-	case "hidden":
-		if len(files) != 2 {
-			return fail(fmt.Errorf("a hidden unix socket handed over without the socket parked at its path"))
-		}
-		h, err := adoptHiding(hs, files[1])
-		if err != nil {
-			return fail(err)
-		}
-		s.hidden = h
-	default:
-		return fail(fmt.Errorf("a rejecting socket handed over with no way to refuse (%q)", hs.Reject))
+	r, err := adoptRefusal(hs, ln, files)
+	if err != nil {
+		return fail(err)
 	}
-	return s, nil
+	return s.refusing(r), nil
+}
+
+// adoptRefusal takes over the way a rejecting socket another process
+// handed over refuses, as hs names it.
+func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File) (refusal, error) {
+	if hs.Reject != handover.RejectHidden {
+		return adoptTCPRefusal(hs, ln)
+	}
+	if len(files) != 2 {
+		return nil, fmt.Errorf("a hidden unix socket handed over without the socket parked at its path")
+	}
+	return adoptHiding(hs, files[1])
 }
 
 // checkAdopted returns an error unless ln is a socket of the type network

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"syscall"
 
-	"github.com/acceptgate/acceptgate/internal/faults"
 	"golang.org/x/sys/unix"
+
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
 // hiding keeps a listening unix socket unreachable: its path leads to a
@@ -26,6 +28,64 @@ type hiding struct {
 	link   string // the listener's socket file once swapped; renamed back on Resume
 	parked int    // descriptor of the socket now at path
 	ino    uint64 // of the parked socket's file, to tell it from another's
+}
+
+// hiding is a refusal: the listener goes on listening behind the parked
+// socket, and Accept delivers what it had queued.
+func (h *hiding) delivers() bool  { return true }
+func (h *hiding) listening() bool { return true }
+
+func (h *hiding) lift(_ *Listener, s *socket) (*socket, error) {
+	if err := h.unhide(); err != nil {
+		return nil, err
+	}
+	return s.accepting(), nil
+}
+
+// close gives the path back to the listener before closing it, so that the
+// close removes the path or leaves it, as that listener was made to. A path
+// that another socket took meanwhile (a new instance that found it stale)
+// is left to that one.
+func (h *hiding) close(s *socket) error {
+	if s.own {
+		// Refuse connects first: a client that reached the listener
+		// between the rename back and its close would be admitted, then
+		// reset. Best effort: where shutdown does not refuse on a
+		// listening unix socket, the window stays as narrow as it was.
+		controlFD(s.ln, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RD) })
+	}
+	var errs []error
+	if err := h.unhide(); err != nil {
+		if u, ok := s.ln.(unlinkSetter); ok && !h.holdsPath() {
+			u.SetUnlinkOnClose(false)
+		}
+		h.discard()
+		errs = append(errs, err)
+	}
+	return errors.Join(append(errs, s.closeForOthers(nil))...)
+}
+
+// describe hands over the parked socket too, and the place of the
+// listener's file, whose mode is the one a client meets once it is back.
+func (h *hiding) describe(hs *handover.Socket) error {
+	hs.Reject = handover.RejectHidden
+	hs.Hidden = &handover.Hidden{Dir: h.dir, Link: h.link, Ino: h.ino}
+	hs.Files = 2
+	if fi, err := os.Lstat(h.link); err == nil {
+		hs.Mode = fi.Mode().Perm()
+	}
+	return nil
+}
+
+func (h *hiding) extraFDs() []int { return []int{h.parked} }
+
+func (h *hiding) letGo() error {
+	if h.parked < 0 {
+		return nil
+	}
+	err := unix.Close(h.parked)
+	h.parked = -1
+	return err
 }
 
 func hide(path string, typ int) (*hiding, error) {

@@ -416,3 +416,35 @@ func TestReplacedSocketKeepsItsAddressFamily(t *testing.T) {
 		})
 	}
 }
+
+// A socket that Resume replaces, because this process may not lift its
+// fence, whose replacement cannot bind and which then cannot listen behind
+// the fence again either, stays rejecting: clients are refused, and an
+// Accept waiting meanwhile gets neither an error nor a connection. The next
+// Resume binds the replacement, and that Accept delivers its first client.
+func TestAReplacementThatCanNeitherBindNorListenAgainStaysRejecting(t *testing.T) {
+	withoutPrivilege(t)
+	l := listenTCP(t)
+	require.NoError(t, l.Reject())
+	waiting := acceptAsync(t, l)
+	disarmBind := arm(t, faults.Bind, 1, syscall.EADDRINUSE)
+	disarmListen := arm(t, faults.Listen, 1, syscall.EIO)
+	require.ErrorIs(t, l.Resume(), syscall.EADDRINUSE)
+	assert.Equal(t, acceptgate.Rejecting, l.State())
+	refused(t, l.Addr())
+	notYet(t, waiting, "Accept, on a gate that still rejects with its socket stopped")
+
+	disarmBind()
+	disarmListen()
+	require.NoError(t, l.Resume())
+	assert.Equal(t, acceptgate.Accepting, l.State())
+	c := dial(t, l.Addr())
+	r := receive(t, waiting)
+	require.NoError(t, r.err)
+	defer r.c.Close()
+	_, err := io.WriteString(c, "after\n")
+	require.NoError(t, err)
+	line, err := bufio.NewReader(r.c).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "after\n", line)
+}

@@ -1,23 +1,21 @@
 package acceptgate
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"net"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate/backlog"
-	"github.com/acceptgate/acceptgate/internal/faults"
-	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// rejectTCPOpLocked fences the socket where the fence can be lifted again: it
-// goes on listening, refusing new clients, and Accept delivers the ones it
-// had admitted. Elsewhere it stops the socket listening once no handshake is
-// under way.
+// rejectTCPOpLocked fences the socket where the fence can be lifted again
+// (fence_linux.go): it goes on listening, refusing new clients, and Accept
+// delivers the ones it had admitted. Elsewhere it stops the socket
+// listening once no handshake is under way (stop_linux.go).
 //
 // A member of an SO_REUSEPORT group is never fenced: the group's hash still
 // hands a fenced member its share of new clients, which it cannot answer
@@ -30,25 +28,25 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.
 	if !inGroup(s) && (s.own || canUnfence()) {
-		unfence, err := fence(s)
+		f, err := fence(s)
 		if err == nil {
-			ns := s.accepting()
-			ns.unfence = unfence
-			return ns, nil
+			return s.refusing(f), nil
 		}
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
 	}
-	ns := s.accepting()
-	ns.cfg = liveConfig(s) // read while it listens: Resume listens with it
-	if err := l.stopWhenSettledOpLocked(s); err != nil {
-		return nil, err
+	return l.stopOpLocked(s)
+}
+
+// adoptTCPRefusal takes over the way a TCP socket another process handed
+// over refuses, as hs names it.
+func adoptTCPRefusal(hs handover.Socket, ln net.Listener) (refusal, error) {
+	switch hs.Reject {
+	case handover.RejectFenced:
+		return adoptFenced(ln, hs.Own)
+	case handover.RejectStopped:
+		return adoptStopped(ln), nil
 	}
-	ns.stopped = true
-	if err := faults.Check(faults.Hold); err == nil {
-		// Best effort: a port taken in this instant is reported by Resume.
-		ns.release, _ = sockets.HoldPort(s.ln)
-	}
-	return ns, nil
+	return nil, fmt.Errorf("a rejecting TCP socket handed over with no way to refuse (%q)", hs.Reject)
 }
 
 // liveConfig returns the options to make s's socket listen again with, or
@@ -78,129 +76,4 @@ func inGroup(s *socket) bool {
 		})
 	}
 	return on
-}
-
-func fence(s *socket) (unfence func() error, err error) {
-	if err := faults.Check(faults.Fence); err != nil {
-		return nil, err
-	}
-	lift, err := sockets.Fence(s.ln)
-	if err != nil {
-		return nil, err
-	}
-	return func() error {
-		if err := faults.Check(faults.Unfence); err != nil {
-			return err
-		}
-		return lift()
-	}, nil
-}
-
-// canUnfence reports whether this process may lift a fence.
-func canUnfence() bool {
-	return faults.Check(faults.Probe) == nil && sockets.CanLiftFence()
-}
-
-// liftTCPOpLocked makes a rejecting TCP socket accept again on its address.
-func (l *Listener) liftTCPOpLocked(s *socket) (*socket, error) {
-	if s.unfence != nil {
-		if err := s.unfence(); err != nil {
-			if !s.own {
-				return nil, err // still fenced: still rejecting
-			}
-			return l.replaceOpLocked(s)
-		}
-		lifted := *s
-		lifted.unfence = nil
-		s = &lifted
-	}
-	if s.stopped {
-		return relistenStopped(s)
-	}
-	return s.accepting(), nil
-}
-
-// replaceOpLocked stands in for lifting a fence that this process may not
-// lift: the fenced socket, which no one else holds, lets its last handshakes
-// complete, hands over its queue and closes, and a new socket with the same
-// options listens on its address. New clients are refused throughout.
-func (l *Listener) replaceOpLocked(s *socket) (*socket, error) {
-	if !s.stopped {
-		// The replacement, and this socket if it must listen again, get
-		// the queue limit it has now; once stopped it can no longer tell.
-		live := *s
-		live.cfg = liveConfig(s)
-		s = &live
-		if err := l.stopWhenSettledOpLocked(s); err != nil {
-			return nil, err
-		}
-	}
-	ln, err := rebind(s)
-	if err != nil {
-		// Listen behind the fence again: still rejecting, still delivering.
-		if rerr := relisten(s); rerr != nil {
-			ns := *s
-			ns.stopped = true // bound again by the next Resume
-			return &ns, err
-		}
-		ns := *s
-		ns.stopped = false
-		return &ns, err
-	}
-	s.ln.Close()
-	return newSocket(ln, s.cfg, true), nil
-}
-
-func rebind(s *socket) (net.Listener, error) {
-	if err := faults.Check(faults.Bind); err != nil {
-		return nil, err
-	}
-	network, err := tcpNetwork(s.ln)
-	if err != nil {
-		return nil, err
-	}
-	return s.cfg.Listen(context.Background(), network, s.ln.Addr().String())
-}
-
-func relisten(s *socket) error {
-	if err := faults.Check(faults.Listen); err != nil {
-		return err
-	}
-	return sockets.Relisten(s.ln, s.cfg.Backlog)
-}
-
-// relistenStopped listens again on the descriptor stopWhenSettledOpLocked
-// stopped, on the same address and port, after giving back the hold on it.
-func relistenStopped(s *socket) (*socket, error) {
-	if s.release != nil {
-		if err := s.release(); err != nil {
-			return nil, err
-		}
-	}
-	if err := relisten(s); err != nil {
-		ns := *s
-		if err := faults.Check(faults.Hold); err == nil {
-			ns.release, _ = sockets.HoldPort(s.ln) // hold it again for the next try
-		} else {
-			ns.release = nil
-		}
-		return &ns, err
-	}
-	return s.accepting(), nil
-}
-
-// restoreForOthers makes a rejecting socket listen as it did before Reject,
-// for the other processes that hold it, before the gate lets go of it.
-func (s *socket) restoreForOthers() error {
-	var errs []error
-	if s.unfence != nil {
-		errs = append(errs, s.unfence())
-	}
-	if s.stopped {
-		if s.release != nil {
-			errs = append(errs, s.release())
-		}
-		errs = append(errs, relisten(s))
-	}
-	return errors.Join(errs...)
 }

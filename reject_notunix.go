@@ -6,8 +6,4 @@ func (s *socket) canReject() bool { return false }
 
 func (l *Listener) rejectOpLocked(s *socket) (*socket, error) { return nil, errNoSocket }
 
-func (l *Listener) liftOpLocked(s *socket) (*socket, error) { return nil, errNoSocket }
-
-func (s *socket) close() error { return s.ln.Close() }
-
-type hiding struct{}
+func (s *socket) closeListening() error { return s.ln.Close() }

@@ -33,6 +33,9 @@ func (s *socket) canReject() bool {
 // rejectOpLocked makes s refuse new clients. It returns the socket that stands
 // for the rejecting Listener; on error the Listener goes on as it was, and
 // the connections taken out of the kernel meanwhile are in l.pending.
+//
+// A unix socket with a path is hidden (hide_unix.go); a TCP socket is
+// fenced or stopped on Linux and closed elsewhere (rejectTCPOpLocked).
 func (l *Listener) rejectOpLocked(s *socket) (*socket, error) {
 	if ua, ok := s.ln.Addr().(*net.UnixAddr); ok {
 		if err := pathTaken(s.ln, ua.Name); err != nil {
@@ -46,64 +49,35 @@ func (l *Listener) rejectOpLocked(s *socket) (*socket, error) {
 		if err != nil {
 			return nil, err
 		}
-		ns := s.accepting()
-		ns.hidden = h
-		return ns, nil
+		return s.refusing(h), nil
 	}
 	return l.rejectTCPOpLocked(s)
 }
 
-// liftOpLocked makes a rejecting s take clients again. On error the Listener
-// stays rejecting, with the socket returned if it is not nil.
-func (l *Listener) liftOpLocked(s *socket) (*socket, error) {
-	if s.hidden != nil {
-		if err := s.hidden.unhide(); err != nil {
-			return nil, err
-		}
-		return s.accepting(), nil
-	}
-	return l.liftTCPOpLocked(s)
-}
-
-func (s *socket) close() error {
+// closeListening closes a socket that does not refuse. A unix path that
+// another socket took while the gate accepted or paused (a server that
+// removes the path before it listens, stale or not) is left to that one.
+func (s *socket) closeListening() error {
 	var errs []error
-	if s.hidden != nil {
-		if s.own {
-			// Refuse connects first: a client that reached the listener
-			// between the rename below and its close would be admitted,
-			// then reset. Best effort: where shutdown does not refuse on a
-			// listening unix socket, the window stays as narrow as it was.
-			controlFD(s.ln, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RD) })
-		}
-		// Give the path back to the listener, so that closing it removes the
-		// path or leaves it, as that listener was made to.
-		if err := s.hidden.unhide(); err != nil {
-			if u, ok := s.ln.(unlinkSetter); ok && !s.hidden.holdsPath() {
-				// Another socket took the path (a new instance that found
-				// it stale): closing must not remove that one's file.
-				u.SetUnlinkOnClose(false)
-			}
-			s.hidden.discard()
-			errs = append(errs, err)
-		}
-	} else if err := pathTaken(s.ln, s.ln.Addr().String()); err != nil {
-		// Taken while the gate accepted or paused, by a server that
-		// removes the path before it listens, stale or not.
+	if err := pathTaken(s.ln, s.ln.Addr().String()); err != nil {
 		s.ln.(unlinkSetter).SetUnlinkOnClose(false)
 		errs = append(errs, err)
 	}
-	if s.mustBind {
-		return errors.Join(errs...)
-	}
-	if !s.own {
-		// Closed all the same: the gate is done with it. The error tells
-		// the caller that the others who hold it may find it not listening.
-		if err := s.restoreForOthers(); err != nil {
+	return errors.Join(append(errs, s.closeForOthers(nil))...)
+}
+
+// closeForOthers closes the socket's descriptor. The gate is done with it,
+// but a socket it did not create may have other holders: restore, if not
+// nil, first makes it listen as it did before Reject, and its error tells
+// the caller that those holders may find it not listening.
+func (s *socket) closeForOthers(restore func() error) error {
+	var errs []error
+	if !s.own && restore != nil {
+		if err := restore(); err != nil {
 			errs = append(errs, fmt.Errorf("listen again for the socket's other holders: %w", err))
 		}
 	}
-	errs = append(errs, s.ln.Close())
-	return errors.Join(errs...)
+	return errors.Join(append(errs, s.ln.Close())...)
 }
 
 // pathTaken returns an error wrapping syscall.EADDRINUSE if s is a unix

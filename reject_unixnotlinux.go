@@ -4,7 +4,11 @@ package acceptgate
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 
+	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
@@ -22,20 +26,36 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 		return nil, err
 	}
 	s.ln.Close()
-	ns := s.accepting()
-	ns.mustBind, ns.network = true, network
-	return ns, nil
+	return s.refusing(&closed{network: network}), nil
 }
 
-func (l *Listener) liftTCPOpLocked(s *socket) (*socket, error) {
-	if !s.mustBind {
-		return s.accepting(), nil
-	}
-	ln, err := s.cfg.Listen(context.Background(), s.network, s.ln.Addr().String())
+// closed is the refusal of a TCP socket that was closed: no socket is at
+// the address, so clients are refused. Resume binds a new socket there
+// with network and the socket's options.
+type closed struct{ network string }
+
+func (c *closed) delivers() bool  { return false }
+func (c *closed) listening() bool { return false }
+
+func (c *closed) lift(_ *Listener, s *socket) (*socket, error) {
+	ln, err := s.cfg.Listen(context.Background(), c.network, s.ln.Addr().String())
 	if err != nil {
 		return nil, err
 	}
 	return newSocket(ln, s.cfg, s.own), nil
 }
 
-func (s *socket) restoreForOthers() error { return nil }
+func (c *closed) close(*socket) error { return nil } // closed already
+
+func (c *closed) describe(*handover.Socket) error {
+	return fmt.Errorf("a closed socket cannot be handed over: %w", errors.ErrUnsupported)
+}
+
+func (c *closed) extraFDs() []int { return nil }
+func (c *closed) letGo() error    { return nil }
+
+// adoptTCPRefusal refuses the ways a Linux process refuses with: a fence
+// or a stopped socket cannot be lifted here.
+func adoptTCPRefusal(hs handover.Socket, _ net.Listener) (refusal, error) {
+	return nil, fmt.Errorf("a %s TCP socket cannot be taken over here: %w", hs.Reject, errors.ErrUnsupported)
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
@@ -23,24 +24,9 @@ type socket struct {
 	// holds them, so the gate may close one and bind a new one in its place.
 	own bool
 
-	// While rejecting, the fields below say how the socket refuses clients;
-	// all are zero while it accepts or is paused.
-
-	// unfence lifts the fence a Linux TCP socket listens behind while it
-	// rejects: clients are refused, while handshakes already under way
-	// still complete into its queue and Accept delivers them.
-	unfence func() error
-	// hidden is set on a unix socket that listens on, unreachable: its path
-	// leads to a socket that refuses.
-	hidden *hiding
-	// stopped is set on a Linux TCP socket that stopped listening (no fence
-	// could be put up); release gives back the port held meanwhile.
-	stopped bool
-	release func() error
-	// mustBind is set on a socket that was closed, so that Resume binds a
-	// new one at its address with network (Unix systems other than Linux).
-	mustBind bool
-	network  string
+	// refusal is how the socket refuses clients while the gate rejects;
+	// nil while it accepts or is paused.
+	refusal refusal
 }
 
 func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {
@@ -56,12 +42,71 @@ func (s *socket) accepting() *socket {
 	return &socket{ln: s.ln, wake: s.wake, cfg: s.cfg, own: s.own}
 }
 
+// refusing returns a copy of s that refuses clients the way r says.
+func (s *socket) refusing(r refusal) *socket {
+	ns := s.accepting()
+	ns.refusal = r
+	return ns
+}
+
 // delivers reports whether, while rejecting, Accept still takes connections
 // from the socket: the ones the kernel had admitted before it refused.
-func (s *socket) delivers() bool { return s.unfence != nil || s.hidden != nil }
+func (s *socket) delivers() bool { return s.refusal != nil && s.refusal.delivers() }
 
 // listening reports whether the socket listens, so that its accept queue can
 // be read.
-func (s *socket) listening() bool { return !s.stopped && !s.mustBind }
+func (s *socket) listening() bool { return s.refusal == nil || s.refusal.listening() }
+
+// liftOpLocked makes a rejecting s take clients again. On error the Listener
+// stays rejecting, with the socket returned if it is not nil.
+func (l *Listener) liftOpLocked(s *socket) (*socket, error) {
+	if s.refusal == nil {
+		return s.accepting(), nil
+	}
+	return s.refusal.lift(l, s)
+}
+
+// close closes the socket for good, leaving it as the gate found it for
+// anyone else who holds it or its path.
+func (s *socket) close() error {
+	if s.refusal != nil {
+		return s.refusal.close(s)
+	}
+	return s.closeListening()
+}
+
+// A refusal is one way for a socket to refuse new clients while the gate
+// rejects. Reject picks the way the socket allows (rejectOpLocked); each
+// way is one type, in a file of its own, that does everything the gate and
+// a handoff need of it:
+//
+//	fenced  fence_linux.go          bound to an interface no client arrives on; still listens
+//	stopped stop_linux.go           shut down once settled; holds its port
+//	hiding  hide_unix.go            a unix socket whose path leads to one that refuses
+//	closed  reject_unixnotlinux.go  closed; Resume binds the address again
+type refusal interface {
+	// delivers reports whether Accept still takes from the socket the
+	// connections the kernel admitted before it refused.
+	delivers() bool
+	// listening reports whether the socket still listens, so that its
+	// accept queue can be read.
+	listening() bool
+	// lift makes s, which refuses this way, take clients again, and
+	// returns the socket that now stands for the gate. On error the gate
+	// goes on rejecting, with the socket returned if it is not nil.
+	lift(l *Listener, s *socket) (*socket, error)
+	// close closes s for good, first undoing what refusing did where that
+	// outlives the gate: a hidden listener gets its path back, a socket
+	// others hold listens again.
+	close(s *socket) error
+	// describe says in hs how the socket refuses, for the process that
+	// takes it over (handover_unix.go), with how many descriptors go with
+	// it; extraFDs are those beside the listener's.
+	describe(hs *handover.Socket) error
+	extraFDs() []int
+	// letGo closes what refusing made, without touching the socket: the
+	// process that took it over refuses with it now.
+	letGo() error
+}
 
 var errNoSocket = fmt.Errorf("listener exposes no socket to stop listening: %w", errors.ErrUnsupported)

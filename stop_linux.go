@@ -9,8 +9,91 @@ import (
 
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
+
+// stopped is the refusal of a TCP socket that no longer listens: it was
+// shut down at a moment when its queue was empty and no handshake was
+// under way (stopWhenSettledOpLocked), so that the kernel reset no one,
+// and new clients are refused. It holds its port meanwhile, so that no
+// other socket binds it; Resume gives the port back and listens again on
+// the same descriptor, with the queue limit it had.
+type stopped struct {
+	release func() error // gives back the hold on the port; nil if none
+}
+
+// stopOpLocked stops s listening once settled, and holds its port.
+func (l *Listener) stopOpLocked(s *socket) (*socket, error) {
+	cfg := liveConfig(s) // read while it listens: Resume listens with it
+	if err := l.stopWhenSettledOpLocked(s); err != nil {
+		return nil, err
+	}
+	ns := s.refusing(&stopped{release: holdPort(s)})
+	ns.cfg = cfg
+	return ns, nil
+}
+
+// holdPort holds s's port, best effort: a port taken in this instant is
+// reported by Resume.
+func holdPort(s *socket) func() error {
+	if err := faults.Check(faults.Hold); err != nil {
+		return nil
+	}
+	release, _ := sockets.HoldPort(s.ln)
+	return release
+}
+
+// adoptStopped takes over a stopped socket another process handed over,
+// with the hold on its port.
+func adoptStopped(ln net.Listener) *stopped {
+	return &stopped{release: func() error { return sockets.ReleasePort(ln) }}
+}
+
+func (st *stopped) delivers() bool  { return false }
+func (st *stopped) listening() bool { return false }
+
+// lift listens again on the descriptor, on the same address and port, after
+// giving back the hold on it. On error it holds the port again for the
+// next try.
+func (st *stopped) lift(_ *Listener, s *socket) (*socket, error) {
+	if st.release != nil {
+		if err := st.release(); err != nil {
+			return nil, err
+		}
+	}
+	if err := relisten(s); err != nil {
+		return s.refusing(&stopped{release: holdPort(s)}), err
+	}
+	return s.accepting(), nil
+}
+
+func relisten(s *socket) error {
+	if err := faults.Check(faults.Listen); err != nil {
+		return err
+	}
+	return sockets.Relisten(s.ln, s.cfg.Backlog)
+}
+
+// close makes the socket listen again first for its other holders, if the
+// gate did not create it.
+func (st *stopped) close(s *socket) error {
+	return s.closeForOthers(func() error {
+		var errs []error
+		if st.release != nil {
+			errs = append(errs, st.release())
+		}
+		return errors.Join(append(errs, relisten(s))...)
+	})
+}
+
+func (st *stopped) describe(hs *handover.Socket) error {
+	hs.Reject = handover.RejectStopped
+	return nil
+}
+
+func (st *stopped) extraFDs() []int { return nil }
+func (st *stopped) letGo() error    { return nil }
 
 // settleTime bounds how long a TCP socket that must stop listening waits for
 // the handshakes under way on it to complete, so that the kernel does not

@@ -33,13 +33,19 @@ type Socket struct {
 	// Mode is the unix socket file's permission bits.
 	Mode os.FileMode `json:"mode,omitempty"`
 
-	// How a rejecting socket refuses: "fenced" (listening behind
-	// SO_BINDTODEVICE), "stopped" (not listening, holding its port) or
-	// "hidden" (a unix socket whose path leads to a parked socket).
+	// How a rejecting socket refuses: RejectFenced, RejectStopped or
+	// RejectHidden; empty for one that does not.
 	Reject string  `json:"reject,omitempty"`
 	Hidden *Hidden `json:"hidden,omitempty"`
 	Files  int     `json:"files"`
 }
+
+// The ways a rejecting socket refuses, as Socket.Reject names them.
+const (
+	RejectFenced  = "fenced"  // listening behind SO_BINDTODEVICE
+	RejectStopped = "stopped" // not listening, holding its port
+	RejectHidden  = "hidden"  // a unix socket whose path leads to a parked socket
+)
 
 // Hidden is where a rejecting unix socket keeps its file.
 type Hidden struct {

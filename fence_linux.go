@@ -1,0 +1,140 @@
+package acceptgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/internal/sockets"
+)
+
+// fenced is the refusal of a TCP socket bound (SO_BINDTODEVICE) to an
+// interface no client arrives on: new clients find no socket and are
+// refused, while it goes on listening, so that handshakes under way, and
+// TCP_DEFER_ACCEPT clients that have not sent yet, complete into its queue
+// and Accept delivers them.
+//
+// Resume lifts the fence where this process may (CAP_NET_RAW). Where it
+// may not, a socket the gate created is replaced (replaceOpLocked); one
+// that others may hold goes on rejecting, so Reject fences only where one
+// of the two will work.
+type fenced struct {
+	unfence func() error
+	// stopped is set on a socket that stopped listening on its way to
+	// being replaced, when the new socket could not bind and the old one
+	// could not listen behind the fence again: the next Resume binds the
+	// new one.
+	stopped bool
+}
+
+// fence puts s behind the fence.
+func fence(s *socket) (*fenced, error) {
+	if err := faults.Check(faults.Fence); err != nil {
+		return nil, err
+	}
+	lift, err := sockets.Fence(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	return &fenced{unfence: func() error {
+		if err := faults.Check(faults.Unfence); err != nil {
+			return err
+		}
+		return lift()
+	}}, nil
+}
+
+// adoptFenced takes over the fence of a socket another process handed over.
+func adoptFenced(ln net.Listener, own bool) (*fenced, error) {
+	if !own && !canUnfence() {
+		// Resume could neither lift the fence nor replace a socket
+		// others may hold: the gate would reject for good.
+		return nil, fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission)
+	}
+	return &fenced{unfence: func() error {
+		if err := faults.Check(faults.Unfence); err != nil {
+			return err
+		}
+		return sockets.Unfence(ln)
+	}}, nil
+}
+
+// canUnfence reports whether this process may lift a fence.
+func canUnfence() bool {
+	return faults.Check(faults.Probe) == nil && sockets.CanLiftFence()
+}
+
+func (f *fenced) delivers() bool  { return !f.stopped }
+func (f *fenced) listening() bool { return !f.stopped }
+
+func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
+	if err := f.unfence(); err != nil {
+		if !s.own {
+			return nil, err // still fenced: still rejecting
+		}
+		return l.replaceOpLocked(s, f)
+	}
+	if f.stopped {
+		// Unfenced, but still not listening: as a socket that stopped.
+		st := &stopped{}
+		return st.lift(l, s.refusing(st))
+	}
+	return s.accepting(), nil
+}
+
+// replaceOpLocked stands in for lifting a fence that this process may not
+// lift: the fenced socket, which no one else holds, lets its last handshakes
+// complete, hands over its queue and closes, and a new socket with the same
+// options listens on its address. New clients are refused throughout.
+func (l *Listener) replaceOpLocked(s *socket, f *fenced) (*socket, error) {
+	if !f.stopped {
+		// The replacement, and this socket if it must listen again, get
+		// the queue limit it has now; once stopped it can no longer tell.
+		live := *s
+		live.cfg = liveConfig(s)
+		s = &live
+		if err := l.stopWhenSettledOpLocked(s); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := rebind(s)
+	if err != nil {
+		// Listen behind the fence again: still rejecting, still delivering.
+		if rerr := relisten(s); rerr != nil {
+			return s.refusing(&fenced{unfence: f.unfence, stopped: true}), err
+		}
+		return s.refusing(&fenced{unfence: f.unfence}), err
+	}
+	s.ln.Close()
+	return newSocket(ln, s.cfg, true), nil
+}
+
+func rebind(s *socket) (net.Listener, error) {
+	if err := faults.Check(faults.Bind); err != nil {
+		return nil, err
+	}
+	network, err := tcpNetwork(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Listen(context.Background(), network, s.ln.Addr().String())
+}
+
+// close lifts the fence first for the socket's other holders, if the gate
+// did not create it.
+func (f *fenced) close(s *socket) error { return s.closeForOthers(f.unfence) }
+
+func (f *fenced) describe(hs *handover.Socket) error {
+	if f.stopped {
+		return fmt.Errorf("a socket stopped on its way to being replaced cannot be handed over: %w", errors.ErrUnsupported)
+	}
+	hs.Reject = handover.RejectFenced
+	return nil
+}
+
+func (f *fenced) extraFDs() []int { return nil }
+func (f *fenced) letGo() error    { return nil }
