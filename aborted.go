@@ -11,8 +11,8 @@ func (l *Listener) skipped(c net.Conn) bool {
 	}
 	c.Close()
 	l.aborted.Add(1)
-	if l.track {
-		l.releaseSlot()
+	if l.tracker != nil {
+		l.tracker.release()
 	}
 	return true
 }

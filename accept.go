@@ -25,14 +25,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			continue
 		}
-		if l.track && !l.acquireSlot() {
+		if l.tracker != nil && !l.acquireSlot() {
 			continue
 		}
 		s := l.sock.Load()
 		c, err := l.acceptFrom(s)
 		if err != nil {
-			if l.track {
-				l.releaseSlot()
+			if l.tracker != nil {
+				l.tracker.release()
 			}
 			if err = l.acceptError(s, err); err != nil {
 				return nil, err
@@ -43,8 +43,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			continue // bounded by the clients queued: each turn takes one out
 		}
 		l.accepted.Add(1)
-		if l.track {
-			return l.trackConn(c), nil
+		if l.tracker != nil {
+			return l.tracker.wrap(c), nil
 		}
 		return c, nil
 	}
@@ -111,14 +111,15 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		l.mu.Unlock()
 		return nil, l.closedError("accept")
 	}
-	// A delivery waiting for a slot registers before it tries: a slot
-	// released after a failed try then finds it and broadcasts.
-	var changed <-chan struct{} = l.changed
-	if len(l.pending) > 0 && l.track {
-		changed = l.watchLocked()
-		defer l.unwatch()
+	// A delivery waiting for a slot watches before it tries: a slot
+	// released after a failed try then wakes it.
+	changed := l.changed
+	var freed <-chan struct{} // nil: no slot to wait for
+	if len(l.pending) > 0 && l.tracker != nil {
+		freed = l.tracker.watch()
+		defer l.tracker.unwatch()
 	}
-	if len(l.pending) > 0 && (!l.track || l.tryAcquireSlot()) {
+	if len(l.pending) > 0 && (l.tracker == nil || l.tracker.tryAcquire()) {
 		c := l.pending[0]
 		l.pending[0] = nil
 		l.pending = l.pending[1:]
@@ -132,8 +133,8 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 			return nil, nil // its client gave up while it was pending
 		}
 		l.accepted.Add(1)
-		if l.track {
-			return l.trackConn(c), nil
+		if l.tracker != nil {
+			return l.tracker.wrap(c), nil
 		}
 		return c, nil
 	}
@@ -142,6 +143,9 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		return nil, nil
 	}
 	l.mu.Unlock()
-	<-changed
+	select {
+	case <-changed:
+	case <-freed:
+	}
 	return nil, nil
 }

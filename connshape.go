@@ -61,9 +61,9 @@ func optionalOf(c net.Conn) optional {
 	return o
 }
 
-// tracker is what every shape of tracked conn is: a net.Conn with the conn
+// shapedConn is what every shape of tracked conn is: a net.Conn with the conn
 // that holds its place in the Listener.
-type tracker interface {
+type shapedConn interface {
 	net.Conn
 	tracked() *conn
 }

@@ -39,7 +39,7 @@ func main() {
 		b.WriteString("\t}\n")
 	}
 	b.WriteString(")\n\n")
-	b.WriteString("// newShaped allocates the tracked conn of o's shape, holding o's interfaces;\n// its conn is left for the caller to fill.\nfunc newShaped(o optional) tracker {\n\tswitch o.shape {\n")
+	b.WriteString("// newShaped allocates the tracked conn of o's shape, holding o's interfaces;\n// its conn is left for the caller to fill.\nfunc newShaped(o optional) shapedConn {\n\tswitch o.shape {\n")
 	for set := 1; set < 1<<len(ifaces); set++ {
 		var bits, fields []string
 		for i, f := range ifaces {

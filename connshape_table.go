@@ -183,7 +183,7 @@ type (
 
 // newShaped allocates the tracked conn of o's shape, holding o's interfaces;
 // its conn is left for the caller to fill.
-func newShaped(o optional) tracker {
+func newShaped(o optional) shapedConn {
 	switch o.shape {
 	case hasCloseWrite:
 		return &connW{closeWriter: o.cw}

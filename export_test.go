@@ -9,3 +9,17 @@ func SetWakeWait(d time.Duration) (restore func()) {
 	wakeWait = d
 	return func() { wakeWait = old }
 }
+
+// HoldLocks takes both of l's locks, the transition lock and the short one,
+// until the returned function is called: what needs neither goes on.
+func HoldLocks(l *Listener) (release func()) {
+	l.opMu.Lock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		l.opMu.Unlock()
+	}
+}
+
+// SlotWaiters returns how many goroutines wait for a tracked slot.
+func SlotWaiters(l *Listener) int32 { return l.tracker.waiters.Load() }

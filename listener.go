@@ -34,14 +34,9 @@ type Listener struct {
 	aborted  atomic.Uint64 // closed by WithSkipAborted, never returned
 	skip     bool          // WithSkipAborted: check each connection before returning it
 
-	// Connection tracking, on when an option needs it.
-	track   bool
-	limit   int64        // WithMaxConns; 0 means no limit
-	slots   atomic.Int64 // active plus accepts under way that hold a slot
-	active  atomic.Int64 // tracked connections handed out and not yet closed
-	waiters atomic.Int32 // goroutines waiting for a slot or for active to drop
-	connsMu sync.Mutex
-	conns   connList
+	// tracker counts the connections handed out, when an option needs
+	// them tracked; nil otherwise.
+	tracker *tracker
 
 	hook   func(from, to State)
 	logger *slog.Logger
@@ -51,10 +46,11 @@ type Listener struct {
 	// across their socket work, which may wait up to a second for
 	// handshakes; mu is short and guards the state below it. Nothing waits
 	// with mu held (no blocking syscall, no channel receive), so that
-	// Stats, Accept's delivery of pending connections, waiters and the
-	// Close of a tracked connection never wait on socket work.
+	// Stats, Accept's delivery of pending connections and waiters never
+	// wait on socket work. The Close of a tracked connection takes only
+	// tracker.mu.
 	//
-	// Lock order: opMu, then mu, then hookMu or connsMu. Helpers named
+	// Lock order: opMu, then mu, then hookMu or tracker.mu. Helpers named
 	// ...OpLocked need opMu held and take mu themselves where they touch
 	// the state below; helpers named ...Locked need mu held.
 	opMu    sync.Mutex
@@ -94,8 +90,6 @@ func Wrap(l net.Listener, opts ...Option) *Listener {
 func wrap(l net.Listener, cfg config, own bool) *Listener {
 	g := &Listener{
 		idle:    make(chan struct{}, 1),
-		track:   cfg.track || cfg.maxConns > 0,
-		limit:   int64(cfg.maxConns),
 		skip:    cfg.skip,
 		hook:    cfg.hook,
 		logger:  cfg.logger,
@@ -104,6 +98,9 @@ func wrap(l net.Listener, cfg config, own bool) *Listener {
 	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.track || cfg.maxConns > 0 {
+		g.tracker = newTracker(int64(cfg.maxConns))
 	}
 	g.sock.Store(newSocket(l, cfg.socket, own))
 	return g
@@ -181,7 +178,7 @@ func (l *Listener) Stats() Stats {
 		Since:    l.since,
 		Accepted: l.accepted.Load(),
 		Aborted:  l.aborted.Load(),
-		Active:   l.active.Load(),
+		Active:   l.tracker.activeConns(),
 		Pending:  len(l.pending),
 		Queued:   -1,
 		Backlog:  -1,

@@ -423,6 +423,9 @@ func TestReplacedSocketKeepsItsAddressFamily(t *testing.T) {
 // Accept waiting meanwhile gets neither an error nor a connection. The next
 // Resume binds the replacement, and that Accept delivers its first client.
 func TestAReplacementThatCanNeitherBindNorListenAgainStaysRejecting(t *testing.T) {
+	if !canFence(t) {
+		t.Skip("no interface to fence with here")
+	}
 	withoutPrivilege(t)
 	l := listenTCP(t)
 	require.NoError(t, l.Reject())

@@ -96,16 +96,22 @@ func (e *ForcedCloseError) Unwrap() error { return e.Err }
 // awaitTracked waits until no tracked connection is open. If ctx is done
 // first, it closes the ones left and returns a *ForcedCloseError.
 func (l *Listener) awaitTracked(ctx context.Context) error {
-	if !l.track {
+	t := l.tracker
+	if t == nil {
 		return nil
 	}
 	for {
-		done, err := l.await(ctx.Done(), func() bool { return l.active.Load() == 0 })
-		if done {
+		freed := t.watch()
+		if t.active.Load() == 0 {
+			t.unwatch()
 			return nil
 		}
-		if err != nil {
-			return &ForcedCloseError{Conns: l.closeTracked(), Err: ctx.Err()}
+		select {
+		case <-freed:
+			t.unwatch()
+		case <-ctx.Done():
+			t.unwatch()
+			return &ForcedCloseError{Conns: t.closeAll(), Err: ctx.Err()}
 		}
 	}
 }

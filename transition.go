@@ -1,7 +1,6 @@
 package acceptgate
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"time"
@@ -181,7 +180,7 @@ func (l *Listener) pendingFlagLocked() int32 {
 // storeModeLocked stores mode m and, if it differs from the mode before,
 // wakes every goroutine waiting for a change. A waiter waits for a state,
 // for connections to deliver or for the last of them to go, all of which
-// show in the mode word, or for a slot, which releaseSlot wakes it for:
+// show in the mode word, or for a slot, which the tracker wakes it for:
 // the mode being stored here and nowhere else is what keeps any change of
 // it from leaving a waiter asleep.
 func (l *Listener) storeModeLocked(m int32) {
@@ -230,33 +229,3 @@ func (l *Listener) broadcastLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
-
-// await waits for ready to hold: it returns at once if it does, and
-// otherwise at the next change (a transition, a slot given back, connections
-// to deliver) or when cancel is closed, with context.Canceled. ready is
-// asked after the caller counts as a waiter, so that a slot given back
-// before it is not missed: releaseSlot broadcasts only to waiters.
-func (l *Listener) await(cancel <-chan struct{}, ready func() bool) (bool, error) {
-	l.mu.Lock()
-	changed := l.watchLocked()
-	l.mu.Unlock()
-	defer l.unwatch()
-	if ready() {
-		return true, nil
-	}
-	select {
-	case <-changed:
-		return false, nil
-	case <-cancel:
-		return false, context.Canceled
-	}
-}
-
-// watchLocked counts the caller as a waiter until it calls unwatch, and
-// returns the channel closed at the next change.
-func (l *Listener) watchLocked() <-chan struct{} {
-	l.waiters.Add(1)
-	return l.changed
-}
-
-func (l *Listener) unwatch() { l.waiters.Add(-1) }

@@ -1,0 +1,139 @@
+package acceptgate
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// tracker counts and lists the connections a Listener hands out when an
+// option needs them tracked (WithMaxConns, WithTracking), and lets Accept
+// wait for a slot and Shutdown for the last connection to close. It has a
+// lock and a notification of its own, so that closing a tracked connection
+// touches nothing else of the Listener: not its transitions, not its state.
+type tracker struct {
+	limit   int64        // WithMaxConns; 0 means no limit
+	slots   atomic.Int64 // active plus accepts under way that hold a slot
+	active  atomic.Int64 // handed out and not yet closed
+	waiters atomic.Int32 // goroutines between watch and unwatch
+
+	mu    sync.Mutex
+	conns connList
+	freed chan struct{} // closed and replaced when a slot is given back while someone waits
+}
+
+func newTracker(limit int64) *tracker {
+	return &tracker{limit: limit, freed: make(chan struct{})}
+}
+
+// activeConns returns how many tracked connections are open; 0 when t is
+// nil, as for a Listener that does not track.
+func (t *tracker) activeConns() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.active.Load()
+}
+
+// tryAcquire takes a slot for one more connection if the limit allows it.
+// A slot is held from before the wrapped Accept until the connection it
+// returned is closed, so that no more than the limit are ever taken.
+func (t *tracker) tryAcquire() bool {
+	if t.limit == 0 {
+		t.slots.Add(1)
+		return true
+	}
+	for {
+		n := t.slots.Load()
+		if n >= t.limit {
+			return false
+		}
+		if t.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release gives a slot back and wakes those waiting for one.
+func (t *tracker) release() {
+	t.slots.Add(-1)
+	if t.waiters.Load() > 0 {
+		t.mu.Lock()
+		close(t.freed)
+		t.freed = make(chan struct{})
+		t.mu.Unlock()
+	}
+}
+
+// watch counts the caller as a waiter until it calls unwatch, and returns
+// the channel closed at the next release. A caller watches before it looks
+// (tryAcquire, active), so that a release just after the look wakes it.
+func (t *tracker) watch() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.waiters.Add(1)
+	return t.freed
+}
+
+func (t *tracker) unwatch() { t.waiters.Add(-1) }
+
+// wrap tracks c, in one allocation, keeping its optional interfaces; its
+// slot was taken by tryAcquire.
+func (t *tracker) wrap(c net.Conn) net.Conn {
+	w := newShaped(optionalOf(c))
+	tc := w.tracked()
+	tc.Conn, tc.tracker = c, t
+	t.active.Add(1)
+	t.mu.Lock()
+	t.conns.add(tc)
+	t.mu.Unlock()
+	return w
+}
+
+// remove stops tracking a connection that closed and gives its slot back.
+func (t *tracker) remove(c *conn) {
+	t.mu.Lock()
+	t.conns.remove(c)
+	t.mu.Unlock()
+	t.active.Add(-1)
+	t.release()
+}
+
+// closeAll closes every tracked connection still open and returns how many
+// it closed.
+func (t *tracker) closeAll() int {
+	t.mu.Lock()
+	var open []*conn
+	for c := t.conns.head; c != nil; c = c.next {
+		open = append(open, c)
+	}
+	t.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+	return len(open)
+}
+
+// connList is an intrusive doubly linked list: adding and removing a
+// connection costs no allocation beyond the conn itself.
+type connList struct{ head *conn }
+
+func (cl *connList) add(c *conn) {
+	c.next = cl.head
+	if cl.head != nil {
+		cl.head.prev = c
+	}
+	cl.head = c
+}
+
+func (cl *connList) remove(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		cl.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
