@@ -48,7 +48,7 @@ func TestCloseWhileRejectingLeavesAnInheritedSocketListening(t *testing.T) {
 			require.NoError(t, err)
 			f.Close()
 
-			l := acceptgate.Wrap(inherited)
+			l := acceptgate.Wrap(inherited, withFaults(t))
 			require.NoError(t, l.Reject())
 			refused(t, l.Addr())
 			require.NoError(t, l.Close())
@@ -65,6 +65,7 @@ func TestCloseWhileRejectingLeavesAnInheritedSocketListening(t *testing.T) {
 // Closing a rejecting gate over a socket others hold closes it all the same,
 // and says so if it could not make the socket listen again for them.
 func TestCloseSaysWhenItCannotRestoreAnInheritedSocket(t *testing.T) {
+	t.Parallel()        // its faults are its own (arm), its sockets too
 	withoutPrivilege(t) // not fenced: stopped, so Close must listen again
 	arm(t, faults.Listen, 1, syscall.EIO)
 	l := wrapTCP(t)

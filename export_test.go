@@ -1,6 +1,14 @@
 package acceptgate
 
-import "time"
+import (
+	"time"
+
+	"github.com/acceptgate/acceptgate/internal/faults"
+)
+
+// WithFaults gives the Listener the faults a test arms in f, so that tests
+// that make steps fail need not share the process-wide ones.
+func WithFaults(f *faults.Set) Option { return func(c *config) { c.faults = f } }
 
 // SetWakeWait shortens how long a transition waits for a listener whose
 // SetDeadline does not wake its Accept, for the test of that case.

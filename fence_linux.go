@@ -33,7 +33,7 @@ type fenced struct {
 
 // fence puts s behind the fence.
 func fence(s *socket) (*fenced, error) {
-	if err := faults.Check(faults.Fence); err != nil {
+	if err := s.faults.Check(faults.Fence); err != nil {
 		return nil, err
 	}
 	lift, err := sockets.Fence(s.ln)
@@ -41,7 +41,7 @@ func fence(s *socket) (*fenced, error) {
 		return nil, err
 	}
 	return &fenced{unfence: func() error {
-		if err := faults.Check(faults.Unfence); err != nil {
+		if err := s.faults.Check(faults.Unfence); err != nil {
 			return err
 		}
 		return lift()
@@ -49,14 +49,14 @@ func fence(s *socket) (*fenced, error) {
 }
 
 // adoptFenced takes over the fence of a socket another process handed over.
-func adoptFenced(ln net.Listener, own bool) (*fenced, error) {
-	if !own && !canUnfence() {
+func adoptFenced(ln net.Listener, own bool, f *faults.Set) (*fenced, error) {
+	if !own && !canUnfence(f) {
 		// Resume could neither lift the fence nor replace a socket
 		// others may hold: the gate would reject for good.
 		return nil, fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission)
 	}
 	return &fenced{unfence: func() error {
-		if err := faults.Check(faults.Unfence); err != nil {
+		if err := f.Check(faults.Unfence); err != nil {
 			return err
 		}
 		return sockets.Unfence(ln)
@@ -64,8 +64,8 @@ func adoptFenced(ln net.Listener, own bool) (*fenced, error) {
 }
 
 // canUnfence reports whether this process may lift a fence.
-func canUnfence() bool {
-	return faults.Check(faults.Probe) == nil && sockets.CanLiftFence()
+func canUnfence(f *faults.Set) bool {
+	return f.Check(faults.Probe) == nil && sockets.CanLiftFence()
 }
 
 func (f *fenced) delivers() bool  { return !f.stopped }
@@ -110,11 +110,11 @@ func (l *Listener) replaceOpLocked(s *socket, f *fenced) (*socket, error) {
 		return s.refusing(&fenced{unfence: f.unfence}), err
 	}
 	s.ln.Close()
-	return newSocket(ln, s.cfg, true), nil
+	return newSocket(ln, s.cfg, true, s.faults), nil
 }
 
 func rebind(s *socket) (net.Listener, error) {
-	if err := faults.Check(faults.Bind); err != nil {
+	if err := s.faults.Check(faults.Bind); err != nil {
 		return nil, err
 	}
 	network, err := tcpNetwork(s.ln)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
 )
 
@@ -158,14 +159,14 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 		// Close removes the path as the listener that made it would have.
 		ul.SetUnlinkOnClose(hs.Own)
 	}
-	s := newSocket(ln, cfg.socket, hs.Own)
+	s := newSocket(ln, cfg.socket, hs.Own, cfg.faults)
 	if st != Rejecting {
 		if hs.Reject != "" {
 			return fail(fmt.Errorf("a %s socket handed over %s", hs.Reject, hs.State))
 		}
 		return s, nil
 	}
-	r, err := adoptRefusal(hs, ln, files)
+	r, err := adoptRefusal(hs, ln, files, cfg.faults)
 	if err != nil {
 		return fail(err)
 	}
@@ -174,14 +175,14 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 
 // adoptRefusal takes over the way a rejecting socket another process
 // handed over refuses, as hs names it.
-func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File) (refusal, error) {
+func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File, f *faults.Set) (refusal, error) {
 	if hs.Reject != handover.RejectHidden {
-		return adoptTCPRefusal(hs, ln)
+		return adoptTCPRefusal(hs, ln, f)
 	}
 	if len(files) != 2 {
 		return nil, fmt.Errorf("a hidden unix socket handed over without the socket parked at its path")
 	}
-	return adoptHiding(hs, files[1])
+	return adoptHiding(hs, files[1], f)
 }
 
 // checkAdopted returns an error unless ln is a socket of the type network
@@ -217,7 +218,7 @@ func checkAdopted(ln net.Listener, network string, stopped bool) error {
 // adoptHiding takes over the hiding of a rejecting unix socket. The
 // private directory must be the one hide makes beside the path, so that a
 // description cannot make Resume rename files elsewhere.
-func adoptHiding(hs handover.Socket, parked *os.File) (*hiding, error) {
+func adoptHiding(hs handover.Socket, parked *os.File, f *faults.Set) (*hiding, error) {
 	h := hs.Hidden
 	if h == nil || filepath.Dir(h.Dir) != filepath.Dir(hs.Address) ||
 		!strings.HasPrefix(filepath.Base(h.Dir), ".ag") || h.Link != filepath.Join(h.Dir, "l") {
@@ -227,5 +228,5 @@ func adoptHiding(hs handover.Socket, parked *os.File) (*hiding, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
 	}
-	return &hiding{path: hs.Address, dir: h.Dir, link: h.Link, parked: fd, ino: h.Ino}, nil
+	return &hiding{path: hs.Address, dir: h.Dir, link: h.Link, parked: fd, ino: h.Ino, faults: f}, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
@@ -46,9 +47,36 @@ func loopbackNetworks(t *testing.T) []network {
 	return nets
 }
 
+// faultSets holds each test's faults (faultsOf).
+var faultSets sync.Map // testing.TB to *faults.Set
+
+// faultsOf returns the faults test t arms with arm, which the gates it
+// makes with these helpers (or given withFaults(t)) check: tests that make
+// steps fail arm nothing process-wide, and may run in parallel.
+func faultsOf(t testing.TB) *faults.Set {
+	f, loaded := faultSets.LoadOrStore(t, new(faults.Set))
+	if !loaded {
+		t.Cleanup(func() { faultSets.Delete(t) })
+	}
+	return f.(*faults.Set)
+}
+
+// withFaults gives a gate test t's faults.
+func withFaults(t testing.TB) acceptgate.Option { return acceptgate.WithFaults(faultsOf(t)) }
+
+// arm makes op fail with err from its n-th check on, on the gates test t
+// makes, until the test ends or it calls the function returned, which
+// reports how many checks failed.
+func arm(t testing.TB, op string, n int, err error) (disarm func() int) {
+	t.Helper()
+	d := faultsOf(t).Arm(op, n, err)
+	t.Cleanup(func() { d() })
+	return d
+}
+
 func listen(t *testing.T, nw, address string, opts ...acceptgate.Option) *acceptgate.Listener {
 	t.Helper()
-	l, err := acceptgate.Listen(context.Background(), nw, address, opts...)
+	l, err := acceptgate.Listen(context.Background(), nw, address, append(opts, withFaults(t))...)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	return l

@@ -28,6 +28,7 @@ type hiding struct {
 	link   string // the listener's socket file once swapped; renamed back on Resume
 	parked int    // descriptor of the socket now at path
 	ino    uint64 // of the parked socket's file, to tell it from another's
+	faults *faults.Set
 }
 
 // hiding is a refusal: the listener goes on listening behind the parked
@@ -88,7 +89,7 @@ func (h *hiding) letGo() error {
 	return err
 }
 
-func hide(path string, typ int) (*hiding, error) {
+func hide(path string, typ int, f *faults.Set) (*hiding, error) {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
@@ -104,7 +105,7 @@ func hide(path string, typ int) (*hiding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
-	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1}
+	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1, faults: f}
 	if err := h.setUp(typ, fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: %w", path, err)
@@ -118,7 +119,7 @@ type fileOwner struct{ uid, gid int }
 // mode, and swaps it with the listener's file. Until the swap, which either
 // happens whole or not at all, clients see nothing of it.
 func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
-	fd, err := parkedSocket(h.dir, filepath.Base(h.link), typ)
+	fd, err := parkedSocket(h.faults, h.dir, filepath.Base(h.link), typ)
 	if err != nil {
 		return err
 	}
@@ -133,10 +134,10 @@ func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
 	h.ino = uint64(st.Ino)
 	// Both faults name this one step: elsewhere it is a link and a rename,
 	// on Linux one exchange of the two files.
-	if err := faults.Check(faults.Link); err != nil {
+	if err := h.faults.Check(faults.Link); err != nil {
 		return err
 	}
-	if err := faults.Check(faults.Rename); err != nil {
+	if err := h.faults.Check(faults.Rename); err != nil {
 		return err
 	}
 	return h.swap()
@@ -235,8 +236,8 @@ func (h *hiding) linkAndMove() error {
 // parkedSocket binds a unix socket of type typ (the listener's, so that its
 // clients are refused rather than told the type is wrong) to name in dir
 // without listening on it.
-func parkedSocket(dir, name string, typ int) (int, error) {
-	if err := faults.Check(faults.Park); err != nil {
+func parkedSocket(f *faults.Set, dir, name string, typ int) (int, error) {
+	if err := f.Check(faults.Park); err != nil {
 		return -1, err
 	}
 	fd, err := unixSocket(typ)
@@ -258,7 +259,7 @@ func (h *hiding) unhide() error {
 	if err := unix.Lstat(h.path, &st); err == nil && uint64(st.Ino) != h.ino {
 		return fmt.Errorf("unhide %s: taken by another socket: %w", h.path, syscall.EADDRINUSE)
 	}
-	if err := faults.Check(faults.Rename); err != nil {
+	if err := h.faults.Check(faults.Rename); err != nil {
 		return fmt.Errorf("unhide %s: %w", h.path, err)
 	}
 	if err := os.Rename(h.link, h.path); err != nil {

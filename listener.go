@@ -102,7 +102,7 @@ func wrap(l net.Listener, cfg config, own bool) *Listener {
 	if cfg.track || cfg.maxConns > 0 {
 		g.tracker = newTracker(int64(cfg.maxConns))
 	}
-	g.sock.Store(newSocket(l, cfg.socket, own))
+	g.sock.Store(newSocket(l, cfg.socket, own, cfg.faults))
 	return g
 }
 

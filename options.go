@@ -3,6 +3,7 @@ package acceptgate
 import (
 	"log/slog"
 
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
@@ -23,7 +24,8 @@ type config struct {
 	maxConns   int
 	hook       func(from, to State)
 	logger     *slog.Logger
-	skip       bool // WithSkipAborted
+	skip       bool        // WithSkipAborted
+	faults     *faults.Set // a test's faults for this gate (export_test.go)
 }
 
 // WithMaxConns limits the Listener to n accepted connections open at once, as

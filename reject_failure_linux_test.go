@@ -28,15 +28,6 @@ import (
 // reported state are after it. The helpers that take those things away are
 // shared with the other failure tests.
 
-// arm makes op fail with err from its n-th call on, until the test ends or
-// it calls the function returned.
-func arm(t *testing.T, op string, n int, err error) (disarm func()) {
-	t.Helper()
-	d := faults.Arm(op, n, err)
-	t.Cleanup(func() { d() })
-	return func() { d() }
-}
-
 // withoutPrivilege makes the gate find, as a process without CAP_NET_RAW
 // does, that a fence cannot be lifted once put up.
 func withoutPrivilege(t *testing.T) {
@@ -54,7 +45,7 @@ func wrapTCP(t *testing.T) *acceptgate.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	l := acceptgate.Wrap(ln)
+	l := acceptgate.Wrap(ln, withFaults(t))
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -90,6 +81,7 @@ func openDescriptors(t *testing.T) int {
 // A server without CAP_NET_RAW, which cannot lift a fence once it is up,
 // resumes after Reject, on the same address.
 func TestResumeAfterRejectWithoutPrivilege(t *testing.T) {
+	t.Parallel() // its faults are its own (arm), its sockets too
 	for _, tc := range []struct {
 		name string
 		make func(t *testing.T) *acceptgate.Listener
@@ -98,6 +90,7 @@ func TestResumeAfterRejectWithoutPrivilege(t *testing.T) {
 		{"given to Wrap", wrapTCP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			withoutPrivilege(t)
 			l := tc.make(t)
 			addr := l.Addr().String()
@@ -118,6 +111,7 @@ func TestResumeAfterRejectWithoutPrivilege(t *testing.T) {
 // taken out instead of leaving it listening; the clients queued are
 // delivered, not reset, and Resume listens on the same descriptor.
 func TestRejectWithoutAFence(t *testing.T) {
+	t.Parallel() // its faults are its own (arm), its sockets too
 	withoutFence(t)
 	l := listenTCP(t)
 	require.NoError(t, l.Pause())
@@ -188,7 +182,7 @@ func TestFailedDrainLosesNoClient(t *testing.T) {
 		fail func(t *testing.T) (restore func())
 	}{
 		{"injected", func(t *testing.T) func() {
-			disarm := faults.Arm(faults.Accept, 2, os.NewSyscallError("accept4", syscall.EMFILE))
+			disarm := arm(t, faults.Accept, 2, os.NewSyscallError("accept4", syscall.EMFILE))
 			return func() { disarm() }
 		}},
 		{"out of descriptors", func(t *testing.T) func() {
@@ -244,6 +238,7 @@ func TestResizeRefusesAStoppedSocket(t *testing.T) {
 // A fence that cannot be lifted leaves the gate rejecting, refusing
 // clients; it does not say accepting.
 func TestFailedUnfenceKeepsRejecting(t *testing.T) {
+	t.Parallel() // its faults are its own (arm), its sockets too
 	if !canFence(t) {
 		t.Skip("no interface to fence with here")
 	}
@@ -336,7 +331,7 @@ func TestEveryFailedStepLosesNoClient(t *testing.T) {
 					queued := queueClients(t, l, 2)
 					serveEcho(t, l)
 
-					disarm := faults.Arm(step, n, syscall.EIO)
+					disarm := arm(t, step, n, syscall.EIO)
 					t.Cleanup(func() { disarm() })
 					for i, tr := range transitions {
 						from := l.State()
@@ -399,7 +394,7 @@ func TestReplacedSocketKeepsItsAddressFamily(t *testing.T) {
 	} {
 		t.Run(tc.network, func(t *testing.T) {
 			withoutPrivilege(t)
-			l, err := acceptgate.Listen(context.Background(), tc.network, tc.address)
+			l, err := acceptgate.Listen(context.Background(), tc.network, tc.address, withFaults(t))
 			if err != nil {
 				t.Skip(err)
 			}
@@ -423,6 +418,7 @@ func TestReplacedSocketKeepsItsAddressFamily(t *testing.T) {
 // Accept waiting meanwhile gets neither an error nor a connection. The next
 // Resume binds the replacement, and that Accept delivers its first client.
 func TestAReplacementThatCanNeitherBindNorListenAgainStaysRejecting(t *testing.T) {
+	t.Parallel() // its faults are its own (arm), its sockets too
 	if !canFence(t) {
 		t.Skip("no interface to fence with here")
 	}

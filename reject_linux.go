@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/listener"
 )
@@ -27,7 +28,7 @@ import (
 func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	// A socket the gate created can always be replaced if the fence cannot
 	// be lifted; one that others may hold must be lifted in place.
-	if !inGroup(s) && (s.own || canUnfence()) {
+	if !inGroup(s) && (s.own || canUnfence(s.faults)) {
 		f, err := fence(s)
 		if err == nil {
 			return s.refusing(f), nil
@@ -39,10 +40,10 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 
 // adoptTCPRefusal takes over the way a TCP socket another process handed
 // over refuses, as hs names it.
-func adoptTCPRefusal(hs handover.Socket, ln net.Listener) (refusal, error) {
+func adoptTCPRefusal(hs handover.Socket, ln net.Listener, f *faults.Set) (refusal, error) {
 	switch hs.Reject {
 	case handover.RejectFenced:
-		return adoptFenced(ln, hs.Own)
+		return adoptFenced(ln, hs.Own, f)
 	case handover.RejectStopped:
 		return adoptStopped(ln), nil
 	}

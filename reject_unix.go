@@ -45,7 +45,7 @@ func (l *Listener) rejectOpLocked(s *socket) (*socket, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := hide(ua.Name, typ)
+		h, err := hide(ua.Name, typ, s.faults)
 		if err != nil {
 			return nil, err
 		}

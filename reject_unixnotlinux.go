@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 )
@@ -42,7 +43,7 @@ func (c *closed) lift(_ *Listener, s *socket) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSocket(ln, s.cfg, s.own), nil
+	return newSocket(ln, s.cfg, s.own, s.faults), nil
 }
 
 func (c *closed) close(*socket) error { return nil } // closed already
@@ -56,6 +57,6 @@ func (c *closed) letGo() error    { return nil }
 
 // adoptTCPRefusal refuses the ways a Linux process refuses with: a fence
 // or a stopped socket cannot be lifted here.
-func adoptTCPRefusal(hs handover.Socket, _ net.Listener) (refusal, error) {
+func adoptTCPRefusal(hs handover.Socket, _ net.Listener, _ *faults.Set) (refusal, error) {
 	return nil, fmt.Errorf("a %s TCP socket cannot be taken over here: %w", hs.Reject, errors.ErrUnsupported)
 }

@@ -67,7 +67,7 @@ func rejectingWithATrackedConn(t *testing.T, network string) (l *acceptgate.List
 		}
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		require.NoError(t, err)
-		l = acceptgate.Wrap(ln, acceptgate.WithTracking())
+		l = acceptgate.Wrap(ln, acceptgate.WithTracking(), withFaults(t))
 		t.Cleanup(func() { l.Close() })
 	case "unix":
 		l = listen(t, "unix", shortPath(t), acceptgate.WithTracking())
@@ -80,8 +80,7 @@ func rejectingWithATrackedConn(t *testing.T, network string) (l *acceptgate.List
 	t.Cleanup(func() { server.Close() })
 	require.NoError(t, l.Reject())
 	for _, op := range []string{faults.Unfence, faults.Listen, faults.Rename} {
-		disarm := faults.Arm(op, 1, syscall.EIO)
-		t.Cleanup(func() { disarm() })
+		arm(t, op, 1, syscall.EIO)
 	}
 	return l, client, server
 }
@@ -95,6 +94,7 @@ func shortPath(t *testing.T) string {
 // when ctx ends, also when a step of Close fails: a server that exits once
 // Shutdown returns must not cut the requests in flight.
 func TestShutdownWaitsAlsoWhenCloseFails(t *testing.T) {
+	t.Parallel() // its faults are its own (arm), its sockets too
 	for _, network := range []string{"tcp4", "unix"} {
 		t.Run(network+"/waits", func(t *testing.T) {
 			l, client, server := rejectingWithATrackedConn(t, network)

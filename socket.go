@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/listener"
 )
@@ -23,14 +24,17 @@ type socket struct {
 	// own is set on sockets the gate created itself (Listen): no one else
 	// holds them, so the gate may close one and bind a new one in its place.
 	own bool
+	// faults are the steps a test made fail on this gate; nil in
+	// production, where checking them costs an atomic load or two.
+	faults *faults.Set
 
 	// refusal is how the socket refuses clients while the gate rejects;
 	// nil while it accepts or is paused.
 	refusal refusal
 }
 
-func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {
-	s := &socket{ln: ln, cfg: cfg, own: own}
+func newSocket(ln net.Listener, cfg listener.Config, own bool, f *faults.Set) *socket {
+	s := &socket{ln: ln, cfg: cfg, own: own, faults: f}
 	if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
 		s.wake = d.SetDeadline
 	}
@@ -39,7 +43,7 @@ func newSocket(ln net.Listener, cfg listener.Config, own bool) *socket {
 
 // accepting returns a copy of s that listens as usual.
 func (s *socket) accepting() *socket {
-	return &socket{ln: s.ln, wake: s.wake, cfg: s.cfg, own: s.own}
+	return &socket{ln: s.ln, wake: s.wake, cfg: s.cfg, own: s.own, faults: s.faults}
 }
 
 // refusing returns a copy of s that refuses clients the way r says.

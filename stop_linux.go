@@ -37,7 +37,7 @@ func (l *Listener) stopOpLocked(s *socket) (*socket, error) {
 // holdPort holds s's port, best effort: a port taken in this instant is
 // reported by Resume.
 func holdPort(s *socket) func() error {
-	if err := faults.Check(faults.Hold); err != nil {
+	if err := s.faults.Check(faults.Hold); err != nil {
 		return nil
 	}
 	release, _ := sockets.HoldPort(s.ln)
@@ -69,7 +69,7 @@ func (st *stopped) lift(_ *Listener, s *socket) (*socket, error) {
 }
 
 func relisten(s *socket) error {
-	if err := faults.Check(faults.Listen); err != nil {
+	if err := s.faults.Check(faults.Listen); err != nil {
 		return err
 	}
 	return sockets.Relisten(s.ln, s.cfg.Backlog)
@@ -132,7 +132,7 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 		// scheduler a reason to stretch the moment from "no handshake
 		// under way" to the stop, in which a new client is reset.
 		forced := time.Now().After(late)
-		stopped, err := stopIfSettled(s.ln, waitHandshakes, forced)
+		stopped, err := stopIfSettled(s, waitHandshakes, forced)
 		l.addPending(taken...)
 		taken = nil
 		if stopped && forced {
@@ -182,7 +182,7 @@ func (l *Listener) acceptOneOpLocked(s *socket, wait time.Duration) (net.Conn, e
 	if err := s.wake(time.Now().Add(wait)); err != nil {
 		return nil, err
 	}
-	if err := faults.Check(faults.Accept); err != nil {
+	if err := s.faults.Check(faults.Accept); err != nil {
 		return nil, err
 	}
 	c, err := s.ln.Accept()
@@ -239,7 +239,8 @@ func migratesRequests() bool {
 // if force. The checks and the shutdown follow each other within
 // microseconds: a client that completes its handshake in between is the one
 // the kernel can still reset.
-func stopIfSettled(ln net.Listener, handshakes, force bool) (stopped bool, err error) {
+func stopIfSettled(s *socket, handshakes, force bool) (stopped bool, err error) {
+	ln := s.ln
 	sc := ln.(syscall.Conn)
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -252,7 +253,7 @@ func stopIfSettled(ln net.Listener, handshakes, force bool) (stopped bool, err e
 				return
 			}
 			if handshakes {
-				if err = faults.Check(faults.Handshakes); err != nil {
+				if err = s.faults.Check(faults.Handshakes); err != nil {
 					return
 				}
 				if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
@@ -265,7 +266,7 @@ func stopIfSettled(ln net.Listener, handshakes, force bool) (stopped bool, err e
 				}
 			}
 		}
-		if err = faults.Check(faults.Shutdown); err != nil {
+		if err = s.faults.Check(faults.Shutdown); err != nil {
 			return
 		}
 		if err = sockets.StopListening(ln); err != nil {

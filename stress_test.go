@@ -181,7 +181,7 @@ func TestStressAgainstModel(t *testing.T) {
 		// leave the gate as it was, and lose no client.
 		var disarm func() int
 		if rng.IntN(8) == 0 {
-			disarm = faults.Arm(injectable[rng.IntN(len(injectable))], 1, syscall.EIO)
+			disarm = faultsOf(t).Arm(injectable[rng.IntN(len(injectable))], 1, syscall.EIO)
 		}
 		check := func(err error) {
 			injected := 0
@@ -211,7 +211,7 @@ func TestStressAgainstModel(t *testing.T) {
 			require.NoError(t, gate.Close())
 			srv.closed(t, gate)
 			var err error
-			gate, err = acceptgate.Listen(t.Context(), "tcp4", addr, acceptgate.WithTracking())
+			gate, err = acceptgate.Listen(t.Context(), "tcp4", addr, acceptgate.WithTracking(), withFaults(t))
 			require.NoError(t, err, "listen again on %s", addr)
 			srv.serve(gate)
 			tl.end(&tl.openCut, &tl.cut)

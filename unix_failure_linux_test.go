@@ -38,7 +38,7 @@ func TestFailedUnixTransitionsKeepThePath(t *testing.T) {
 			t.Cleanup(func() { // after the clients' own cleanups
 				eventually(t, func() bool { return openDescriptors(t) <= fds }, "descriptors back to %d", fds)
 			})
-			l, err := acceptgate.Listen(context.Background(), "unix", path)
+			l, err := acceptgate.Listen(context.Background(), "unix", path, withFaults(t))
 			require.NoError(t, err)
 			require.NoError(t, os.Chmod(path, 0o600))
 			require.NoError(t, l.Pause())
@@ -95,7 +95,7 @@ func TestUnixPathNeverWidensNorGoesMissing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gate.sock")
 	fds := openDescriptors(t)
-	l, err := acceptgate.Listen(context.Background(), "unix", path)
+	l, err := acceptgate.Listen(context.Background(), "unix", path, withFaults(t))
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(path, 0o600))
 

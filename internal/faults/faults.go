@@ -1,7 +1,13 @@
 // Package faults lets this module's tests make one step of a transition
 // fail, so that what clients, descriptors and the reported state are after
-// a failure can be checked. Production code calls Check before each step;
-// nothing is armed outside tests, and Check then costs one atomic load.
+// a failure can be checked. Production code checks before each step;
+// nothing is armed outside tests, and a check then costs an atomic load or
+// two.
+//
+// Faults are armed on a Set, which a test hands to the one gate it makes
+// fail (package acceptgate's tests do, so that they may run in parallel),
+// or process-wide with Arm, for a seam a test cannot hand a Set to: a gate
+// made inside the code under test, or a step outside any gate.
 package faults
 
 import (
@@ -34,14 +40,35 @@ type plan struct {
 	hits atomic.Int64
 }
 
-var (
+// A Set holds the faults armed for the code it is handed to. A nil *Set
+// holds none; its Check still reports the faults armed process-wide.
+type Set struct {
 	mu    sync.Mutex              // serializes Arm and disarm
 	armed atomic.Pointer[[]*plan] // read by Check without the lock
-)
+}
 
-// Check returns the armed error if op is armed and its turn has come.
-func Check(op string) error {
-	ps := armed.Load()
+// global holds the faults Arm arms, which every Check reports.
+var global Set
+
+// Check returns the error armed for op, in s or process-wide, if its turn
+// has come.
+func (s *Set) Check(op string) error {
+	if s != nil {
+		if err := s.check(op); err != nil {
+			return err
+		}
+	}
+	return global.check(op)
+}
+
+// Check returns the error armed process-wide for op, if its turn has come.
+func Check(op string) error { return global.check(op) }
+
+// Arm arms op process-wide, as Set.Arm does on one Set.
+func Arm(op string, n int, err error) (disarm func() int) { return global.Arm(op, n, err) }
+
+func (s *Set) check(op string) error {
+	ps := s.armed.Load()
 	if ps == nil {
 		return nil
 	}
@@ -58,26 +85,26 @@ func Check(op string) error {
 	return nil
 }
 
-// Arm makes the n-th call of op (counting from 1) and every later one fail
-// with err until the returned function is called; it reports how many calls
-// failed; calling it again does nothing more. Several ops may be armed at
-// once; for one op, the plan armed first applies.
-func Arm(op string, n int, err error) (disarm func() int) {
+// Arm makes the n-th check of op (counting from 1) and every later one fail
+// with err until the returned function is called; it reports how many
+// checks failed; calling it again does nothing more. Several ops may be
+// armed at once; for one op, the plan armed first applies.
+func (s *Set) Arm(op string, n int, err error) (disarm func() int) {
 	p := &plan{op: op, err: err}
 	p.left.Store(int64(n - 1))
-	mu.Lock()
+	s.mu.Lock()
 	var next []*plan
-	if ps := armed.Load(); ps != nil {
+	if ps := s.armed.Load(); ps != nil {
 		next = append(next, *ps...)
 	}
 	next = append(next, p)
-	armed.Store(&next)
-	mu.Unlock()
+	s.armed.Store(&next)
+	s.mu.Unlock()
 	return func() int {
-		mu.Lock()
-		defer mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		var rest []*plan
-		if ps := armed.Load(); ps != nil {
+		if ps := s.armed.Load(); ps != nil {
 			for _, q := range *ps {
 				if q != p {
 					rest = append(rest, q)
@@ -85,9 +112,9 @@ func Arm(op string, n int, err error) (disarm func() int) {
 			}
 		}
 		if len(rest) == 0 {
-			armed.Store(nil)
+			s.armed.Store(nil)
 		} else {
-			armed.Store(&rest)
+			s.armed.Store(&rest)
 		}
 		return int(p.hits.Load())
 	}
