@@ -145,6 +145,15 @@ func (l *Listener) SyscallConn() (syscall.RawConn, error) {
 // never returns a state the Listener is neither in nor going to.
 func (l *Listener) State() State { return State(l.mode.Load() & stateMask) }
 
+// RejectMethod says, in a sentence for a server's log at start, how Reject
+// refuses new clients on the Listener's socket on this machine and what
+// Resume then does: a fence lifted in place, a fence and a replaced socket,
+// a socket stopped once settled, a hidden unix path, or that Reject is not
+// supported. It probes what Reject would (the interfaces, the privilege to
+// lift a fence) and changes nothing. The wording is for people and may
+// change; docs/reject.md explains each way.
+func (l *Listener) RejectMethod() string { return l.sock.Load().refusalMethod() }
+
 // Stats is a snapshot of a Listener's counters.
 type Stats struct {
 	State    State

@@ -10,6 +10,7 @@ import (
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/listener"
 )
 
@@ -36,6 +37,30 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
 	}
 	return l.stopOpLocked(s)
+}
+
+// tcpRefusalMethod says how rejectTCPOpLocked would refuse clients of s,
+// probing what it would probe.
+func (s *socket) tcpRefusalMethod() string {
+	const stops = "stopped once its queue is empty and no handshake is under way; Resume listens again on the same descriptor"
+	if inGroup(s) {
+		return stops + " (a member of an SO_REUSEPORT group is never fenced)"
+	}
+	ta, _ := s.ln.Addr().(*net.TCPAddr)
+	var ip net.IP
+	if ta != nil {
+		ip = ta.IP
+	}
+	dev, err := sockets.FenceDevice(ip)
+	switch {
+	case err != nil:
+		return stops + " (no fence: " + err.Error() + "; an interface that stays down, such as `ip link add agfence type dummy`, gives it one)"
+	case canUnfence(s.faults):
+		return "fenced with " + dev + ", lifted in place"
+	case s.own:
+		return "fenced with " + dev + "; without CAP_NET_RAW to lift the fence, Resume replaces the socket"
+	}
+	return stops + " (a fence with " + dev + " could not be lifted without CAP_NET_RAW, nor the socket, which others may hold, replaced)"
 }
 
 // adoptTCPRefusal takes over the way a TCP socket another process handed

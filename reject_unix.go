@@ -30,6 +30,17 @@ func (s *socket) canReject() bool {
 	return false
 }
 
+// refusalMethod says how rejectOpLocked would refuse clients of s.
+func (s *socket) refusalMethod() string {
+	if !s.canReject() {
+		return "not supported for this socket (" + s.ln.Addr().Network() + " " + s.ln.Addr().String() + ")"
+	}
+	if _, ok := s.ln.Addr().(*net.UnixAddr); ok {
+		return "hidden: the path leads to a socket that refuses, while the listener waits beside it; Resume renames it back"
+	}
+	return s.tcpRefusalMethod()
+}
+
 // rejectOpLocked makes s refuse new clients. It returns the socket that stands
 // for the rejecting Listener; on error the Listener goes on as it was, and
 // the connections taken out of the kernel meanwhile are in l.pending.

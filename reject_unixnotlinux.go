@@ -30,6 +30,10 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	return s.refusing(&closed{network: network}), nil
 }
 
+func (s *socket) tcpRefusalMethod() string {
+	return "closed once its queue is taken out; Resume binds a new socket at the address"
+}
+
 // closed is the refusal of a TCP socket that was closed: no socket is at
 // the address, so clients are refused. Resume binds a new socket there
 // with network and the socket's options.

@@ -22,7 +22,6 @@ import (
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/control"
 	"github.com/acceptgate/acceptgate/httpgate"
-	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/listener"
 	"github.com/acceptgate/acceptgate/metrics"
 	"github.com/acceptgate/acceptgate/upgrade"
@@ -176,7 +175,7 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 			fmt.Fprintf(stdout, "or: kill -TTOU %d (pause), kill -TTIN %d (resume); Ctrl-C stops\n", os.Getpid(), os.Getpid())
 		}
 	}
-	logger.Info("acceptgate: how Reject works here", "addr", gate.Addr().String(), "reject", rejectMode(gate.Addr()))
+	logger.Info("acceptgate: how Reject works here", "addr", gate.Addr().String(), "reject", gate.RejectMethod())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(gate) }()
@@ -281,23 +280,6 @@ func upgradeOnSIGHUP(upg *upgrade.Upgrader, hup <-chan os.Signal, handable bool,
 			}
 		}()
 	}
-}
-
-// rejectMode says how Reject will refuse clients of a TCP socket at addr on
-// this machine, as docs/reject.md's "Without privileges" explains.
-func rejectMode(addr net.Addr) string {
-	ta, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return "unix: the path leads to a socket that refuses while the listener waits, hidden"
-	}
-	dev, err := sockets.FenceDevice(ta.IP)
-	switch {
-	case err != nil:
-		return "not fenced (" + err.Error() + "): the socket stops once its queue is empty and no handshake is under way; an interface that stays down (ip link add agfence type dummy) gives it a fence"
-	case sockets.CanLiftFence():
-		return "fenced with " + dev + ", lifted in place"
-	}
-	return "fenced with " + dev + "; without CAP_NET_RAW to lift it, Resume replaces the socket"
 }
 
 // adminGateOptions bound an admin socket serve did not open itself (one
