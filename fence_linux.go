@@ -22,14 +22,7 @@ import (
 // may not, a socket the gate created is replaced (replaceOpLocked); one
 // that others may hold goes on rejecting, so Reject fences only where one
 // of the two will work.
-type fenced struct {
-	unfence func() error
-	// stopped is set on a socket that stopped listening on its way to
-	// being replaced, when the new socket could not bind and the old one
-	// could not listen behind the fence again: the next Resume binds the
-	// new one.
-	stopped bool
-}
+type fenced struct{ unfence func() error }
 
 // fence puts s behind the fence.
 func fence(s *socket) (*fenced, error) {
@@ -68,20 +61,15 @@ func canUnfence(f *faults.Set) bool {
 	return f.Check(faults.Probe) == nil && sockets.CanLiftFence()
 }
 
-func (f *fenced) delivers() bool  { return !f.stopped }
-func (f *fenced) listening() bool { return !f.stopped }
+func (f *fenced) delivers() bool  { return true }
+func (f *fenced) listening() bool { return true }
 
 func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 	if err := f.unfence(); err != nil {
 		if !s.own {
 			return nil, err // still fenced: still rejecting
 		}
-		return l.replaceOpLocked(s, f)
-	}
-	if f.stopped {
-		// Unfenced, but still not listening: as a socket that stopped.
-		st := &stopped{}
-		return st.lift(l, s.refusing(st))
+		return l.replaceOpLocked(s, f.unfence)
 	}
 	return s.accepting(), nil
 }
@@ -90,24 +78,29 @@ func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 // lift: the fenced socket, which no one else holds, lets its last handshakes
 // complete, hands over its queue and closes, and a new socket with the same
 // options listens on its address. New clients are refused throughout.
-func (l *Listener) replaceOpLocked(s *socket, f *fenced) (*socket, error) {
-	if !f.stopped {
-		// The replacement, and this socket if it must listen again, get
-		// the queue limit it has now; once stopped it can no longer tell.
-		live := *s
-		live.cfg = liveConfig(s)
-		s = &live
-		if err := l.stopWhenSettledOpLocked(s); err != nil {
-			return nil, err
-		}
+func (l *Listener) replaceOpLocked(s *socket, unfence func() error) (*socket, error) {
+	// The replacement, and this socket if it must listen again, get the
+	// queue limit it has now; once stopped it can no longer tell.
+	live := *s
+	live.cfg = liveConfig(s)
+	s = &live
+	if err := l.stopWhenSettledOpLocked(s); err != nil {
+		return nil, err // still listening behind the fence
 	}
+	return bindReplacement(s, unfence)
+}
+
+// bindReplacement binds a new socket in place of s, fenced and stopped,
+// and closes s. Where the new one cannot bind, s listens behind its fence
+// again, still rejecting and delivering, or, if it cannot, stays stopped
+// (unreplaced) for the next Resume to try again.
+func bindReplacement(s *socket, unfence func() error) (*socket, error) {
 	ln, err := rebind(s)
 	if err != nil {
-		// Listen behind the fence again: still rejecting, still delivering.
 		if rerr := relisten(s); rerr != nil {
-			return s.refusing(&fenced{unfence: f.unfence, stopped: true}), err
+			return s.refusing(&unreplaced{unfence: unfence}), err
 		}
-		return s.refusing(&fenced{unfence: f.unfence}), err
+		return s.refusing(&fenced{unfence: unfence}), err
 	}
 	s.ln.Close()
 	return newSocket(ln, s.cfg, true, s.faults), nil
@@ -129,12 +122,39 @@ func rebind(s *socket) (net.Listener, error) {
 func (f *fenced) close(s *socket) error { return s.closeForOthers(f.unfence) }
 
 func (f *fenced) describe(hs *handover.Socket) error {
-	if f.stopped {
-		return fmt.Errorf("a socket stopped on its way to being replaced cannot be handed over: %w", errors.ErrUnsupported)
-	}
 	hs.Reject = handover.RejectFenced
 	return nil
 }
 
 func (f *fenced) extraFDs() []int { return nil }
 func (f *fenced) letGo() error    { return nil }
+
+// unreplaced is the refusal of a fenced socket the gate created that
+// stopped listening on its way to being replaced, when the new socket could
+// not bind and it could not listen behind its fence again. Clients are
+// refused, as behind the fence, and nothing is left to deliver: its queue
+// was taken out before it stopped. Resume tries again: it lifts the fence
+// and listens on the same descriptor where it now may, else binds the
+// replacement.
+type unreplaced struct{ unfence func() error }
+
+func (u *unreplaced) delivers() bool  { return false }
+func (u *unreplaced) listening() bool { return false }
+
+func (u *unreplaced) lift(l *Listener, s *socket) (*socket, error) {
+	if err := u.unfence(); err != nil {
+		return bindReplacement(s, u.unfence)
+	}
+	st := &stopped{} // unfenced, still not listening
+	return st.lift(l, s.refusing(st))
+}
+
+// close closes the socket: the gate created it, so no one else holds it.
+func (u *unreplaced) close(s *socket) error { return s.ln.Close() }
+
+func (u *unreplaced) describe(*handover.Socket) error {
+	return fmt.Errorf("a socket stopped on its way to being replaced cannot be handed over: %w", errors.ErrUnsupported)
+}
+
+func (u *unreplaced) extraFDs() []int { return nil }
+func (u *unreplaced) letGo() error    { return nil }

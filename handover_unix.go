@@ -39,6 +39,7 @@ func describe(s *socket, st State) (handover.Socket, error) {
 		if err := s.refusal.describe(&hs); err != nil {
 			return handover.Socket{}, err
 		}
+		hs.Files += len(s.refusal.extraFDs())
 	}
 	if hs.Backlog <= 0 && s.listening() {
 		if q, err := backlog.Of(s.ln.(syscall.Conn)); err == nil {
@@ -59,8 +60,10 @@ func describe(s *socket, st State) (handover.Socket, error) {
 			return handover.Socket{}, fmt.Errorf("%T: %w", s.ln, errors.ErrUnsupported)
 		}
 		hs.Network = a.Network() // unix or unixpacket: the taker checks the type
-		if fi, err := os.Lstat(a.Name); err == nil && hs.Mode == 0 {
-			hs.Mode = fi.Mode().Perm() // a hidden socket's describe gave its own file's
+		// A hidden listener's file is not at its path; its describe gave
+		// that file's mode.
+		if fi, err := os.Lstat(a.Name); err == nil && hs.Reject != handover.RejectHidden {
+			hs.Mode = fi.Mode().Perm()
 		}
 	default:
 		return handover.Socket{}, fmt.Errorf("%s socket: %w", s.ln.Addr().Network(), errors.ErrUnsupported)
@@ -175,8 +178,16 @@ func adoptSocket(hs handover.Socket, st State, files []*os.File, cfg config) (*s
 
 // adoptRefusal takes over the way a rejecting socket another process
 // handed over refuses, as hs names it.
+//
+// Only a unix socket is hidden, and only a TCP one fenced or stopped: a
+// description that names another way for its socket is refused, or the
+// taker would report rejecting while its socket admits everyone.
 func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File, f *faults.Set) (refusal, error) {
-	if hs.Reject != handover.RejectHidden {
+	_, isUnix := ln.Addr().(*net.UnixAddr)
+	if isUnix != (hs.Reject == handover.RejectHidden) {
+		return nil, fmt.Errorf("a %s socket described as refusing %q", ln.Addr().Network(), hs.Reject)
+	}
+	if !isUnix {
 		return adoptTCPRefusal(hs, ln, f)
 	}
 	if len(files) != 2 {

@@ -66,12 +66,12 @@ func (h *hiding) close(s *socket) error {
 	return errors.Join(append(errs, s.closeForOthers(nil))...)
 }
 
-// describe hands over the parked socket too, and the place of the
-// listener's file, whose mode is the one a client meets once it is back.
+// describe says where the listener's file waits, and gives its mode, the
+// one a client meets once it is back; the parked socket goes with it
+// (extraFDs).
 func (h *hiding) describe(hs *handover.Socket) error {
 	hs.Reject = handover.RejectHidden
 	hs.Hidden = &handover.Hidden{Dir: h.dir, Link: h.link, Ino: h.ino}
-	hs.Files = 2
 	if fi, err := os.Lstat(h.link); err == nil {
 		hs.Mode = fi.Mode().Perm()
 	}

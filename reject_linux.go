@@ -14,10 +14,12 @@ import (
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// rejectTCPOpLocked fences the socket where the fence can be lifted again
-// (fence_linux.go): it goes on listening, refusing new clients, and Accept
-// delivers the ones it had admitted. Elsewhere it stops the socket
-// listening once no handshake is under way (stop_linux.go).
+// rejectTCPOpLocked fences the socket where Resume can undo the fence
+// (fence_linux.go): by lifting it, with CAP_NET_RAW, or by replacing a
+// socket the gate created. A fenced socket goes on listening, refusing new
+// clients, and Accept delivers the ones it had admitted. Elsewhere it
+// stops the socket listening once no handshake is under way
+// (stop_linux.go).
 //
 // A member of an SO_REUSEPORT group is never fenced: the group's hash still
 // hands a fenced member its share of new clients, which it cannot answer

@@ -27,37 +27,37 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 		return nil, err
 	}
 	s.ln.Close()
-	return s.refusing(&closed{network: network}), nil
+	return s.refusing(&unbound{network: network}), nil
 }
 
 func (s *socket) tcpRefusalMethod() string {
 	return "closed once its queue is taken out; Resume binds a new socket at the address"
 }
 
-// closed is the refusal of a TCP socket that was closed: no socket is at
+// unbound is the refusal of a TCP socket that was closed: no socket is at
 // the address, so clients are refused. Resume binds a new socket there
 // with network and the socket's options.
-type closed struct{ network string }
+type unbound struct{ network string }
 
-func (c *closed) delivers() bool  { return false }
-func (c *closed) listening() bool { return false }
+func (u *unbound) delivers() bool  { return false }
+func (u *unbound) listening() bool { return false }
 
-func (c *closed) lift(_ *Listener, s *socket) (*socket, error) {
-	ln, err := s.cfg.Listen(context.Background(), c.network, s.ln.Addr().String())
+func (u *unbound) lift(_ *Listener, s *socket) (*socket, error) {
+	ln, err := s.cfg.Listen(context.Background(), u.network, s.ln.Addr().String())
 	if err != nil {
 		return nil, err
 	}
 	return newSocket(ln, s.cfg, s.own, s.faults), nil
 }
 
-func (c *closed) close(*socket) error { return nil } // closed already
+func (u *unbound) close(*socket) error { return nil } // closed already
 
-func (c *closed) describe(*handover.Socket) error {
+func (u *unbound) describe(*handover.Socket) error {
 	return fmt.Errorf("a closed socket cannot be handed over: %w", errors.ErrUnsupported)
 }
 
-func (c *closed) extraFDs() []int { return nil }
-func (c *closed) letGo() error    { return nil }
+func (u *unbound) extraFDs() []int { return nil }
+func (u *unbound) letGo() error    { return nil }
 
 // adoptTCPRefusal refuses the ways a Linux process refuses with: a fence
 // or a stopped socket cannot be lifted here.

@@ -84,10 +84,11 @@ func (s *socket) close() error {
 // way is one type, in a file of its own, that does everything the gate and
 // a handoff need of it:
 //
-//	fenced  fence_linux.go          bound to an interface no client arrives on; still listens
-//	stopped stop_linux.go           shut down once settled; holds its port
-//	hiding  hide_unix.go            a unix socket whose path leads to one that refuses
-//	closed  reject_unixnotlinux.go  closed; Resume binds the address again
+//	fenced     fence_linux.go          bound to an interface no client arrives on; still listens
+//	unreplaced fence_linux.go          fenced, stopped on its way to being replaced; Resume tries again
+//	stopped    stop_linux.go           shut down once settled; holds its port
+//	hiding     hide_unix.go            a unix socket whose path leads to one that refuses
+//	unbound    reject_unixnotlinux.go  closed; Resume binds the address again
 type refusal interface {
 	// delivers reports whether Accept still takes from the socket the
 	// connections the kernel admitted before it refused.
@@ -104,8 +105,8 @@ type refusal interface {
 	// others hold listens again.
 	close(s *socket) error
 	// describe says in hs how the socket refuses, for the process that
-	// takes it over (handover_unix.go), with how many descriptors go with
-	// it; extraFDs are those beside the listener's.
+	// takes it over (handover_unix.go); extraFDs are the descriptors that
+	// go with the listener's.
 	describe(hs *handover.Socket) error
 	extraFDs() []int
 	// letGo closes what refusing made, without touching the socket: the

@@ -132,14 +132,14 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 		// scheduler a reason to stretch the moment from "no handshake
 		// under way" to the stop, in which a new client is reset.
 		forced := time.Now().After(late)
-		stopped, err := stopIfSettled(s, waitHandshakes, forced)
+		done, err := stopIfSettled(s, waitHandshakes, forced)
 		l.addPending(taken...)
 		taken = nil
-		if stopped && forced {
+		if done && forced {
 			l.logger.Warn("acceptgate: stopped listening with handshakes still under way; the kernel resets those of this socket's clients",
 				"addr", s.ln.Addr().String(), "waited", settleTime.String())
 		}
-		if err != nil || stopped {
+		if err != nil || done {
 			return err
 		}
 		// A handshake is under way: the next client to complete wakes us.
@@ -239,7 +239,7 @@ func migratesRequests() bool {
 // if force. The checks and the shutdown follow each other within
 // microseconds: a client that completes its handshake in between is the one
 // the kernel can still reset.
-func stopIfSettled(s *socket, handshakes, force bool) (stopped bool, err error) {
+func stopIfSettled(s *socket, handshakes, force bool) (done bool, err error) {
 	ln := s.ln
 	sc := ln.(syscall.Conn)
 	rc, err := sc.SyscallConn()
@@ -272,10 +272,10 @@ func stopIfSettled(s *socket, handshakes, force bool) (stopped bool, err error) 
 		if err = sockets.StopListening(ln); err != nil {
 			return
 		}
-		stopped = true
+		done = true
 	})
 	if cerr != nil {
 		return false, cerr
 	}
-	return stopped, err
+	return done, err
 }
