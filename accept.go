@@ -42,7 +42,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if l.skip && l.skipped(c) {
 			continue // bounded by the clients queued: each turn takes one out
 		}
-		l.accepted.Add(1)
+		l.counters.mine().accepted.Add(1)
 		if l.tracker != nil {
 			return l.tracker.wrap(c), nil
 		}
@@ -58,19 +58,23 @@ func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
 		return s.ln.Accept()
 	}
 	// Announce ourselves before checking the state: a Pause that stores its
-	// state after this point will see inflight > 0 and wait for us.
-	l.inflight.Add(1)
+	// state after this point will count us and wait.
+	sh := l.counters.mine()
+	sh.inflight.Add(1)
 	if !socketOpen(l.mode.Load()) {
-		l.leaveAccept()
+		l.leaveAccept(sh)
 		return nil, errGateChanged
 	}
 	c, err := s.ln.Accept()
-	l.leaveAccept()
+	l.leaveAccept(sh)
 	return c, err
 }
 
-func (l *Listener) leaveAccept() {
-	if l.inflight.Add(-1) == 0 && !socketOpen(l.mode.Load()) {
+// leaveAccept counts the goroutine out of sh, where it counted itself in,
+// and, if a transition waits for the last one and this was it, says so.
+func (l *Listener) leaveAccept(sh *acceptShard) {
+	sh.inflight.Add(-1)
+	if !socketOpen(l.mode.Load()) && l.counters.inflight() == 0 {
 		select {
 		case l.idle <- struct{}{}:
 		default: // a token is there already
@@ -132,7 +136,7 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		if l.skip && l.skipped(c) {
 			return nil, nil // its client gave up while it was pending
 		}
-		l.accepted.Add(1)
+		l.counters.mine().accepted.Add(1)
 		if l.tracker != nil {
 			return l.tracker.wrap(c), nil
 		}

@@ -10,8 +10,8 @@ import (
 // optional interfaces of the connection it wraps.
 type conn struct {
 	net.Conn
-	tracker    *tracker
-	prev, next *conn // in tracker.conns, guarded by tracker.mu
+	list       *connShard // the tracker's list it is in
+	prev, next *conn      // in list, guarded by list.mu
 	closed     atomic.Bool
 }
 
@@ -20,7 +20,7 @@ type conn struct {
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	if c.closed.CompareAndSwap(false, true) {
-		c.tracker.remove(c)
+		c.list.tracker.remove(c)
 	}
 	return err
 }

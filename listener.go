@@ -23,16 +23,18 @@ type Listener struct {
 	// only written with mu held, by storeModeLocked, which wakes the
 	// waiters when it changes. Transitions write it with opMu held too.
 	mode atomic.Int32
+	_    [cacheLine - 4]byte // the mode's line is read by every Accept: no counter shares it
 
-	// inflight counts the goroutines inside the wrapped listener's Accept, so
-	// that Pause can wait until none of them can take a connection any more.
-	// It is only kept when the socket can be woken (sock.wake != nil).
-	inflight atomic.Int32
+	// counters count, in shards (shards.go), the connections Accept
+	// returned and the goroutines inside the wrapped listener's Accept, so
+	// that Pause can wait until none of them can take a connection any
+	// more. The second is only kept when the socket can be woken
+	// (sock.wake != nil).
+	counters acceptCounters
 	idle     chan struct{} // a token when inflight drops to zero while not accepting
 
-	accepted atomic.Uint64
-	aborted  atomic.Uint64 // closed by WithSkipAborted, never returned
-	skip     bool          // WithSkipAborted: check each connection before returning it
+	aborted atomic.Uint64 // closed by WithSkipAborted, never returned
+	skip    bool          // WithSkipAborted: check each connection before returning it
 
 	// tracker counts the connections handed out, when an option needs
 	// them tracked; nil otherwise.
@@ -185,7 +187,7 @@ func (l *Listener) Stats() Stats {
 	st := Stats{
 		State:    l.State(), // under mu: the state since and entered are of
 		Since:    l.since,
-		Accepted: l.accepted.Load(),
+		Accepted: l.counters.accepted(),
 		Aborted:  l.aborted.Load(),
 		Active:   l.tracker.activeConns(),
 		Pending:  len(l.pending),

@@ -13,17 +13,32 @@ import (
 // touches nothing else of the Listener: not its transitions, not its state.
 type tracker struct {
 	limit   int64        // WithMaxConns; 0 means no limit
-	slots   atomic.Int64 // active plus accepts under way that hold a slot
+	slots   atomic.Int64 // with a limit: active plus accepts under way that hold a slot
 	active  atomic.Int64 // handed out and not yet closed
 	waiters atomic.Int32 // goroutines between watch and unwatch
 
 	mu    sync.Mutex
-	conns connList
 	freed chan struct{} // closed and replaced when a slot is given back while someone waits
+
+	// lists holds the open connections, in shards with a lock each, so that
+	// accept loops and handlers on different cores do not take turns on
+	// one lock (see shards.go).
+	lists [acceptShards]connShard
+}
+
+type connShard struct {
+	mu      sync.Mutex
+	conns   connList
+	tracker *tracker
+	_       [cacheLine - 24]byte
 }
 
 func newTracker(limit int64) *tracker {
-	return &tracker{limit: limit, freed: make(chan struct{})}
+	t := &tracker{limit: limit, freed: make(chan struct{})}
+	for i := range t.lists {
+		t.lists[i].tracker = t
+	}
+	return t
 }
 
 // activeConns returns how many tracked connections are open; 0 when t is
@@ -40,8 +55,7 @@ func (t *tracker) activeConns() int64 {
 // returned is closed, so that no more than the limit are ever taken.
 func (t *tracker) tryAcquire() bool {
 	if t.limit == 0 {
-		t.slots.Add(1)
-		return true
+		return true // no slots to count
 	}
 	for {
 		n := t.slots.Load()
@@ -54,9 +68,12 @@ func (t *tracker) tryAcquire() bool {
 	}
 }
 
-// release gives a slot back and wakes those waiting for one.
+// release gives a slot back and wakes those waiting for one, or for the
+// last connection to close.
 func (t *tracker) release() {
-	t.slots.Add(-1)
+	if t.limit != 0 {
+		t.slots.Add(-1)
+	}
 	if t.waiters.Load() > 0 {
 		t.mu.Lock()
 		close(t.freed)
@@ -82,19 +99,19 @@ func (t *tracker) unwatch() { t.waiters.Add(-1) }
 func (t *tracker) wrap(c net.Conn) net.Conn {
 	w := newShaped(optionalOf(c))
 	tc := w.tracked()
-	tc.Conn, tc.tracker = c, t
+	tc.Conn, tc.list = c, &t.lists[myShard()]
 	t.active.Add(1)
-	t.mu.Lock()
-	t.conns.add(tc)
-	t.mu.Unlock()
+	tc.list.mu.Lock()
+	tc.list.conns.add(tc)
+	tc.list.mu.Unlock()
 	return w
 }
 
 // remove stops tracking a connection that closed and gives its slot back.
 func (t *tracker) remove(c *conn) {
-	t.mu.Lock()
-	t.conns.remove(c)
-	t.mu.Unlock()
+	c.list.mu.Lock()
+	c.list.conns.remove(c)
+	c.list.mu.Unlock()
 	t.active.Add(-1)
 	t.release()
 }
@@ -102,12 +119,15 @@ func (t *tracker) remove(c *conn) {
 // closeAll closes every tracked connection still open and returns how many
 // it closed.
 func (t *tracker) closeAll() int {
-	t.mu.Lock()
 	var open []*conn
-	for c := t.conns.head; c != nil; c = c.next {
-		open = append(open, c)
+	for i := range t.lists {
+		l := &t.lists[i]
+		l.mu.Lock()
+		for c := l.conns.head; c != nil; c = c.next {
+			open = append(open, c)
+		}
+		l.mu.Unlock()
 	}
-	t.mu.Unlock()
 	for _, c := range open {
 		c.Close()
 	}

@@ -208,12 +208,12 @@ func (l *Listener) stopAcceptsOpLocked(s *socket) {
 		return
 	}
 	_ = s.wake(time.Unix(1, 0))
-	if l.inflight.Load() == 0 {
+	if l.counters.inflight() == 0 {
 		return
 	}
 	timeout := time.NewTimer(wakeWait)
 	defer timeout.Stop()
-	for l.inflight.Load() > 0 {
+	for l.counters.inflight() > 0 {
 		select {
 		case <-l.idle:
 		case <-timeout.C:
