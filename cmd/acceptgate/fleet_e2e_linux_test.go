@@ -83,13 +83,11 @@ defaults
     timeout client 30s
     timeout server 30s
     # A rejecting server refuses the connection: try again on another
-    # server at once (redispatch on every retry, not only the last).
-    # A server that closes an idle kept-alive connection just as a
-    # request goes out on it answers nothing: that is retried too
-    # (safe for idempotent requests; HAProxy buffers the request).
+    # server (redispatch on every retry; by default only the last
+    # one does, after a turn-around of 1s for each retry before it).
     retries 3
     option redispatch 1
-    retry-on conn-failure empty-response
+    retry-on conn-failure
 
 frontend web
     bind {{.Bind}}
