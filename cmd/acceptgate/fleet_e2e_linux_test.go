@@ -60,12 +60,17 @@ type fleetConfig struct {
 	Bind        string // the frontend's bind address, such as 127.0.0.1:8080 or fd@3
 	StatsSocket string // the runtime API's unix socket
 	Servers     []fleetServer
+	// Agent: HAProxy asks each server's agent (serve --agent) whether to
+	// send it new sessions, and checks that it lives with a connection to
+	// its admin port, in place of /readyz.
+	Agent bool
 }
 
 type fleetServer struct {
 	Name  string
 	Addr  string // host:port of the served port
 	Admin string // port of the admin API, where /readyz is
+	Agent string // port of the agent check, with fleetConfig.Agent
 }
 
 // haproxyTemplate is the configuration the fleet tests run, and
@@ -95,6 +100,17 @@ frontend web
 
 backend fleet
     balance roundrobin
+{{- if .Agent}}
+    # The agent (serve --agent) says ready, drain or maint; HAProxy
+    # asks it every 100ms, and takes a server out or back at the first
+    # answer. A connection to the admin port every 100ms tells that the
+    # process lives: three failures in a row (300ms) take it out, two
+    # successes bring it back.
+    default-server inter 100ms fall 3 rise 2 agent-inter 100ms
+{{- range .Servers}}
+    server {{.Name}} {{.Addr}} check port {{.Admin}} agent-check agent-port {{.Agent}}
+{{- end}}
+{{- else}}
     option httpchk GET /readyz
     http-check expect status 200
     # /readyz is checked every 100ms on the admin port. fall 3: three
@@ -104,6 +120,7 @@ backend fleet
     default-server inter 100ms fall 3 rise 2
 {{- range .Servers}}
     server {{.Name}} {{.Addr}} check port {{.Admin}}
+{{- end}}
 {{- end}}
 `))
 
@@ -120,11 +137,16 @@ var docsFleetConfig = fleetConfig{
 	Bind:        "127.0.0.1:8080",
 	StatsSocket: "/run/haproxy/admin.sock",
 	Servers: []fleetServer{
-		{"s1", "127.0.0.1:8081", "9091"},
-		{"s2", "127.0.0.1:8082", "9092"},
-		{"s3", "127.0.0.1:8083", "9093"},
+		{"s1", "127.0.0.1:8081", "9091", "9191"},
+		{"s2", "127.0.0.1:8082", "9092", "9192"},
+		{"s3", "127.0.0.1:8083", "9093", "9193"},
 	},
 }
+
+// docsAgentConfig is the agent's configuration as docs/operating.md shows
+// it.
+var docsAgentConfig = fleetConfig{Bind: docsFleetConfig.Bind, StatsSocket: docsFleetConfig.StatsSocket,
+	Servers: docsFleetConfig.Servers, Agent: true}
 
 // The docs show the configuration the tests run, byte for byte.
 func TestFleetConfigInDocs(t *testing.T) {
@@ -132,6 +154,10 @@ func TestFleetConfigInDocs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(doc), "```\n"+haproxyConfig(docsFleetConfig)+"```\n",
 		"docs/operating.md shows haproxyConfig(docsFleetConfig) exactly")
+	cfg := haproxyConfig(docsAgentConfig)
+	backend := cfg[strings.Index(cfg, "backend fleet"):]
+	assert.Contains(t, string(doc), "```\n"+backend+"```\n",
+		"docs/operating.md shows the backend of haproxyConfig(docsAgentConfig) exactly")
 }
 
 // haproxy is a running HAProxy, in the foreground (-db), the test's child.
@@ -146,7 +172,7 @@ type haproxy struct {
 // startHAProxy runs HAProxy with cfg for servers, its frontend on a
 // listener the test made (passed as fd 3: no port to guess), and waits
 // until every server is UP. It is killed at the end of the test.
-func startHAProxy(t *testing.T, servers []fleetServer) *haproxy {
+func startHAProxy(t *testing.T, servers []fleetServer, agent bool) *haproxy {
 	t.Helper()
 	bin := haproxyPath(t)
 	// A short directory of its own: a unix socket's path must fit in 108
@@ -161,7 +187,7 @@ func startHAProxy(t *testing.T, servers []fleetServer) *haproxy {
 	require.NoError(t, err)
 	defer feFile.Close()
 	h := &haproxy{sock: filepath.Join(dir, "haproxy.sock"), exited: make(chan error, 1), frontend: fe.Addr().String()}
-	cfg := haproxyConfig(fleetConfig{Bind: "fd@3", StatsSocket: h.sock, Servers: servers})
+	cfg := haproxyConfig(fleetConfig{Bind: "fd@3", StatsSocket: h.sock, Servers: servers, Agent: agent})
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	stderr, err := os.Create(filepath.Join(dir, "stderr"))
@@ -429,22 +455,30 @@ func quantiles(ds []time.Duration) (p50, p99, max time.Duration) {
 type fleetMember struct {
 	fleetServer
 	adminAddr string // host:port of the admin API
+	agentAddr string // host:port of the agent check, if any
 	first     *instance
 	pid       int
 }
 
-// startFleet starts three serve instances on loopback ports of their own.
-func startFleet(t *testing.T, bin string) []*fleetMember {
+// startFleet starts three serve instances on loopback ports of their
+// own, with args (such as --agent 127.0.0.1:0).
+func startFleet(t *testing.T, bin string, args ...string) []*fleetMember {
 	t.Helper()
 	var fleet []*fleetMember
 	for i := 1; i <= 3; i++ {
-		in := startInstance(t, bin, "--addr", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--grace", "5s")
+		in := startInstance(t, bin, append([]string{"--addr", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--grace", "5s"}, args...)...)
 		u, err := url.Parse(in.url)
 		require.NoError(t, err)
 		_, adminPort, err := net.SplitHostPort(in.admin)
 		require.NoError(t, err, "serve printed its admin address")
-		fleet = append(fleet, &fleetMember{fleetServer: fleetServer{Name: fmt.Sprintf("s%d", i), Addr: u.Host, Admin: adminPort},
-			adminAddr: in.admin, first: in, pid: in.cmd.Process.Pid})
+		m := &fleetMember{fleetServer: fleetServer{Name: fmt.Sprintf("s%d", i), Addr: u.Host, Admin: adminPort},
+			adminAddr: in.admin, first: in, pid: in.cmd.Process.Pid}
+		if in.agent != "" {
+			m.agentAddr = in.agent
+			_, m.Agent, err = net.SplitHostPort(in.agent)
+			require.NoError(t, err, "serve printed its agent's address")
+		}
+		fleet = append(fleet, m)
 	}
 	return fleet
 }
@@ -530,7 +564,7 @@ const fleetLoops = 8
 func TestFleetRollingDrainAndRestart(t *testing.T) {
 	bin := build(t)
 	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet))
+	h := startHAProxy(t, servers(fleet), false)
 	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
 	settle := time.Second
 	if longFleet() {
@@ -572,7 +606,7 @@ func TestFleetRollingDrainAndRestart(t *testing.T) {
 func TestFleetRollingUpgradeInPlace(t *testing.T) {
 	bin := build(t)
 	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet))
+	h := startHAProxy(t, servers(fleet), false)
 	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
 	settle, rounds := time.Second, 1
 	if longFleet() {
@@ -625,7 +659,7 @@ func TestFleetRollingUpgradeInPlace(t *testing.T) {
 func TestFleetPauseAndRejectBehindHAProxy(t *testing.T) {
 	bin := build(t)
 	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet))
+	h := startHAProxy(t, servers(fleet), false)
 	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
 	settle := time.Second
 	if longFleet() {
@@ -653,4 +687,80 @@ func TestFleetPauseAndRejectBehindHAProxy(t *testing.T) {
 	}
 	load.end(t)
 	assert.Zero(t, frontend5xx(t, h), "5xx HAProxy answered")
+}
+
+// With serve --agent and HAProxy's agent-check, an operator's pause,
+// reject and drain take effect in HAProxy at its next agent check, with
+// no failing health check: the server goes to DRAIN (pause, drain) or
+// MAINT (reject) and back to UP on resume, under load, with no request
+// failed and no 5xx. An upgrade in place hands the agent's socket over
+// with the others.
+func TestFleetAgentCheck(t *testing.T) {
+	bin := build(t)
+	fleet := startFleet(t, bin, "--agent", "127.0.0.1:0")
+	h := startHAProxy(t, servers(fleet), true)
+	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
+	settle := time.Second
+	if longFleet() {
+		settle = 3 * time.Second
+	}
+	load.runFor(t, settle)
+	m := fleet[1]
+	for _, step := range []struct{ action, status string }{{"pause", "DRAIN (agent)"}, {"reject", "MAINT"}} {
+		load.step.Store(true)
+		start := time.Now()
+		m.ctl(t, bin, step.action, "http")
+		out := h.waitStatus(t, m.Name, step.status)
+		load.waitMore(t, 200)
+		m.ctl(t, bin, "resume", "http")
+		back := h.waitStatus(t, m.Name, "UP")
+		load.step.Store(false)
+		t.Logf("%s of %s: %s %v after it, back UP %v after the resume, %v in all",
+			step.action, m.Name, step.status, out.Round(time.Millisecond), back.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		load.runFor(t, settle)
+	}
+	// HAProxy counts a MAINT in chkdown; chkfail counts failed checks.
+	assert.Equal(t, "0", h.server(t, m.Name)["chkfail"], "%s: no health check failed: the agent took it out", m.Name)
+
+	// An upgrade in place keeps the agent.
+	up := fleet[0]
+	old := up.pid
+	require.NoError(t, syscall.Kill(old, syscall.SIGHUP))
+	up.first.exitsCleanly(t)
+	up.first = nil
+	var pid int
+	require.Eventually(t, func() bool {
+		p, err := up.servingPID(t)
+		pid = p
+		return err == nil && p != old
+	}, patience, 5*time.Millisecond, "%s: a new generation serves", up.Name)
+	stopByPID(t, pid)
+	up.pid = pid
+	load.runFor(t, settle)
+
+	// A drain: out at the next agent check, long before the grace ends.
+	d := fleet[2]
+	load.step.Store(true)
+	start := time.Now()
+	d.ctl(t, bin, "drain", "--grace", "1s")
+	out := h.waitStatus(t, d.Name, "DRAIN (agent)")
+	d.ctl(t, bin, "drain", "--grace", "1s", "--wait", "30s")
+	require.NoError(t, syscall.Kill(d.pid, syscall.SIGTERM))
+	d.first.exitsCleanly(t)
+	next := startInstance(t, bin, "--addr", d.Addr, "--admin", d.adminAddr, "--agent", d.agentAddr, "--grace", "5s")
+	d.first, d.pid = next, next.cmd.Process.Pid
+	back := h.waitStatus(t, d.Name, "UP")
+	load.step.Store(false)
+	t.Logf("drain of %s: DRAIN %v after it, UP %v after the restart, %v in all", d.Name, out.Round(time.Millisecond), back.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	load.runFor(t, settle)
+
+	load.end(t)
+	assert.Zero(t, frontend5xx(t, h), "5xx HAProxy answered")
+	for _, m := range fleet {
+		row := h.server(t, m.Name)
+		assert.Equal(t, "UP", row["status"], m.Name)
+	}
+	row := h.server(t, up.Name)
+	assert.Equal(t, "0", row["chkfail"], "%s: no health check failed across the upgrade", up.Name)
+	assert.Equal(t, "0", row["chkdown"], "%s: never down across the upgrade", up.Name)
 }
