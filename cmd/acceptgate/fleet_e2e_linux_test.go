@@ -155,7 +155,7 @@ func TestFleetConfigInDocs(t *testing.T) {
 	assert.Contains(t, string(doc), "```\n"+haproxyConfig(docsFleetConfig)+"```\n",
 		"docs/operating.md shows haproxyConfig(docsFleetConfig) exactly")
 	cfg := haproxyConfig(docsAgentConfig)
-	backend := cfg[strings.Index(cfg, "backend fleet"):]
+	backend := cfg[strings.Index(cfg, "\nbackend fleet")+1:]
 	assert.Contains(t, string(doc), "```\n"+backend+"```\n",
 		"docs/operating.md shows the backend of haproxyConfig(docsAgentConfig) exactly")
 }
