@@ -25,6 +25,9 @@
 // at "/", the admin page, and may serve read-only routes added with
 // WithHandler, such as Prometheus metrics, under the same rules.
 //
+// Behind HAProxy, Handler.ServeAgent answers its agent check (agent-check)
+// from the same gates and drain, on a listener of its own.
+//
 // Operating gates through it (ctl, signals, draining behind a load balancer,
 // systemd, the admin page, metrics) is described in the repository's
 // docs/operating.md.

@@ -34,6 +34,7 @@ type serveFlags struct {
 	adminCert  string
 	adminKey   string
 	adminHosts []string
+	agent      string // HAProxy's agent check: address to answer it on
 	backlog    int
 	reusePort  bool
 	maxConns   int
@@ -77,7 +78,13 @@ offers its sockets at PATH to "serve --takeover PATH" started beside it,
 which offers them there in turn. A new instance that fails before it
 serves changes nothing: the old one serves on. With NOTIFY_SOCKET set,
 serve tells systemd READY=1, RELOADING=1 and MAINPID= around an upgrade,
-and STOPPING=1.`
+and STOPPING=1.
+
+With --agent ADDR, serve answers HAProxy's agent check there (agent-check
+agent-port N on the server line): "drain" once a drain was asked for or
+while the gate pauses, "maint" while it rejects, else "ready", so that a
+ctl pause, reject or drain takes effect in HAProxy at its next agent check.
+The agent's socket is handed over with the others.`
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
@@ -95,6 +102,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	})
+	fs.StringVar(&f.agent, "agent", "", "`address` to answer HAProxy's agent check on (agent-check agent-port): ready, drain or maint from the gate and a drain; needs the admin API")
 	fs.IntVar(&f.backlog, "backlog", 0, "accept queue length `N`; 0 means the system maximum")
 	fs.BoolVar(&f.reusePort, "reuseport", false, "set SO_REUSEPORT, so another process can share the port")
 	fs.IntVar(&f.maxConns, "max-conns", 0, "at most `N` connections open at once; 0 means no limit")
@@ -156,12 +164,15 @@ func serve(ctx context.Context, f serveFlags, stdout io.Writer, logger *slog.Log
 	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "acceptgate: serving http://%s/ (gate \"http\")\n", gate.Addr())
 
-	stopAdmin, where, handable, err := startAdmin(ctx, f, upg, gate, srv, logger)
+	stopAdmin, where, agentAt, handable, err := startAdmin(ctx, f, upg, gate, srv, logger)
 	if err != nil {
 		return err
 	}
 	if stopAdmin != nil {
 		defer stopAdmin()
+		if agentAt != "" {
+			fmt.Fprintf(stdout, "acceptgate: agent check on %s\n", agentAt)
+		}
 		fmt.Fprintf(stdout, "acceptgate: admin API on %s\n", where)
 		ctl := "acceptgate ctl --admin " + where
 		if f.tokenFile != "" {
@@ -296,23 +307,70 @@ var adminGateOptions = []acceptgate.Option{acceptgate.WithMaxConns(control.Defau
 // f.admin, unless that is empty (then stop is nil); stop closes it. A
 // socket it makes is handed over with the served one, unless it serves
 // TLS, which has no gate to hand over: handable is then false, and a next
-// generation could only fail to listen where this one still does.
-func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where string, handable bool, err error) {
+// generation could only fail to listen where this one still does. With
+// --agent (or an agent socket taken over), it answers HAProxy's agent
+// check too, at agentAt, from the same Handler.
+func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where, agentAt string, handable bool, err error) {
+	stop, where, h, handable, err := startAdminAPI(ctx, f, upg, gate, app, logger)
+	if err != nil {
+		return nil, "", "", false, err
+	}
+	agent, err := upg.ListenNamed(ctx, "agent", "", "")
+	switch {
+	case err == nil:
+		if h == nil {
+			agent.Close()
+			agent, err = nil, errors.New("serve: took an agent socket over without an admin API to answer from")
+		}
+	case !errors.Is(err, listener.ErrNoSocket):
+	case f.agent == "":
+		err = nil
+	case h == nil:
+		err = errors.New("serve: --agent needs the admin API (--admin): the agent answers from its gates and drain")
+	default:
+		agent, err = upg.ListenNamed(ctx, "agent", "tcp", f.agent)
+	}
+	if err != nil {
+		if stop != nil {
+			stop()
+		}
+		return nil, "", "", false, err
+	}
+	if agent == nil {
+		return stop, where, "", handable, nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeAgent(agent)
+	}()
+	stopAPI := stop
+	return func() {
+		agent.Close()
+		<-done
+		if stopAPI != nil {
+			stopAPI()
+		}
+	}, where, agent.Addr().String(), handable, nil
+}
+
+// startAdminAPI is startAdmin's admin API; h is nil when there is none.
+func startAdminAPI(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *acceptgate.Listener, app *http.Server, logger *slog.Logger) (stop func(), where string, h *control.Handler, handable bool, err error) {
 	inherited, err := upg.ListenNamed(ctx, "admin", "", "")
 	switch {
 	case err == nil:
 	case !errors.Is(err, listener.ErrNoSocket):
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	case f.admin == "":
-		return nil, "", true, nil
+		return nil, "", nil, true, nil
 	}
 	token, err := adminToken(f.tokenFile)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	}
 	tlsConfig, err := serverTLS(f.adminCert, f.adminKey)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	}
 	var metricsOpts []metrics.Option
 	if f.hostStats {
@@ -320,18 +378,18 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 	}
 	collector := metrics.NewCollector(metricsOpts...)
 	if err := collector.Register("http", gate); err != nil {
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector)
 	// At a drain's deadline, close idle keep-alive connections: a browser
 	// would otherwise hold the drain open for as long as it likes.
 	drained := func() { app.SetKeepAlivesEnabled(false) }
-	h := control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger),
+	h = control.NewHandler(control.WithToken(token), control.WithAllowedHosts(f.adminHosts...), control.WithLogger(logger),
 		control.WithHandler("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})),
 		control.WithDrainHook(drained))
 	if err := h.Register("http", gate); err != nil {
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	}
 	var ln net.Listener
 	var reserved io.Closer // the other loopback family, for an inherited socket
@@ -356,7 +414,7 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 		ln = g
 	}
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", nil, false, err
 	}
 	srv := control.NewServer(h) // timeouts, and net/http's own errors rate-limited
 	done := make(chan struct{})
@@ -378,7 +436,7 @@ func startAdmin(ctx context.Context, f serveFlags, upg *upgrade.Upgrader, gate *
 		if reserved != nil {
 			reserved.Close()
 		}
-	}, where, inherited != nil || tlsConfig == nil, nil
+	}, where, h, inherited != nil || tlsConfig == nil, nil
 }
 
 // finish shuts srv and gate down with the library's sequence, which answers

@@ -21,9 +21,9 @@ func upgradeConflicts(fs *flag.FlagSet, f *serveFlags) error {
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
-		case "addr", "admin", "reuseport", "backlog", "systemd":
+		case "addr", "admin", "agent", "reuseport", "backlog", "systemd":
 			if f.takeover != "" && err == nil {
-				err = fmt.Errorf("--%s with --takeover: the sockets, the admin one included, come with their own addresses and options", fl.Name)
+				err = fmt.Errorf("--%s with --takeover: the sockets, the admin and agent ones included, come with their own addresses and options", fl.Name)
 			}
 		}
 	})
