@@ -30,35 +30,25 @@ const (
 	hasSyscallConn
 )
 
-// optional is a connection seen through each optional interface it has.
-type optional struct {
-	shape shape
-	cw    closeWriter
-	cr    closeReader
-	rf    io.ReaderFrom
-	wt    io.WriterTo
-	sc    rawConner
-}
-
-func optionalOf(c net.Conn) optional {
-	var o optional
-	var ok bool
-	if o.cw, ok = c.(closeWriter); ok {
-		o.shape |= hasCloseWrite
+// shapeOf returns the set of optional interfaces c has.
+func shapeOf(c net.Conn) shape {
+	var s shape
+	if _, ok := c.(closeWriter); ok {
+		s |= hasCloseWrite
 	}
-	if o.cr, ok = c.(closeReader); ok {
-		o.shape |= hasCloseRead
+	if _, ok := c.(closeReader); ok {
+		s |= hasCloseRead
 	}
-	if o.rf, ok = c.(io.ReaderFrom); ok {
-		o.shape |= hasReadFrom
+	if _, ok := c.(io.ReaderFrom); ok {
+		s |= hasReadFrom
 	}
-	if o.wt, ok = c.(io.WriterTo); ok {
-		o.shape |= hasWriteTo
+	if _, ok := c.(io.WriterTo); ok {
+		s |= hasWriteTo
 	}
-	if o.sc, ok = c.(rawConner); ok {
-		o.shape |= hasSyscallConn
+	if _, ok := c.(rawConner); ok {
+		s |= hasSyscallConn
 	}
-	return o
+	return s
 }
 
 // shapedConn is what every shape of tracked conn is: a net.Conn with the conn
@@ -74,9 +64,11 @@ func (c *conn) tracked() *conn { return c }
 // conn succeeds exactly when it does on the connection inside: a tracked
 // *net.TCPConn has all five interfaces, a tracked *net.UnixConn CloseWrite,
 // CloseRead and SyscallConn, a tracked net.Pipe none. The methods are the
-// embedded interfaces', so they call the inner connection's own directly
-// ((*net.TCPConn).ReadFrom then still reaches sendfile and splice), and none
-// of them, CloseWrite included, gives the slot back: only Close does. Letters
+// inner connection's own, reached by a type assertion at each call, so that
+// a tracked conn holds no interface beside the connection itself (48 bytes
+// whatever its shape; storing each interface took 128 for a *net.TCPConn):
+// (*net.TCPConn).ReadFrom still reaches sendfile and splice, and none of
+// them, CloseWrite included, gives the slot back: only Close does. Letters
 // name the interfaces: W CloseWrite, R CloseRead, F ReadFrom, T WriteTo,
 // S SyscallConn. connshape_gen.go writes the types and newShaped into
 // connshape_table.go; TestEveryShapeHasExactlyItsInterfaces checks them.

@@ -2,251 +2,223 @@
 
 package acceptgate
 
-import "io"
+import (
+	"io"
+	"syscall"
+)
 
 // The tracked-conn types, one for each shape (see connshape.go).
 type (
-	connW struct {
-		conn
-		closeWriter
-	}
-	connR struct {
-		conn
-		closeReader
-	}
-	connWR struct {
-		conn
-		closeWriter
-		closeReader
-	}
-	connF struct {
-		conn
-		io.ReaderFrom
-	}
-	connWF struct {
-		conn
-		closeWriter
-		io.ReaderFrom
-	}
-	connRF struct {
-		conn
-		closeReader
-		io.ReaderFrom
-	}
-	connWRF struct {
-		conn
-		closeWriter
-		closeReader
-		io.ReaderFrom
-	}
-	connT struct {
-		conn
-		io.WriterTo
-	}
-	connWT struct {
-		conn
-		closeWriter
-		io.WriterTo
-	}
-	connRT struct {
-		conn
-		closeReader
-		io.WriterTo
-	}
-	connWRT struct {
-		conn
-		closeWriter
-		closeReader
-		io.WriterTo
-	}
-	connFT struct {
-		conn
-		io.ReaderFrom
-		io.WriterTo
-	}
-	connWFT struct {
-		conn
-		closeWriter
-		io.ReaderFrom
-		io.WriterTo
-	}
-	connRFT struct {
-		conn
-		closeReader
-		io.ReaderFrom
-		io.WriterTo
-	}
-	connWRFT struct {
-		conn
-		closeWriter
-		closeReader
-		io.ReaderFrom
-		io.WriterTo
-	}
-	connS struct {
-		conn
-		rawConner
-	}
-	connWS struct {
-		conn
-		closeWriter
-		rawConner
-	}
-	connRS struct {
-		conn
-		closeReader
-		rawConner
-	}
-	connWRS struct {
-		conn
-		closeWriter
-		closeReader
-		rawConner
-	}
-	connFS struct {
-		conn
-		io.ReaderFrom
-		rawConner
-	}
-	connWFS struct {
-		conn
-		closeWriter
-		io.ReaderFrom
-		rawConner
-	}
-	connRFS struct {
-		conn
-		closeReader
-		io.ReaderFrom
-		rawConner
-	}
-	connWRFS struct {
-		conn
-		closeWriter
-		closeReader
-		io.ReaderFrom
-		rawConner
-	}
-	connTS struct {
-		conn
-		io.WriterTo
-		rawConner
-	}
-	connWTS struct {
-		conn
-		closeWriter
-		io.WriterTo
-		rawConner
-	}
-	connRTS struct {
-		conn
-		closeReader
-		io.WriterTo
-		rawConner
-	}
-	connWRTS struct {
-		conn
-		closeWriter
-		closeReader
-		io.WriterTo
-		rawConner
-	}
-	connFTS struct {
-		conn
-		io.ReaderFrom
-		io.WriterTo
-		rawConner
-	}
-	connWFTS struct {
-		conn
-		closeWriter
-		io.ReaderFrom
-		io.WriterTo
-		rawConner
-	}
-	connRFTS struct {
-		conn
-		closeReader
-		io.ReaderFrom
-		io.WriterTo
-		rawConner
-	}
-	connWRFTS struct {
-		conn
-		closeWriter
-		closeReader
-		io.ReaderFrom
-		io.WriterTo
-		rawConner
-	}
+	connW     struct{ conn }
+	connR     struct{ conn }
+	connWR    struct{ conn }
+	connF     struct{ conn }
+	connWF    struct{ conn }
+	connRF    struct{ conn }
+	connWRF   struct{ conn }
+	connT     struct{ conn }
+	connWT    struct{ conn }
+	connRT    struct{ conn }
+	connWRT   struct{ conn }
+	connFT    struct{ conn }
+	connWFT   struct{ conn }
+	connRFT   struct{ conn }
+	connWRFT  struct{ conn }
+	connS     struct{ conn }
+	connWS    struct{ conn }
+	connRS    struct{ conn }
+	connWRS   struct{ conn }
+	connFS    struct{ conn }
+	connWFS   struct{ conn }
+	connRFS   struct{ conn }
+	connWRFS  struct{ conn }
+	connTS    struct{ conn }
+	connWTS   struct{ conn }
+	connRTS   struct{ conn }
+	connWRTS  struct{ conn }
+	connFTS   struct{ conn }
+	connWFTS  struct{ conn }
+	connRFTS  struct{ conn }
+	connWRFTS struct{ conn }
 )
 
-// newShaped allocates the tracked conn of o's shape, holding o's interfaces;
-// its conn is left for the caller to fill.
-func newShaped(o optional) shapedConn {
-	switch o.shape {
+func (c *connW) CloseWrite() error { return c.Conn.(closeWriter).CloseWrite() }
+
+func (c *connR) CloseRead() error { return c.Conn.(closeReader).CloseRead() }
+
+func (c *connWR) CloseWrite() error { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWR) CloseRead() error  { return c.Conn.(closeReader).CloseRead() }
+
+func (c *connF) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+
+func (c *connWF) CloseWrite() error                   { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWF) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+
+func (c *connRF) CloseRead() error                    { return c.Conn.(closeReader).CloseRead() }
+func (c *connRF) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+
+func (c *connWRF) CloseWrite() error                   { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRF) CloseRead() error                    { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRF) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+
+func (c *connT) WriteTo(w io.Writer) (int64, error) { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connWT) CloseWrite() error                  { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWT) WriteTo(w io.Writer) (int64, error) { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connRT) CloseRead() error                   { return c.Conn.(closeReader).CloseRead() }
+func (c *connRT) WriteTo(w io.Writer) (int64, error) { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connWRT) CloseWrite() error                  { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRT) CloseRead() error                   { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRT) WriteTo(w io.Writer) (int64, error) { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connFT) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connFT) WriteTo(w io.Writer) (int64, error)  { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connWFT) CloseWrite() error                   { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWFT) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWFT) WriteTo(w io.Writer) (int64, error)  { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connRFT) CloseRead() error                    { return c.Conn.(closeReader).CloseRead() }
+func (c *connRFT) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connRFT) WriteTo(w io.Writer) (int64, error)  { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connWRFT) CloseWrite() error                   { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRFT) CloseRead() error                    { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRFT) ReadFrom(r io.Reader) (int64, error) { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWRFT) WriteTo(w io.Writer) (int64, error)  { return c.Conn.(io.WriterTo).WriteTo(w) }
+
+func (c *connS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connRS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connRS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWRS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connFS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connFS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWFS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWFS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWFS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connRFS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connRFS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connRFS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWRFS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRFS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRFS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWRFS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWTS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connWTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connRTS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connRTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connRTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWRTS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRTS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connWRTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connFTS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connFTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connFTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWFTS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWFTS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWFTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connWFTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connRFTS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connRFTS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connRFTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connRFTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+func (c *connWRFTS) CloseWrite() error                     { return c.Conn.(closeWriter).CloseWrite() }
+func (c *connWRFTS) CloseRead() error                      { return c.Conn.(closeReader).CloseRead() }
+func (c *connWRFTS) ReadFrom(r io.Reader) (int64, error)   { return c.Conn.(io.ReaderFrom).ReadFrom(r) }
+func (c *connWRFTS) WriteTo(w io.Writer) (int64, error)    { return c.Conn.(io.WriterTo).WriteTo(w) }
+func (c *connWRFTS) SyscallConn() (syscall.RawConn, error) { return c.Conn.(rawConner).SyscallConn() }
+
+// newShaped allocates the tracked conn of shape s; its conn is left for
+// the caller to fill.
+func newShaped(s shape) shapedConn {
+	switch s {
 	case hasCloseWrite:
-		return &connW{closeWriter: o.cw}
+		return new(connW)
 	case hasCloseRead:
-		return &connR{closeReader: o.cr}
+		return new(connR)
 	case hasCloseWrite | hasCloseRead:
-		return &connWR{closeWriter: o.cw, closeReader: o.cr}
+		return new(connWR)
 	case hasReadFrom:
-		return &connF{ReaderFrom: o.rf}
+		return new(connF)
 	case hasCloseWrite | hasReadFrom:
-		return &connWF{closeWriter: o.cw, ReaderFrom: o.rf}
+		return new(connWF)
 	case hasCloseRead | hasReadFrom:
-		return &connRF{closeReader: o.cr, ReaderFrom: o.rf}
+		return new(connRF)
 	case hasCloseWrite | hasCloseRead | hasReadFrom:
-		return &connWRF{closeWriter: o.cw, closeReader: o.cr, ReaderFrom: o.rf}
+		return new(connWRF)
 	case hasWriteTo:
-		return &connT{WriterTo: o.wt}
+		return new(connT)
 	case hasCloseWrite | hasWriteTo:
-		return &connWT{closeWriter: o.cw, WriterTo: o.wt}
+		return new(connWT)
 	case hasCloseRead | hasWriteTo:
-		return &connRT{closeReader: o.cr, WriterTo: o.wt}
+		return new(connRT)
 	case hasCloseWrite | hasCloseRead | hasWriteTo:
-		return &connWRT{closeWriter: o.cw, closeReader: o.cr, WriterTo: o.wt}
+		return new(connWRT)
 	case hasReadFrom | hasWriteTo:
-		return &connFT{ReaderFrom: o.rf, WriterTo: o.wt}
+		return new(connFT)
 	case hasCloseWrite | hasReadFrom | hasWriteTo:
-		return &connWFT{closeWriter: o.cw, ReaderFrom: o.rf, WriterTo: o.wt}
+		return new(connWFT)
 	case hasCloseRead | hasReadFrom | hasWriteTo:
-		return &connRFT{closeReader: o.cr, ReaderFrom: o.rf, WriterTo: o.wt}
+		return new(connRFT)
 	case hasCloseWrite | hasCloseRead | hasReadFrom | hasWriteTo:
-		return &connWRFT{closeWriter: o.cw, closeReader: o.cr, ReaderFrom: o.rf, WriterTo: o.wt}
+		return new(connWRFT)
 	case hasSyscallConn:
-		return &connS{rawConner: o.sc}
+		return new(connS)
 	case hasCloseWrite | hasSyscallConn:
-		return &connWS{closeWriter: o.cw, rawConner: o.sc}
+		return new(connWS)
 	case hasCloseRead | hasSyscallConn:
-		return &connRS{closeReader: o.cr, rawConner: o.sc}
+		return new(connRS)
 	case hasCloseWrite | hasCloseRead | hasSyscallConn:
-		return &connWRS{closeWriter: o.cw, closeReader: o.cr, rawConner: o.sc}
+		return new(connWRS)
 	case hasReadFrom | hasSyscallConn:
-		return &connFS{ReaderFrom: o.rf, rawConner: o.sc}
+		return new(connFS)
 	case hasCloseWrite | hasReadFrom | hasSyscallConn:
-		return &connWFS{closeWriter: o.cw, ReaderFrom: o.rf, rawConner: o.sc}
+		return new(connWFS)
 	case hasCloseRead | hasReadFrom | hasSyscallConn:
-		return &connRFS{closeReader: o.cr, ReaderFrom: o.rf, rawConner: o.sc}
+		return new(connRFS)
 	case hasCloseWrite | hasCloseRead | hasReadFrom | hasSyscallConn:
-		return &connWRFS{closeWriter: o.cw, closeReader: o.cr, ReaderFrom: o.rf, rawConner: o.sc}
+		return new(connWRFS)
 	case hasWriteTo | hasSyscallConn:
-		return &connTS{WriterTo: o.wt, rawConner: o.sc}
+		return new(connTS)
 	case hasCloseWrite | hasWriteTo | hasSyscallConn:
-		return &connWTS{closeWriter: o.cw, WriterTo: o.wt, rawConner: o.sc}
+		return new(connWTS)
 	case hasCloseRead | hasWriteTo | hasSyscallConn:
-		return &connRTS{closeReader: o.cr, WriterTo: o.wt, rawConner: o.sc}
+		return new(connRTS)
 	case hasCloseWrite | hasCloseRead | hasWriteTo | hasSyscallConn:
-		return &connWRTS{closeWriter: o.cw, closeReader: o.cr, WriterTo: o.wt, rawConner: o.sc}
+		return new(connWRTS)
 	case hasReadFrom | hasWriteTo | hasSyscallConn:
-		return &connFTS{ReaderFrom: o.rf, WriterTo: o.wt, rawConner: o.sc}
+		return new(connFTS)
 	case hasCloseWrite | hasReadFrom | hasWriteTo | hasSyscallConn:
-		return &connWFTS{closeWriter: o.cw, ReaderFrom: o.rf, WriterTo: o.wt, rawConner: o.sc}
+		return new(connWFTS)
 	case hasCloseRead | hasReadFrom | hasWriteTo | hasSyscallConn:
-		return &connRFTS{closeReader: o.cr, ReaderFrom: o.rf, WriterTo: o.wt, rawConner: o.sc}
+		return new(connRFTS)
 	case hasCloseWrite | hasCloseRead | hasReadFrom | hasWriteTo | hasSyscallConn:
-		return &connWRFTS{closeWriter: o.cw, closeReader: o.cr, ReaderFrom: o.rf, WriterTo: o.wt, rawConner: o.sc}
+		return new(connWRFTS)
 	default: // none: the connection is a plain net.Conn
 		return new(conn)
 	}

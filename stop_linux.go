@@ -153,8 +153,15 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 	}
 }
 
-// drainOpLocked takes every connection in s's accept queue, appending them
-// to taken.
+// deliverBatch is how many connections a drain takes before it hands them
+// to Accept: a long queue is delivered as it is taken out, the first client
+// a few dozen accepts after Reject began, not after the last one.
+const deliverBatch = 16
+
+// drainOpLocked takes every connection in s's accept queue. It hands them
+// to Accept in batches as it goes, and returns the last batch, fewer than
+// deliverBatch, appended to taken: those are handed over after the check
+// that follows (see stopWhenSettledOpLocked).
 func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn) ([]net.Conn, error) {
 	for {
 		q, err := backlog.Of(sc)
@@ -164,13 +171,22 @@ func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn) (
 		if q.Len == 0 {
 			return taken, nil
 		}
+		// The queue holds q.Len: one deadline for them all, a bound in
+		// case a client gave up and the kernel took it back meanwhile.
+		if err := s.wake(time.Now().Add(time.Second)); err != nil {
+			return taken, err
+		}
 		for range q.Len {
-			c, err := l.acceptOneOpLocked(s, time.Second)
+			c, err := l.takeOpLocked(s)
 			if err != nil {
 				return taken, err
 			}
 			if c != nil {
 				taken = append(taken, c)
+			}
+			if len(taken) >= deliverBatch {
+				l.addPending(taken...)
+				taken = nil
 			}
 		}
 	}
@@ -182,6 +198,12 @@ func (l *Listener) acceptOneOpLocked(s *socket, wait time.Duration) (net.Conn, e
 	if err := s.wake(time.Now().Add(wait)); err != nil {
 		return nil, err
 	}
+	return l.takeOpLocked(s)
+}
+
+// takeOpLocked takes one connection from s, by the deadline set on it; nil
+// if none came.
+func (l *Listener) takeOpLocked(s *socket) (net.Conn, error) {
 	if err := s.faults.Check(faults.Accept); err != nil {
 		return nil, err
 	}

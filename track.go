@@ -97,7 +97,7 @@ func (t *tracker) unwatch() { t.waiters.Add(-1) }
 // wrap tracks c, in one allocation, keeping its optional interfaces; its
 // slot was taken by tryAcquire.
 func (t *tracker) wrap(c net.Conn) net.Conn {
-	w := newShaped(optionalOf(c))
+	w := newShaped(shapeOf(c))
 	tc := w.tracked()
 	tc.Conn, tc.list = c, &t.lists[myShard()]
 	t.active.Add(1)

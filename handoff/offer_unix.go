@@ -32,7 +32,11 @@ type Offer struct {
 	// closed is cancelled by Close, to roll back an exchange under way.
 	closed      context.Context
 	cancelClose context.CancelCauseFunc
-	closeOnce   sync.Once
+	// goMu orders Close and an exchange's go: a go sent before Close took
+	// it hands the gates over; after, the exchange sees the offer closed
+	// and rolls back. Close's return thus tells which.
+	goMu      sync.Mutex
+	closeOnce sync.Once
 	closeErr    error
 }
 
@@ -107,7 +111,9 @@ func (o *Offer) Addr() net.Addr { return o.ln.Addr() }
 // then the gates are handed over.
 func (o *Offer) Close() error {
 	o.closeOnce.Do(func() {
+		o.goMu.Lock()
 		o.cancelClose(fmt.Errorf("the offer was closed: %w", net.ErrClosed))
+		o.goMu.Unlock()
 		if o.ln != nil {
 			o.closeErr = o.ln.Close()
 		}
@@ -254,8 +260,8 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	if _, _, err := w.recv(opReady); err != nil {
 		return false, rollback(fmt.Errorf("waiting for ready: %w", err))
 	}
-	if err := w.send(message{Op: opGo}, nil); err != nil {
-		return false, rollback(fmt.Errorf("send go: %w", err))
+	if err := o.sendGo(ctx, w); err != nil {
+		return false, rollback(err)
 	}
 	// From the go on the taker may serve, and only its word or its end
 	// tells: a silence is waited through, strictly paused, within
@@ -285,6 +291,25 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	}
 	o.opts.logger.Info("handoff: gates handed over", "offer", o.path)
 	return true, nil
+}
+
+// sendGo tells the taker to take the gates, unless the offer was closed or
+// ctx ended first: their cancellation reaches the exchange's connection
+// through goroutines of their own, so a taker's ready may still be read
+// after Close returned, and the go must not follow it.
+func (o *Offer) sendGo(ctx context.Context, w *conn) error {
+	o.goMu.Lock()
+	defer o.goMu.Unlock()
+	if err := context.Cause(o.closed); err != nil {
+		return fmt.Errorf("before the go: %w", err)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("before the go: %w", err)
+	}
+	if err := w.send(message{Op: opGo}, nil); err != nil {
+		return fmt.Errorf("send go: %w", err)
+	}
+	return nil
 }
 
 // waitDrained waits, within the timeout, until the released gates have
