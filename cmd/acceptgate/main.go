@@ -7,8 +7,9 @@
 //	                            show and change the gates through the admin API
 //
 // Run "acceptgate help COMMAND" for a command's flags, "acceptgate --version"
-// for the version. It uses only the library's public API, so that it builds
-// against any published version of it.
+// for the version. It uses only the library's public API, so that once the
+// library is tagged it builds against a published version of it, not only
+// against the working tree.
 //
 // The experiments and measurements (what clients see in each state, across
 // a handoff, under a soak, and the benchmark suite) are not part of it: they
