@@ -1,22 +1,19 @@
 // Command acceptgate runs a server behind an acceptgate Listener and
-// controls its gates; apart from that, it holds the lab that measures them.
-//
-// For operators:
+// controls its gates:
 //
 //	acceptgate serve [flags]    a demo HTTP server on 127.0.0.1:8080 behind a gate, with an admin API;
 //	                            --upgrade-socket and --takeover upgrade it in place
 //	acceptgate ctl [flags] status|pause|reject|resume [NAME] | drain
 //	                            show and change the gates through the admin API
 //
-// Lab (experiments and measurements):
-//
-//	acceptgate backlog [flags]  what clients see in each state; --plot FILE draws it
-//	acceptgate handoff [flags]  what clients see when traffic moves to another socket or process
-//	acceptgate bench [flags]    the benchmark suite, into docs/measurements.md's Performance table
-//	acceptgate soak [flags]     serve under load while flipping states
-//
 // Run "acceptgate help COMMAND" for a command's flags, "acceptgate --version"
-// for the version.
+// for the version. It uses only the library's public API, so that once the
+// library is tagged it builds against a published version of it, not only
+// against the working tree.
+//
+// The experiments and measurements (what clients see in each state, across
+// a handoff, under a soak, and the benchmark suite) are not part of it: they
+// are the lab, run from a checkout with "go run ./lab -help".
 package main
 
 import (
@@ -38,19 +35,14 @@ var version = "dev"
 
 type command struct {
 	name, summary string
-	lab           bool // an experiment or measurement, not an operator's tool
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// commands is what usage lists: the operator's commands first, then the
-// lab's, so that the part an operator needs reads alone.
+// commands is what usage lists: an operator's tools only; the lab is a
+// command of its own.
 var commands = []command{
-	{"serve", "run a demo HTTP server behind a gate, with an admin API; upgrade it in place", false, runServe},
-	{"ctl", "show and change the gates, or drain them, through the admin API", false, runCtl},
-	{"backlog", "show what clients live through in each state, with the accept queue", true, runBacklog},
-	{"handoff", "measure what clients see when traffic moves to another socket or process", true, runHandoff},
-	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", true, runBench},
-	{"soak", "serve under load while flipping states; count what clients saw", true, runSoak},
+	{"serve", "run a demo HTTP server behind a gate, with an admin API; upgrade it in place", runServe},
+	{"ctl", "show and change the gates, or drain them, through the admin API", runCtl},
 }
 
 func main() {
@@ -75,8 +67,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "-version", "--version", "version":
 		fmt.Fprintln(stdout, "acceptgate", buildVersion())
 		return nil
-	case generationCommand:
-		return runGeneration(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
@@ -95,19 +85,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: acceptgate COMMAND [flags]")
-	for _, group := range []struct {
-		heading string
-		lab     bool
-	}{{"Commands:", false}, {"Lab (experiments and measurements):", true}} {
-		fmt.Fprintf(w, "\n%s\n", group.heading)
-		for _, c := range commands {
-			if c.lab == group.lab {
-				fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-			}
-		}
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, `
-Run 'acceptgate help COMMAND' for its flags; 'acceptgate --version' for the version.`)
+Run 'acceptgate help COMMAND' for its flags; 'acceptgate --version' for the version.
+Experiments and measurements are the lab's: 'go run ./lab -help' in a checkout.`)
 }
 
 func buildVersion() string {

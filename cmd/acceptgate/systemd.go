@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/control"
 )
 
 // systemdConflicts refuses flags that --systemd makes meaningless: the unit
@@ -66,7 +66,7 @@ func inheritedAdmin(ln net.Listener, hasToken bool, tlsConfig *tls.Config) (net.
 		// Lstat'ed by its own name, never followed, and never an abstract
 		// name, which has no file (a file of that name in the working
 		// directory says nothing about who may connect).
-		if err := sockets.CheckOwnerOnly(a.Name); err != nil {
+		if err := control.CheckInheritedSocket(a.Name); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("inherited admin socket: %w: others could use the API; make it 0600 (SocketMode=0600 under systemd) and a file path, or set a token", err)
 		}

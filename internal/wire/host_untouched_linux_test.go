@@ -17,7 +17,7 @@ import (
 )
 
 // TestServerSysctlStaysInside writes a sysctl of the server's namespace
-// (as acceptgate handoff does with tcp_migrate_req): the host's value does
+// (as the lab's handoff does with tcp_migrate_req): the host's value does
 // not change.
 func TestServerSysctlStaysInside(t *testing.T) {
 	const path = "/proc/sys/net/ipv4/tcp_migrate_req"

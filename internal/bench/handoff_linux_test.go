@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
 func TestMain(m *testing.M) {

@@ -15,7 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
 func sampleReports() []bench.PhaseReport {

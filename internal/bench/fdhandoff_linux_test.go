@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
 // The test binary, started again with generationEnv set to the offer's

@@ -15,28 +15,29 @@ import (
 
 const perfBegin, perfEnd = "<!-- perf:begin -->", "<!-- perf:end -->"
 
-const benchUsage = `Usage: acceptgate bench [flags]
+const benchUsage = `Usage: go run ./lab bench [flags]
 
-Runs the benchmark suite in ./bench (from the module's root), prints the
-medians, ratios and targets as Markdown, and rewrites the Performance
-table of docs/measurements.md between its perf markers.`
+Runs the benchmark suite in ./internal/bench (from the repository's root),
+prints the medians, ratios and targets as Markdown, and rewrites the
+Performance table of the -out file (docs/measurements.md) between its perf
+markers.`
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchUsage, stderr)
 	count := fs.Int("count", 6, "runs of each benchmark; medians are reported")
-	readme := fs.String("readme", "docs/measurements.md", "`file` whose Performance table is rewritten, between its perf markers; empty to only print")
+	out := fs.String("out", "docs/measurements.md", "`file` whose Performance table is rewritten, between its perf markers; empty to only print")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	// The suite takes minutes: find out first whether its table has
 	// somewhere to go.
-	if *readme != "" {
-		if _, _, _, err := findMarkers(*readme, perfBegin, perfEnd); err != nil {
+	if *out != "" {
+		if _, _, _, err := findMarkers(*out, perfBegin, perfEnd); err != nil {
 			return err
 		}
 	}
-	// The benchmarks live in bench's _test files, which only go test
-	// builds: run it, from the module's root, and read what it prints.
+	// The benchmarks live in internal/bench's _test files, which only go test
+	// builds: run it, from the repository's root, and read what it prints.
 	var raw bytes.Buffer
 	// Each round runs every benchmark once, so that the machine's drift
 	// over the minutes of a run spreads evenly over what is compared.
@@ -50,7 +51,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} {
 			fmt.Fprintf(stderr, "bench: round %d of %d: %s\n", round, *count, pass.bench)
 			cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", pass.bench, "-benchmem",
-				"-benchtime", pass.benchtime, "-count", "1", "./bench")
+				"-benchtime", pass.benchtime, "-count", "1", "./internal/bench")
 			var errOut bytes.Buffer
 			cmd.Stderr = &errOut
 			out, err := cmd.Output()
@@ -66,14 +67,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var md bytes.Buffer
-	fmt.Fprintf(&md, "Measured %s on %s, %d cores, Linux %s, %s, by `go run ./cmd/acceptgate bench`.\n\n",
+	fmt.Fprintf(&md, "Measured %s on %s, %d cores, Linux %s, %s, by `go run ./lab bench`.\n\n",
 		time.Now().UTC().Format("2006-01-02"), cpuModel(), runtime.NumCPU(), kernel(), goVersion(ctx))
 	res.markdown(&md)
 	stdout.Write(md.Bytes())
-	if *readme == "" {
+	if *out == "" {
 		return nil
 	}
-	return replaceBetween(*readme, perfBegin, perfEnd, md.String())
+	return replaceBetween(*out, perfBegin, perfEnd, md.String())
 }
 
 // progress echoes a run's result lines to stderr, so a long run shows it is
@@ -93,7 +94,7 @@ func goTestFailed(cmd *exec.Cmd, err error, stdout, stderr []byte) error {
 	hint := ""
 	if strings.Contains(tail, "directory not found") || strings.Contains(tail, "go.mod file not found") ||
 		strings.Contains(tail, "outside main module") || strings.Contains(tail, "outside modules listed") || strings.Contains(tail, "cannot find") {
-		hint = "\nrun bench from the library module's root, the directory holding go.mod and bench/"
+		hint = "\nrun bench from the repository's root, the directory holding go.mod and internal/bench/"
 	}
 	return fmt.Errorf("bench: %s failed: %w; its last lines:\n%s%s", strings.Join(cmd.Args, " "), err, tail, hint)
 }
@@ -133,7 +134,7 @@ func replaceBetween(path, begin, end, body string) error {
 func findMarkers(path, begin, end string) (s string, i, j int, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("bench: -readme: %w (run bench from the library module's root, or pass -readme FILE, or -readme \"\" to only print the table)", err)
+		return "", 0, 0, fmt.Errorf("bench: -out: %w (run bench from the repository's root, or pass -out FILE, or -out \"\" to only print the table)", err)
 	}
 	s = string(b)
 	i, j = strings.Index(s, begin), strings.Index(s, end)
@@ -151,7 +152,7 @@ func findMarkers(path, begin, end string) (s string, i, j int, err error) {
 	default:
 		what = end + " before " + begin
 	}
-	return "", 0, 0, fmt.Errorf("bench: -readme %s has %s, so there is nowhere to write the table: %w (put the two lines around the table, or pass -readme \"\" to only print it)", path, what, errNoMarkers)
+	return "", 0, 0, fmt.Errorf("bench: -out %s has %s, so there is nowhere to write the table: %w (put the two lines around the table, or pass -out \"\" to only print it)", path, what, errNoMarkers)
 }
 
 // cpuModel, kernel and goVersion name the machine a table was measured on:

@@ -8,10 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
-const backlogUsage = `Usage: acceptgate backlog [flags]
+const backlogUsage = `Usage: go run ./lab backlog [flags]
 
 Runs a gate on loopback (or -rtt away) with the given backlog through accepting, paused,
 rejecting and paused-then-resumed, with clients that connect at once, and

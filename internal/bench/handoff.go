@@ -30,7 +30,7 @@ const (
 	LeaveClose                   // Close, and a new socket joins for its next turn
 )
 
-// String returns "reject" or "close", the names acceptgate handoff -leave
+// String returns "reject" or "close", the names lab handoff -leave
 // takes.
 func (m LeaveMode) String() string {
 	if m == LeaveClose {

@@ -1,4 +1,4 @@
-module github.com/acceptgate/acceptgate/bench/compare
+module github.com/acceptgate/acceptgate/lab/compare
 
 go 1.25.0
 

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 	"github.com/acceptgate/acceptgate/internal/wire"
 )
 

@@ -10,10 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
-const handoffUsage = `Usage: acceptgate handoff [flags]
+const handoffUsage = `Usage: go run ./lab handoff [flags]
 
 Moves traffic from socket to socket on one port under a loop of clients,
 on loopback or -rtt away, and counts what the clients saw. -via reuseport
@@ -156,7 +156,7 @@ func dur(d time.Duration) string {
 const generationCommand = "handoff-generation"
 
 func runGeneration(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(generationCommand, "Usage: acceptgate handoff-generation (started by acceptgate handoff -via fd)", stderr)
+	fs := newFlagSet(generationCommand, "Usage: lab handoff-generation (started by lab handoff -via fd)", stderr)
 	path := fs.String("path", "", "the offer socket")
 	addr := fs.String("addr", "127.0.0.1:0", "where the first generation listens")
 	take := fs.Bool("take", false, "take the socket from the offer at --path")

@@ -26,7 +26,7 @@ var servers = []server{
 		args: func(addr, dir string) []string {
 			return []string{"serve", "--addr", addr, "--admin", "", "--upgrade-socket", filepath.Join(dir, "upgrade.sock")}
 		}},
-	{name: "tableflip", bin: "tableflip", pkg: "./bench/compare/tableflip",
+	{name: "tableflip", bin: "tableflip", pkg: "./lab/compare/tableflip",
 		args: func(addr, _ string) []string { return []string{"-addr", addr} }},
 }
 

@@ -8,11 +8,11 @@
 //
 // From the repository's root:
 //
-//	go run ./bench/compare -duration 15s -upgrades 6
+//	go run ./lab/compare -duration 15s -upgrades 6
 //
 // It builds the servers from the workspace, or takes them from -bin (what
 // `go build -o DIR/ ./examples/upgrade ./cmd/acceptgate
-// ./bench/compare/tableflip` leaves there), so that it can run as an
+// ./lab/compare/tableflip` leaves there), so that it can run as an
 // ordinary user. It needs hey (Debian package hey) and Linux.
 package main
 

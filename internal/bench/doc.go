@@ -16,5 +16,5 @@
 // gives it a Net (two network namespaces a round trip apart, for one), and
 // classifies each client the same way: served, waiting for its answer, refused, timed out
 // connecting, or reset after it connected. Formatting the results, and the
-// performance table of docs/measurements.md, belong to the acceptgate command.
+// performance table of docs/measurements.md, belong to the lab (go run ./lab).
 package bench

@@ -7,7 +7,7 @@ import (
 
 // Net is where an experiment's server and clients live when they are not
 // both on loopback: two network namespaces a round trip apart, for one
-// (acceptgate soak --rtt builds them). A nil Net is loopback.
+// (go run ./lab soak -rtt builds them). A nil Net is loopback.
 type Net interface {
 	// Addr is the IP address the server listens on.
 	Addr() string

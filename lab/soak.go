@@ -6,10 +6,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/acceptgate/acceptgate/bench"
+	"github.com/acceptgate/acceptgate/internal/bench"
 )
 
-const soakUsage = `Usage: acceptgate soak [flags]
+const soakUsage = `Usage: go run ./lab soak [flags]
 
 Serves HTTP behind a gate on loopback (or -rtt away) under a loop of
 clients while the gate flips between accepting, paused and rejecting;

@@ -13,7 +13,7 @@ import (
 
 // TestReplaceBetween: the table goes between the markers and nothing else
 // of the file changes; a file without them is left alone, and the error
-// names the file, the marker missing, and -readme "".
+// names the file, the marker missing, and -out "".
 func TestReplaceBetween(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "measurements.md")
 	doc := "# M\n\nbefore\n" + perfBegin + "\nold table\n" + perfEnd + "\nafter\n"
@@ -37,7 +37,7 @@ func TestReplaceBetween(t *testing.T) {
 			require.ErrorIs(t, err, errNoMarkers)
 			assert.Contains(t, err.Error(), path)
 			assert.Contains(t, err.Error(), tc.missing)
-			assert.Contains(t, err.Error(), `-readme ""`)
+			assert.Contains(t, err.Error(), `-out ""`)
 			b, err := os.ReadFile(path)
 			require.NoError(t, err)
 			assert.Equal(t, tc.doc, string(b), "the file is left as it was")
@@ -45,27 +45,27 @@ func TestReplaceBetween(t *testing.T) {
 	}
 }
 
-// TestBenchChecksTheReadmeFirst: a -readme without markers fails before
+// TestBenchChecksTheOutFirst: an -out without markers fails before
 // the minutes of the suite, not after.
-func TestBenchChecksTheReadmeFirst(t *testing.T) {
+func TestBenchChecksTheOutFirst(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "README.md")
 	require.NoError(t, os.WriteFile(path, []byte("# no table here\n"), 0o644))
 	var stdout, stderr bytes.Buffer
-	err := runBench(context.Background(), []string{"-readme", path}, &stdout, &stderr)
+	err := runBench(context.Background(), []string{"-out", path}, &stdout, &stderr)
 	require.ErrorIs(t, err, errNoMarkers)
 	assert.NotContains(t, stderr.String(), "round", "no benchmark ran")
 }
 
-// TestBenchSaysWhyGoTestFailed: run away from the module's root, bench
+// TestBenchSaysWhyGoTestFailed: run away from the repository's root, bench
 // says so and shows what go test said, not only "exit status 1".
 func TestBenchSaysWhyGoTestFailed(t *testing.T) {
-	t.Chdir(t.TempDir()) // no go.mod, no ./bench
+	t.Chdir(t.TempDir()) // no go.mod, no ./internal/bench
 	t.Setenv("GOWORK", "off")
 	t.Setenv("GOFLAGS", "")
 	var stdout, stderr bytes.Buffer
-	err := runBench(context.Background(), []string{"-readme", "", "-count", "1"}, &stdout, &stderr)
+	err := runBench(context.Background(), []string{"-out", "", "-count", "1"}, &stdout, &stderr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "go test -run ^$ -bench")
 	assert.Contains(t, err.Error(), "go.mod file not found", "go test's own words")
-	assert.Contains(t, err.Error(), "run bench from the library module's root")
+	assert.Contains(t, err.Error(), "run bench from the repository's root")
 }
