@@ -37,7 +37,7 @@ type Offer struct {
 	// and rolls back. Close's return thus tells which.
 	goMu      sync.Mutex
 	closeOnce sync.Once
-	closeErr    error
+	closeErr  error
 }
 
 // unixListener is a *net.UnixListener, or one bound elsewhere and linked
