@@ -29,7 +29,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 			continue
 		}
 		s := l.sock.Load()
-		c, err := l.acceptFrom(s)
+		sh := l.counters.mine()
+		c, err := l.acceptFrom(s, sh)
 		if err != nil {
 			if l.tracker != nil {
 				l.tracker.release()
@@ -42,7 +43,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if l.skip && l.skipped(c) {
 			continue // bounded by the clients queued: each turn takes one out
 		}
-		l.counters.mine().accepted.Add(1)
+		sh.accepted.Add(1)
 		if l.tracker != nil {
 			return l.tracker.wrap(c), nil
 		}
@@ -53,13 +54,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 // errGateChanged tells Accept to look at the state again.
 var errGateChanged = errors.New("acceptgate: state changed")
 
-func (l *Listener) acceptFrom(s *socket) (net.Conn, error) {
+// acceptFrom takes a connection from s, counting the goroutine in sh, its
+// shard, while it is inside the wrapped Accept.
+func (l *Listener) acceptFrom(s *socket, sh *acceptShard) (net.Conn, error) {
 	if s.wake == nil {
 		return s.ln.Accept()
 	}
 	// Announce ourselves before checking the state: a Pause that stores its
 	// state after this point will count us and wait.
-	sh := l.counters.mine()
 	sh.inflight.Add(1)
 	if !socketOpen(l.mode.Load()) {
 		l.leaveAccept(sh)
