@@ -93,7 +93,9 @@ func (e *ForcedCloseError) Error() string {
 
 func (e *ForcedCloseError) Unwrap() error { return e.Err }
 
-// awaitTracked waits until no tracked connection is open. If ctx is done
+// awaitTracked waits until no tracked connection is open and no accept
+// under way can still hand one out: it waits for the slots, which an
+// accept takes before it looks at the state (tracker.held). If ctx is done
 // first, it closes the ones left and returns a *ForcedCloseError.
 func (l *Listener) awaitTracked(ctx context.Context) error {
 	t := l.tracker
@@ -102,7 +104,7 @@ func (l *Listener) awaitTracked(ctx context.Context) error {
 	}
 	for {
 		freed := t.watch()
-		if t.active.Load() == 0 {
+		if t.held() == 0 {
 			t.unwatch()
 			return nil
 		}

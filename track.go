@@ -13,7 +13,7 @@ import (
 // touches nothing else of the Listener: not its transitions, not its state.
 type tracker struct {
 	limit   int64        // WithMaxConns; 0 means no limit
-	slots   atomic.Int64 // with a limit: active plus accepts under way that hold a slot
+	slots   atomic.Int64 // with a limit: active plus accepts under way that hold a slot (else in lists)
 	active  atomic.Int64 // handed out and not yet closed
 	waiters atomic.Int32 // goroutines between watch and unwatch
 
@@ -30,7 +30,11 @@ type connShard struct {
 	mu      sync.Mutex
 	conns   connList
 	tracker *tracker
-	_       [cacheLine - 24]byte
+	// slots counts, without a limit, the slots taken less those given back
+	// on this shard; only the sum over the shards means anything, since a
+	// slot may be given back on another shard than it was taken on.
+	slots atomic.Int64
+	_     [cacheLine - 32]byte
 }
 
 func newTracker(limit int64) *tracker {
@@ -50,12 +54,28 @@ func (t *tracker) activeConns() int64 {
 	return t.active.Load()
 }
 
+// held returns how many slots are taken: tracked connections open, and
+// accepts under way that may yet hand one out. An accept takes its slot
+// before it looks at the state, so once the Listener is closed a sum that
+// finds none has missed no accept that will deliver.
+func (t *tracker) held() int64 {
+	if t.limit != 0 {
+		return t.slots.Load()
+	}
+	var n int64
+	for i := range t.lists {
+		n += t.lists[i].slots.Load()
+	}
+	return n
+}
+
 // tryAcquire takes a slot for one more connection if the limit allows it.
 // A slot is held from before the wrapped Accept until the connection it
 // returned is closed, so that no more than the limit are ever taken.
 func (t *tracker) tryAcquire() bool {
 	if t.limit == 0 {
-		return true // no slots to count
+		t.lists[myShard()].slots.Add(1)
+		return true
 	}
 	for {
 		n := t.slots.Load()
@@ -73,6 +93,8 @@ func (t *tracker) tryAcquire() bool {
 func (t *tracker) release() {
 	if t.limit != 0 {
 		t.slots.Add(-1)
+	} else {
+		t.lists[myShard()].slots.Add(-1)
 	}
 	if t.waiters.Load() > 0 {
 		t.mu.Lock()
