@@ -33,12 +33,7 @@ func fence(s *socket) (*fenced, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fenced{unfence: func() error {
-		if err := s.faults.Check(faults.Unfence); err != nil {
-			return err
-		}
-		return lift()
-	}}, nil
+	return &fenced{unfence: lift}, nil
 }
 
 // adoptFenced takes over the fence of a socket another process handed over.
@@ -48,12 +43,7 @@ func adoptFenced(ln net.Listener, own bool, f *faults.Set) (*fenced, error) {
 		// others may hold: the gate would reject for good.
 		return nil, fmt.Errorf("a fenced socket the gate did not create, and this process may not unfence (CAP_NET_RAW): %w", os.ErrPermission)
 	}
-	return &fenced{unfence: func() error {
-		if err := f.Check(faults.Unfence); err != nil {
-			return err
-		}
-		return sockets.Unfence(ln)
-	}}, nil
+	return &fenced{unfence: func() error { return sockets.Unfence(ln) }}, nil
 }
 
 // canUnfence reports whether this process may lift a fence.
@@ -65,7 +55,7 @@ func (f *fenced) delivers() bool  { return true }
 func (f *fenced) listening() bool { return true }
 
 func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
-	if err := f.unfence(); err != nil {
+	if err := s.unfence(f.unfence); err != nil {
 		if !s.own {
 			return nil, err // still fenced: still rejecting
 		}
@@ -119,7 +109,18 @@ func rebind(s *socket) (net.Listener, error) {
 
 // close lifts the fence first for the socket's other holders, if the gate
 // did not create it.
-func (f *fenced) close(s *socket) error { return s.closeForOthers(f.unfence) }
+func (f *fenced) close(s *socket) error {
+	return s.closeForOthers(func() error { return s.unfence(f.unfence) })
+}
+
+// unfence lifts s's fence with lift, unless a test made that step fail on
+// this gate.
+func (s *socket) unfence(lift func() error) error {
+	if err := s.faults.Check(faults.Unfence); err != nil {
+		return err
+	}
+	return lift()
+}
 
 func (f *fenced) describe(hs *handover.Socket) error {
 	hs.Reject = handover.RejectFenced
@@ -142,7 +143,7 @@ func (u *unreplaced) delivers() bool  { return false }
 func (u *unreplaced) listening() bool { return false }
 
 func (u *unreplaced) lift(l *Listener, s *socket) (*socket, error) {
-	if err := u.unfence(); err != nil {
+	if err := s.unfence(u.unfence); err != nil {
 		return bindReplacement(s, u.unfence)
 	}
 	st := &stopped{} // unfenced, still not listening

@@ -194,7 +194,9 @@ func adopt(hs handover.Socket, files []*os.File, wrap func(net.Listener) net.Lis
 		s.letGo()
 		return nil, fmt.Errorf("acceptgate: adopt %s %s: wrap made no gate around the socket", hs.Network, hs.Address)
 	}
-	// Not shared yet: no lock is needed to set it up.
+	// Not shared yet: no lock is needed to set it up. The socket takes the
+	// faults a test gave the taker's gate (WithFaults in wrap).
+	s.faults = l.sock.Load().faults
 	l.sock.Store(s)
 	held := Paused
 	if to == Rejecting {

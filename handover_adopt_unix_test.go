@@ -27,7 +27,7 @@ func fileOf(t *testing.T, ln net.Listener) *os.File {
 // taken over, and lets go of the gate if it was.
 func adoptRefused(t *testing.T, hs handover.Socket, files []*os.File, what string) {
 	t.Helper()
-	g, err := adopt(hs, files)
+	g, err := adopt(t, hs, files)
 	if err == nil {
 		g.Close() // still handing over: lets go, touching nothing
 	}

@@ -71,7 +71,7 @@ func TestHandoffWhileRejectingEachWayThenResumeOnTheTaker(t *testing.T) {
 			hs, files, err := side(old).Prepare()
 			require.NoError(t, err)
 			assert.Equal(t, tc.reject, hs.Reject)
-			taken, err := adopt(hs, files)
+			taken, err := adopt(t, hs, files)
 			require.NoError(t, err)
 			t.Cleanup(func() { taken.Close() })
 			require.NoError(t, side(old).Release())

@@ -193,7 +193,7 @@ func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File, f *faul
 	if len(files) != 2 {
 		return nil, fmt.Errorf("a hidden unix socket handed over without the socket parked at its path")
 	}
-	return adoptHiding(hs, files[1], f)
+	return adoptHiding(hs, files[1])
 }
 
 // checkAdopted returns an error unless ln is a socket of the type network
@@ -229,7 +229,7 @@ func checkAdopted(ln net.Listener, network string, stopped bool) error {
 // adoptHiding takes over the hiding of a rejecting unix socket. The
 // private directory must be the one hide makes beside the path, so that a
 // description cannot make Resume rename files elsewhere.
-func adoptHiding(hs handover.Socket, parked *os.File, f *faults.Set) (*hiding, error) {
+func adoptHiding(hs handover.Socket, parked *os.File) (*hiding, error) {
 	h := hs.Hidden
 	if h == nil || filepath.Dir(h.Dir) != filepath.Dir(hs.Address) ||
 		!strings.HasPrefix(filepath.Base(h.Dir), ".ag") || h.Link != filepath.Join(h.Dir, "l") {
@@ -239,5 +239,5 @@ func adoptHiding(hs handover.Socket, parked *os.File, f *faults.Set) (*hiding, e
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
 	}
-	return &hiding{path: hs.Address, dir: h.Dir, link: h.Link, parked: fd, ino: h.Ino, faults: f}, nil
+	return &hiding{path: hs.Address, dir: h.Dir, link: h.Link, parked: fd, ino: h.Ino}, nil
 }

@@ -30,7 +30,7 @@ func TestHandOverAUnixpacketGate(t *testing.T) {
 			}
 			hs, files, err := side(old).Prepare()
 			require.NoError(t, err)
-			taken, err := adopt(hs, files)
+			taken, err := adopt(t, hs, files)
 			if err != nil {
 				side(old).Rollback()
 				require.NoError(t, err, "the taker adopts the socket")

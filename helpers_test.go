@@ -293,11 +293,12 @@ func side(g *acceptgate.Listener) handover.Gate {
 	return s
 }
 
-// adopt makes a gate, without options, for a socket another gate prepared.
-func adopt(hs handover.Socket, files []*os.File) (*acceptgate.Listener, error) {
+// adopt makes a gate for a socket another gate prepared, with no options
+// but the faults test t arms.
+func adopt(t testing.TB, hs handover.Socket, files []*os.File) (*acceptgate.Listener, error) {
 	var g *acceptgate.Listener
 	_, err := handover.Adopt(hs, files, func(ln net.Listener) net.Listener {
-		g = acceptgate.Wrap(ln)
+		g = acceptgate.Wrap(ln, withFaults(t))
 		return g
 	})
 	return g, err

@@ -28,7 +28,6 @@ type hiding struct {
 	link   string // the listener's socket file once swapped; renamed back on Resume
 	parked int    // descriptor of the socket now at path
 	ino    uint64 // of the parked socket's file, to tell it from another's
-	faults *faults.Set
 }
 
 // hiding is a refusal: the listener goes on listening behind the parked
@@ -37,7 +36,7 @@ func (h *hiding) delivers() bool  { return true }
 func (h *hiding) listening() bool { return true }
 
 func (h *hiding) lift(_ *Listener, s *socket) (*socket, error) {
-	if err := h.unhide(); err != nil {
+	if err := h.unhide(s.faults); err != nil {
 		return nil, err
 	}
 	return s.accepting(), nil
@@ -56,7 +55,7 @@ func (h *hiding) close(s *socket) error {
 		controlFD(s.ln, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_RD) })
 	}
 	var errs []error
-	if err := h.unhide(); err != nil {
+	if err := h.unhide(s.faults); err != nil {
 		if u, ok := s.ln.(unlinkSetter); ok && !h.holdsPath() {
 			u.SetUnlinkOnClose(false)
 		}
@@ -105,8 +104,8 @@ func hide(path string, typ int, f *faults.Set) (*hiding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
-	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1, faults: f}
-	if err := h.setUp(typ, fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
+	h := &hiding{path: path, dir: dir, link: filepath.Join(dir, "l"), parked: -1}
+	if err := h.setUp(f, typ, fi.Mode().Perm(), fileOwner{int(st.Uid), int(st.Gid)}); err != nil {
 		h.discard()
 		return nil, fmt.Errorf("hide %s: %w", path, err)
 	}
@@ -118,8 +117,8 @@ type fileOwner struct{ uid, gid int }
 // setUp binds the parked socket at h.link, gives it the path's owner and
 // mode, and swaps it with the listener's file. Until the swap, which either
 // happens whole or not at all, clients see nothing of it.
-func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
-	fd, err := parkedSocket(h.faults, h.dir, filepath.Base(h.link), typ)
+func (h *hiding) setUp(f *faults.Set, typ int, mode os.FileMode, owner fileOwner) error {
+	fd, err := parkedSocket(f, h.dir, filepath.Base(h.link), typ)
 	if err != nil {
 		return err
 	}
@@ -134,10 +133,10 @@ func (h *hiding) setUp(typ int, mode os.FileMode, owner fileOwner) error {
 	h.ino = uint64(st.Ino)
 	// Both faults name this one step: elsewhere it is a link and a rename,
 	// on Linux one exchange of the two files.
-	if err := h.faults.Check(faults.Link); err != nil {
+	if err := f.Check(faults.Link); err != nil {
 		return err
 	}
-	if err := h.faults.Check(faults.Rename); err != nil {
+	if err := f.Check(faults.Rename); err != nil {
 		return err
 	}
 	return h.swap()
@@ -254,12 +253,12 @@ func parkedSocket(f *faults.Set, dir, name string, typ int) (int, error) {
 // unhide puts the listener's socket file back at the path and removes what
 // hide made. A path that another socket took meanwhile is left to it, with
 // an error wrapping syscall.EADDRINUSE. On error nothing has changed.
-func (h *hiding) unhide() error {
+func (h *hiding) unhide(f *faults.Set) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(h.path, &st); err == nil && uint64(st.Ino) != h.ino {
 		return fmt.Errorf("unhide %s: taken by another socket: %w", h.path, syscall.EADDRINUSE)
 	}
-	if err := h.faults.Check(faults.Rename); err != nil {
+	if err := f.Check(faults.Rename); err != nil {
 		return fmt.Errorf("unhide %s: %w", h.path, err)
 	}
 	if err := os.Rename(h.link, h.path); err != nil {
