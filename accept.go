@@ -45,10 +45,24 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		sh.accepted.Add(1)
 		if l.tracker != nil {
-			return l.tracker.wrap(c), nil
+			return l.trackTaken(c)
 		}
 		return c, nil
 	}
+}
+
+// trackTaken wraps c, taken under a slot, unless a Shutdown has
+// closed the tracked connections meanwhile: then c is closed too and Accept
+// reports the Listener closed, so that nothing handed out outlives that
+// Shutdown. c is listed before the flag is read, so closeAll, which sets
+// the flag before it looks, either finds c or c sees the flag.
+func (l *Listener) trackTaken(c net.Conn) (net.Conn, error) {
+	tc := l.tracker.wrap(c)
+	if l.tracker.closedAll.Load() {
+		tc.Close()
+		return nil, l.closedError("accept")
+	}
+	return tc, nil
 }
 
 // errGateChanged tells Accept to look at the state again.
@@ -140,7 +154,7 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		}
 		l.counters.mine().accepted.Add(1)
 		if l.tracker != nil {
-			return l.tracker.wrap(c), nil
+			return l.trackTaken(c)
 		}
 		return c, nil
 	}

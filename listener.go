@@ -187,9 +187,9 @@ func (l *Listener) Stats() Stats {
 	st := Stats{
 		State:    l.State(), // under mu: the state since and entered are of
 		Since:    l.since,
+		Active:   l.tracker.activeConns(), // before Accepted, which counts each of them first
 		Accepted: l.counters.accepted(),
 		Aborted:  l.aborted.Load(),
-		Active:   l.tracker.activeConns(),
 		Pending:  len(l.pending),
 		Queued:   -1,
 		Backlog:  -1,

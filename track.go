@@ -16,6 +16,9 @@ type tracker struct {
 	slots   atomic.Int64 // with a limit: active plus accepts under way that hold a slot (else in lists)
 	active  atomic.Int64 // handed out and not yet closed
 	waiters atomic.Int32 // goroutines between watch and unwatch
+	// closedAll is set once a Shutdown closed every tracked connection:
+	// a connection an accept under way takes after that is closed too.
+	closedAll atomic.Bool
 
 	mu    sync.Mutex
 	freed chan struct{} // closed and replaced when a slot is given back while someone waits
@@ -141,6 +144,7 @@ func (t *tracker) remove(c *conn) {
 // closeAll closes every tracked connection still open and returns how many
 // it closed.
 func (t *tracker) closeAll() int {
+	t.closedAll.Store(true)
 	var open []*conn
 	for i := range t.lists {
 		l := &t.lists[i]
