@@ -50,9 +50,11 @@ type Listener struct {
 	// with mu held (no blocking syscall, no channel receive), so that
 	// Stats, Accept's delivery of pending connections and waiters never
 	// wait on socket work. The Close of a tracked connection takes only
-	// tracker.mu.
+	// the lock of its list in the tracker, and tracker.mu if someone waits
+	// for a slot (track.go).
 	//
-	// Lock order: opMu, then mu, then hookMu or tracker.mu. Helpers named
+	// Lock order: opMu, then mu, then hookMu, tracker.mu or a tracker
+	// list's mu. Helpers named
 	// ...OpLocked need opMu held and take mu themselves where they touch
 	// the state below; helpers named ...Locked need mu held.
 	opMu    sync.Mutex

@@ -34,6 +34,10 @@ func TestRejectMethodSaysWhatRejectDoes(t *testing.T) {
 			arm(t, faults.Unfence, 1, syscall.EPERM)
 			return listenTCP(t)
 		}, want: "Resume replaces the socket", listensAfter: true, needsFence: true},
+		{name: "a socket the gate did not create, without the privilege to lift a fence", make: func(t *testing.T) *acceptgate.Listener {
+			arm(t, faults.Probe, 1, syscall.EPERM)
+			return wrapTCP(t)
+		}, want: "could not be lifted without CAP_NET_RAW", listensAfter: false, needsFence: true},
 		{name: "a group member stops", make: func(t *testing.T) *acceptgate.Listener {
 			return listenTCP(t, acceptgate.WithReusePort())
 		}, want: "SO_REUSEPORT group is never fenced", listensAfter: false},

@@ -185,8 +185,8 @@ func TestWaitingAcceptWokenByPendingDuringReject(t *testing.T) {
 
 // With every slot taken, a client the settle loop took out waits
 // for a slot; the Close of the tracked connection gives it one and Accept
-// delivers it while the Reject still waits (releaseSlot's broadcast reaches
-// an acceptSlow delivery waiter).
+// delivers it while the Reject still waits (the tracker's wake-up reaches
+// a pending delivery waiting for a slot).
 func TestSlotFreedDeliversPendingWhileRejectWaits(t *testing.T) {
 	defer acceptgate.SetSettleTime(2 * patience)()
 	g := listen(t, "tcp4", "127.0.0.1:0", deferredMember, acceptgate.WithMaxConns(1))

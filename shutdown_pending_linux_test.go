@@ -11,11 +11,11 @@ import (
 	"github.com/acceptgate/acceptgate"
 )
 
-// AcceptSlow takes a pending
-// connection under mu but counts it active (trackConn) after unlocking, so
-// a Shutdown can find no active connection and return nil while an Accept
-// is about to hand out one it never waited for. Handlers here never close
-// what they get: a nil Shutdown with a connection delivered is the bug.
+// A Shutdown that returns nil has waited for every connection Accept hands
+// out, also one an Accept was delivering from the pending ones as the
+// Listener closed (taken off the list before Close, counted open after).
+// Handlers here never close what they get: a nil Shutdown with a
+// connection delivered is the bug.
 func TestShutdownDoesNotMissAPendingBeingDelivered(t *testing.T) {
 	for i := range 30 {
 		g := listen(t, "tcp4", "127.0.0.1:0", acceptgate.WithReusePort(), acceptgate.WithTracking())

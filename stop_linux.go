@@ -127,10 +127,11 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 			l.addPending(taken...)
 			return err
 		}
-		// What was taken is handed to Accept only after the check and
-		// the stop: waking Accept goroutines in between would give the
-		// scheduler a reason to stretch the moment from "no handshake
-		// under way" to the stop, in which a new client is reset.
+		// The drain handed over all but its last batch as it went; that
+		// one is handed to Accept only after the check and the stop:
+		// waking Accept goroutines in between would give the scheduler a
+		// reason to stretch the moment from "no handshake under way" to
+		// the stop, in which a new client is reset.
 		forced := time.Now().After(late)
 		done, err := stopIfSettled(s, waitHandshakes, forced)
 		l.addPending(taken...)

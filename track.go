@@ -8,7 +8,7 @@ import (
 
 // tracker counts and lists the connections a Listener hands out when an
 // option needs them tracked (WithMaxConns, WithTracking), and lets Accept
-// wait for a slot and Shutdown for the last connection to close. It has a
+// wait for a slot and Shutdown until every slot is given back. It has a
 // lock and a notification of its own, so that closing a tracked connection
 // touches nothing else of the Listener: not its transitions, not its state.
 type tracker struct {

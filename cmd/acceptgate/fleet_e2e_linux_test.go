@@ -565,20 +565,30 @@ func frontend5xx(t *testing.T, h *haproxy) int {
 // keep-alive.
 const fleetLoops = 8
 
+// fleetUnderLoad builds serve, starts the fleet with args, HAProxy in front
+// of it (health-checking each instance's agent too, if agent), and the
+// client loops through HAProxy, and lets them run for settle, a second or
+// longSettle in the long form, which the test waits again between steps.
+func fleetUnderLoad(t *testing.T, longSettle time.Duration, agent bool, args ...string) (bin string, fleet []*fleetMember, h *haproxy, load *fleetLoad, settle time.Duration) {
+	t.Helper()
+	bin = build(t)
+	fleet = startFleet(t, bin, args...)
+	h = startHAProxy(t, servers(fleet), agent)
+	load = startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
+	settle = time.Second
+	if longFleet() {
+		settle = longSettle
+	}
+	load.runFor(t, settle)
+	return bin, fleet, h, load, settle
+}
+
 // Each instance in turn is drained with ctl drain --grace, HAProxy takes it
 // out on its failing /readyz, it shuts down on SIGTERM once the drain is
 // done, and a new serve on the same ports rejoins: no client request
 // fails, HAProxy answers no 5xx.
 func TestFleetRollingDrainAndRestart(t *testing.T) {
-	bin := build(t)
-	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet), false)
-	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
-	settle := time.Second
-	if longFleet() {
-		settle = 4 * time.Second
-	}
-	load.runFor(t, settle)
+	bin, fleet, h, load, settle := fleetUnderLoad(t, 4*time.Second, false)
 	for _, m := range fleet {
 		load.step.Store(true)
 		start := time.Now()
@@ -612,15 +622,11 @@ func TestFleetRollingDrainAndRestart(t *testing.T) {
 // HAProxy: no client request fails, HAProxy answers no 5xx, and it never
 // marks a server down.
 func TestFleetRollingUpgradeInPlace(t *testing.T) {
-	bin := build(t)
-	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet), false)
-	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
-	settle, rounds := time.Second, 1
+	_, fleet, h, load, settle := fleetUnderLoad(t, 2*time.Second, false)
+	rounds := 1
 	if longFleet() {
-		settle, rounds = 2*time.Second, 2
+		rounds = 2
 	}
-	load.runFor(t, settle)
 	for round := 1; round <= rounds; round++ {
 		for _, m := range fleet {
 			load.step.Store(true)
@@ -665,15 +671,7 @@ func TestFleetRollingUpgradeInPlace(t *testing.T) {
 // resume; one it sends to the rejecting instance is refused and tried
 // again on another.
 func TestFleetPauseAndRejectBehindHAProxy(t *testing.T) {
-	bin := build(t)
-	fleet := startFleet(t, bin)
-	h := startHAProxy(t, servers(fleet), false)
-	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
-	settle := time.Second
-	if longFleet() {
-		settle = 3 * time.Second
-	}
-	load.runFor(t, settle)
+	bin, fleet, h, load, settle := fleetUnderLoad(t, 3*time.Second, false)
 	m := fleet[1]
 	for _, action := range []string{"pause", "reject"} {
 		before := h.server(t, m.Name)
@@ -704,15 +702,7 @@ func TestFleetPauseAndRejectBehindHAProxy(t *testing.T) {
 // failed and no 5xx. An upgrade in place hands the agent's socket over
 // with the others.
 func TestFleetAgentCheck(t *testing.T) {
-	bin := build(t)
-	fleet := startFleet(t, bin, "--agent", "127.0.0.1:0")
-	h := startHAProxy(t, servers(fleet), true)
-	load := startFleetLoad(t, "http://"+h.frontend+"/", fleetLoops)
-	settle := time.Second
-	if longFleet() {
-		settle = 3 * time.Second
-	}
-	load.runFor(t, settle)
+	bin, fleet, h, load, settle := fleetUnderLoad(t, 3*time.Second, true, "--agent", "127.0.0.1:0")
 	m := fleet[1]
 	for _, step := range []struct{ action, status string }{{"pause", "DRAIN (agent)"}, {"reject", "MAINT"}} {
 		load.step.Store(true)
