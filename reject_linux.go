@@ -3,6 +3,9 @@ package acceptgate
 import (
 	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +49,10 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 func (s *socket) tcpRefusalMethod() string {
 	const stops = "stopped once its queue is empty and no handshake is under way; Resume listens again on the same descriptor"
 	if inGroup(s) {
-		return stops + " (a member of an SO_REUSEPORT group is never fenced)"
+		if migratesRequests() {
+			return stops + " (a member of an SO_REUSEPORT group is never fenced; tcp_migrate_req=1 hands its handshakes under way to the other members)"
+		}
+		return stops + " (a member of an SO_REUSEPORT group is never fenced)" + walkNote()
 	}
 	ta, _ := s.ln.Addr().(*net.TCPAddr)
 	var ip net.IP
@@ -56,11 +62,11 @@ func (s *socket) tcpRefusalMethod() string {
 	dev, err := sockets.FenceDevice(ip)
 	switch {
 	case err != nil:
-		return stops + " (no fence: " + err.Error() + "; an interface that stays down, such as `ip link add agfence type dummy`, gives it one)"
+		return stops + " (no fence: " + err.Error() + "; an interface that stays down, such as `ip link add agfence type dummy` or `ip tuntap add agfence mode tun`, gives it one)" + walkNote()
 	case canUnfence(s.faults):
 		return "fenced with " + dev + ", lifted in place"
 	case s.own:
-		return "fenced with " + dev + "; without CAP_NET_RAW to lift the fence, Resume replaces the socket"
+		return "fenced with " + dev + "; without CAP_NET_RAW to lift the fence, Resume replaces the socket" + walkNote()
 	}
 	return stops + " (a fence with " + dev + " could not be lifted without CAP_NET_RAW, nor the socket, which others may hold, replaced)"
 }
@@ -104,4 +110,24 @@ func inGroup(s *socket) bool {
 		})
 	}
 	return on
+}
+
+// walkNote says, for a way of refusing that counts the handshakes under way,
+// what that count walks: the kernel's connection table, which a network
+// namespace shares with the host unless it was made with a table of its own
+// (net.ipv4.tcp_child_ehash_entries, Linux 6.1+). A shared table makes the
+// count, and so the stop, grow with every TCP socket on the host.
+func walkNote() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_ehash_entries")
+	if err != nil {
+		return ""
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	switch {
+	case err != nil:
+		return ""
+	case n < 0:
+		return fmt.Sprintf("; counting the handshakes under way walks the connection table this namespace shares with the host (%d buckets), so it grows with every TCP socket on the host (docs/reject.md, On a busy host)", -n)
+	}
+	return fmt.Sprintf("; counting the handshakes under way walks this namespace's own connection table (%d buckets)", n)
 }

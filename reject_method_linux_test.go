@@ -1,7 +1,9 @@
 package acceptgate_test
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -68,4 +70,23 @@ func TestRejectMethodSaysWhatRejectDoes(t *testing.T) {
 			assert.Equal(t, tc.listensAfter, l.Stats().Backlog >= 0, "listening while rejecting, as %q says", method)
 		})
 	}
+}
+
+// Where Reject counts the handshakes under way, RejectMethod says what the
+// count walks: the connection table this namespace shares with the host, or
+// one of its own, as the kernel reports it.
+func TestRejectMethodSaysWhatTheCountWalks(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_ehash_entries")
+	if err != nil {
+		t.Skip("this kernel does not say whose connection table a namespace uses (Linux 6.1+)")
+	}
+	if m, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_migrate_req"); len(m) > 0 && m[0] == '1' {
+		t.Skip("tcp_migrate_req=1 here: a group member counts nothing")
+	}
+	want := "this namespace's own connection table"
+	if strings.HasPrefix(string(b), "-") {
+		want = "shares with the host"
+	}
+	l := listenTCP(t, acceptgate.WithReusePort())
+	assert.Contains(t, l.RejectMethod(), want)
 }
