@@ -7,6 +7,7 @@
 //	go run ./lab handoff [flags]  what clients see when traffic moves to another socket or process
 //	go run ./lab bench [flags]    the benchmark suite, into docs/measurements.md's Performance table
 //	go run ./lab soak [flags]     serve under load while flipping states
+//	go run ./lab rejectcost [flags] what Reject and Resume cost on a busy host, in each way of refusing
 //
 // -rtt, -jitter and -loss move an experiment's clients a round trip away
 // (two network namespaces this process makes; root only). Run
@@ -41,6 +42,7 @@ var commands = []command{
 	{"handoff", "measure what clients see when traffic moves to another socket or process", runHandoff},
 	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", runBench},
 	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
+	{"rejectcost", "what Reject and Resume cost, and what clients see, on a busy host", runRejectCost},
 }
 
 func main() {
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case generationCommand:
 		return runGeneration(ctx, args[1:], stdout, stderr)
+	case costRunCommand:
+		return runCostRun(ctx, args[1:], stdout, stderr)
+	case costHoldCommand:
+		return runHold(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
 			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
