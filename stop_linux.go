@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/handover"
@@ -105,9 +107,11 @@ var settleTime = time.Second
 // stopWhenSettledOpLocked stops s listening at a moment when no client is
 // waiting in its accept queue and no handshake is under way, so that the
 // kernel resets no one: it takes the queue out into l.pending and waits, up
-// to settleTime, for handshakes to complete. Past that it stops anyway, and
-// clients whose handshake is still under way are reset. On error s still
-// listens, and what was taken out is pending.
+// to settleTime, for handshakes to complete. A count that finds none under
+// way while near clients complete theirs into the queue takes those out
+// and stops (stopAfterNearOnesOpLocked). Past settleTime it stops anyway,
+// and clients whose handshake is still under way are reset. On error s
+// still listens, and what was taken out is pending.
 //
 // A member of an SO_REUSEPORT group whose handshakes the kernel moves to
 // the other members does not wait for them: see handsOffHandshakes.
@@ -122,7 +126,7 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 	var taken []net.Conn
 	for {
 		var err error
-		taken, err = l.drainOpLocked(s, sc, taken)
+		taken, err = l.drainOpLocked(s, sc, taken, nil)
 		if err != nil {
 			l.addPending(taken...)
 			return err
@@ -133,14 +137,17 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 		// reason to stretch the moment from "no handshake under way" to
 		// the stop, in which a new client is reset.
 		forced := time.Now().After(late)
-		done, err := stopIfSettled(s, waitHandshakes, forced)
+		found, err := stopIfSettled(s, waitHandshakes, forced)
+		if err == nil && found.completedWhileCounted {
+			taken, found.stopped, err = l.stopAfterNearOnesOpLocked(s, sc, taken, found.counting)
+		}
 		l.addPending(taken...)
 		taken = nil
-		if done && forced {
+		if found.stopped && forced {
 			l.logger.Warn("acceptgate: stopped listening with handshakes still under way; the kernel resets those of this socket's clients",
 				"addr", s.ln.Addr().String(), "waited", settleTime.String())
 		}
-		if err != nil || done {
+		if err != nil || found.stopped {
 			return err
 		}
 		// A handshake is under way: the next client to complete wakes us.
@@ -154,6 +161,63 @@ func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
 	}
 }
 
+// stopAfterNearOnesOpLocked is the stop for a count that found no
+// handshake under way while clients completed theirs into the queue. The
+// count walks the kernel's connection table, which takes from a
+// millisecond to tens of them on a busy host, and under a steady stream of
+// new clients some always complete meanwhile: waiting for a count during
+// which none does would wait out settleTime and force the stop. It takes
+// them out instead, and stops if the queue is then empty and they all
+// completed their handshake in less than a quarter of the count's time.
+//
+// What makes that safe is the round trip. A handshake that began during
+// the count, in a part of the table already walked, and is still under way
+// at the stop, began less than its round trip before the stop; that is so
+// of any way of stopping, a count that saw nothing completing included. A
+// handshake that began earlier has completed and was just taken out, if
+// its round trip was as short as those of the clients taken out. Where
+// those round trips are long against the count (clients far away), a count
+// that saw none completing is the better sign that none began, and the
+// stop waits for one as before.
+func (l *Listener) stopAfterNearOnesOpLocked(s *socket, sc syscall.Conn, taken []net.Conn, counting time.Duration) ([]net.Conn, bool, error) {
+	var rt roundTrips
+	taken, err := l.drainOpLocked(s, sc, taken, &rt)
+	if err != nil {
+		return taken, false, err
+	}
+	if rt.unknown || 4*rt.longest >= counting {
+		return taken, false, nil
+	}
+	stopped, err := stopIfEmpty(s)
+	return taken, stopped, err
+}
+
+// handshakeRTT is the round trip the kernel measured on c's handshake (the
+// first sample of TCP_INFO's tcpi_rtt, read before c has carried data), if
+// c is a TCP connection whose TCP_INFO can be read.
+func handshakeRTT(c net.Conn) (time.Duration, bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var rtt time.Duration
+	var ierr error
+	if err := rc.Control(func(fd uintptr) {
+		var info *unix.TCPInfo
+		info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if ierr == nil {
+			rtt = time.Duration(info.Rtt) * time.Microsecond
+		}
+	}); err != nil || ierr != nil {
+		return 0, false
+	}
+	return rtt, true
+}
+
 // deliverBatch is how many connections a drain takes before it hands them
 // to Accept: a long queue is delivered as it is taken out, the first client
 // a few dozen accepts after Reject began, not after the last one.
@@ -163,7 +227,7 @@ const deliverBatch = 16
 // to Accept in batches as it goes, and returns the last batch, fewer than
 // deliverBatch, appended to taken: those are handed over after the check
 // that follows (see stopWhenSettledOpLocked).
-func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn) ([]net.Conn, error) {
+func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn, rt *roundTrips) ([]net.Conn, error) {
 	for {
 		q, err := backlog.Of(sc)
 		if err != nil {
@@ -183,6 +247,7 @@ func (l *Listener) drainOpLocked(s *socket, sc syscall.Conn, taken []net.Conn) (
 				return taken, err
 			}
 			if c != nil {
+				rt.add(c)
 				taken = append(taken, c)
 			}
 			if len(taken) >= deliverBatch {
@@ -257,17 +322,26 @@ func migratesRequests() bool {
 	return err == nil && len(b) > 0 && b[0] == '1'
 }
 
+// look is what stopIfSettled found.
+type look struct {
+	stopped bool // the socket no longer listens
+	// completedWhileCounted: no handshake was under way, but clients
+	// completed theirs into the queue while they were counted, which took
+	// counting.
+	completedWhileCounted bool
+	counting              time.Duration
+}
+
 // stopIfSettled shuts the socket down if its accept queue is empty and, with
 // handshakes, no handshake is under way on its address and port; or at once
 // if force. The checks and the shutdown follow each other within
 // microseconds: a client that completes its handshake in between is the one
 // the kernel can still reset.
-func stopIfSettled(s *socket, handshakes, force bool) (done bool, err error) {
-	ln := s.ln
-	sc := ln.(syscall.Conn)
+func stopIfSettled(s *socket, handshakes, force bool) (found look, err error) {
+	sc := s.ln.(syscall.Conn)
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return false, err
+		return found, err
 	}
 	cerr := rc.Control(func(uintptr) {
 		if !force {
@@ -279,26 +353,71 @@ func stopIfSettled(s *socket, handshakes, force bool) (done bool, err error) {
 				if err = s.faults.Check(faults.Handshakes); err != nil {
 					return
 				}
+				began := time.Now()
 				if n, e := backlog.Handshakes(sc); e != nil || n > 0 {
 					err = e
 					return
 				}
 				if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
 					err = e
-					return // one completed while we counted
+					found = look{completedWhileCounted: e == nil, counting: time.Since(began)}
+					return
 				}
 			}
 		}
-		if err = s.faults.Check(faults.Shutdown); err != nil {
+		found.stopped, err = stop(s)
+	})
+	if cerr != nil {
+		return look{}, cerr
+	}
+	return found, err
+}
+
+// stopIfEmpty shuts the socket down if its accept queue is empty.
+func stopIfEmpty(s *socket) (stopped bool, err error) {
+	sc := s.ln.(syscall.Conn)
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	cerr := rc.Control(func(uintptr) {
+		if q, e := backlog.Of(sc); e != nil || q.Len > 0 {
+			err = e
 			return
 		}
-		if err = sockets.StopListening(ln); err != nil {
-			return
-		}
-		done = true
+		stopped, err = stop(s)
 	})
 	if cerr != nil {
 		return false, cerr
 	}
-	return done, err
+	return stopped, err
+}
+
+func stop(s *socket) (bool, error) {
+	if err := s.faults.Check(faults.Shutdown); err != nil {
+		return false, err
+	}
+	if err := sockets.StopListening(s.ln); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// roundTrips is the longest handshake round trip of the connections a
+// drain took, and whether one's could not be read.
+type roundTrips struct {
+	longest time.Duration
+	unknown bool
+}
+
+// add counts c's round trip; a nil roundTrips counts nothing.
+func (rt *roundTrips) add(c net.Conn) {
+	if rt == nil {
+		return
+	}
+	rtt, ok := handshakeRTT(c)
+	if !ok {
+		rt.unknown = true
+	}
+	rt.longest = max(rt.longest, rtt)
 }
