@@ -228,7 +228,10 @@ func (f *Fleet) Close() {
 		in.Kill()
 	}
 	for _, pid := range f.adopted {
-		syscall.Kill(pid, syscall.SIGINT)
+		// One upgraded again has exited; its number may be another's now.
+		if !gone(pid) {
+			syscall.Kill(pid, syscall.SIGINT)
+		}
 	}
 	deadline := time.Now().Add(Patience)
 	for _, pid := range f.adopted {
