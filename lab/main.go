@@ -7,6 +7,7 @@
 //	go run ./lab handoff [flags]  what clients see when traffic moves to another socket or process
 //	go run ./lab bench [flags]    the benchmark suite, into docs/measurements.md's Performance table
 //	go run ./lab soak [flags]     serve under load while flipping states
+//	go run ./lab fleet [flags]    roll upgrades and drains through a fleet behind HAProxy or nginx
 //	go run ./lab rejectcost [flags] what Reject and Resume cost on a busy host, in each way of refusing
 //
 // -rtt, -jitter and -loss move an experiment's clients a round trip away
@@ -42,6 +43,7 @@ var commands = []command{
 	{"handoff", "measure what clients see when traffic moves to another socket or process", runHandoff},
 	{"bench", "run the benchmark suite and rewrite docs/measurements.md's Performance table", runBench},
 	{"soak", "serve under load while flipping states; count what clients saw", runSoak},
+	{"fleet", "roll upgrades and drains through a fleet behind HAProxy or nginx; count what clients saw", runFleet},
 	{"rejectcost", "what Reject and Resume cost, and what clients see, on a busy host", runRejectCost},
 }
 

@@ -20,7 +20,7 @@ func TestHelpListsTheLabCommands(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		require.NoError(t, run(context.Background(), []string{arg}, &stdout, &stderr), arg)
 		out := stdout.String()
-		for _, c := range []string{"backlog", "handoff", "bench", "soak"} {
+		for _, c := range []string{"backlog", "handoff", "bench", "soak", "fleet"} {
 			assert.Regexp(t, `(?m)^  `+c+` +\S`, out, "%s lists %s", arg, c)
 		}
 		assert.Contains(t, out, "go run ./lab")

@@ -33,7 +33,6 @@ type instance struct {
 	exited     chan error
 	url        string
 	admin      string // the admin API's address, as serve printed it
-	agent      string // the agent check's address, if serve printed one
 	stderrPath string
 }
 
@@ -71,9 +70,6 @@ func startInstance(t *testing.T, bin string, args ...string) *instance {
 		for lines.Scan() {
 			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: serving "); found {
 				in.url = strings.Fields(rest)[0]
-			}
-			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: agent check on "); found {
-				in.agent = rest
 			}
 			if rest, found := strings.CutPrefix(lines.Text(), "acceptgate: admin API on "); found {
 				in.admin = strings.TrimPrefix(rest, "http://")
