@@ -1,0 +1,91 @@
+//go:build unix
+
+package handoff_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/handoff"
+)
+
+// BenchmarkHandoff times one complete handoff (Listen, Serve, Take, Commit,
+// until Serve returns) of 1, 8 and 64 TCP gates on 127.0.0.1, each served
+// by an accept loop on both sides, as a server's would be. The gates go back
+// and forth between two sets of accept loops in this process: each handoff
+// takes the gates the one before handed over.
+func BenchmarkHandoff(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("gates=%d", n), func(b *testing.B) {
+			gates := make(map[string]*acceptgate.Listener, n)
+			for i := range n {
+				g, err := acceptgate.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				gates[fmt.Sprintf("g%02d", i)] = g
+			}
+			var loops sync.WaitGroup
+			serve := func(gates map[string]*acceptgate.Listener) {
+				for _, g := range gates {
+					loops.Add(1)
+					go func() {
+						defer loops.Done()
+						for {
+							c, err := g.Accept()
+							if err != nil {
+								return
+							}
+							c.Close()
+						}
+					}()
+				}
+			}
+			serve(gates)
+			defer func() {
+				for _, g := range gates {
+					g.Close()
+				}
+				loops.Wait()
+			}()
+			path := filepath.Join(shortDir(b), "handoff.sock")
+			ctx := context.Background()
+			b.ResetTimer()
+			for range b.N {
+				o, err := handoff.Listen(ctx, path, gates)
+				if err != nil {
+					b.Fatal(err)
+				}
+				served := make(chan error, 1)
+				go func() { served <- o.Serve(ctx) }()
+				tk, err := handoff.Take(ctx, path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				serve(tk.Listeners())
+				if err := tk.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if err := <-served; err != nil {
+					b.Fatal(err)
+				}
+				gates = tk.Listeners()
+			}
+			b.StopTimer()
+			// The last handoff's gates still serve: one client each shows
+			// they came through whole.
+			for _, g := range gates {
+				c, err := net.Dial("tcp", g.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
