@@ -3,6 +3,7 @@
 package handoff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -238,20 +239,34 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	// so that the taker can tell the two apart.
 	rollback := func(err error) error {
 		w.refuse(err)
-		for _, g := range prepared {
-			g.Rollback()
-		}
+		eachGate(len(prepared), func(i int) { prepared[i].Rollback() })
 		return err
 	}
-	for _, name := range o.names {
-		g := sideOf(o.gates[name])
-		hs, fs, err := g.Prepare()
-		if err != nil {
-			return false, rollback(fmt.Errorf("gate %s: %w", name, err))
+	// Every gate is paused in one pass, side by side: a gate's accept
+	// loops are woken and waited for while the others' are. If any gate
+	// cannot be prepared, every one that was goes back as it was.
+	type prep struct {
+		hs  handover.Socket
+		fs  []*os.File
+		err error
+	}
+	preps := make([]prep, len(o.names))
+	eachGate(len(o.names), func(i int) {
+		p := &preps[i]
+		p.hs, p.fs, p.err = sideOf(o.gates[o.names[i]]).Prepare()
+	})
+	var prepErr error
+	for i, p := range preps {
+		if p.err != nil {
+			prepErr = cmp.Or(prepErr, fmt.Errorf("gate %s: %w", o.names[i], p.err))
+			continue
 		}
-		prepared = append(prepared, g)
-		files = append(files, fs...)
-		msg.Sockets = append(msg.Sockets, socket{Name: name, Socket: hs})
+		prepared = append(prepared, sideOf(o.gates[o.names[i]]))
+		files = append(files, p.fs...)
+		msg.Sockets = append(msg.Sockets, socket{Name: o.names[i], Socket: p.hs})
+	}
+	if prepErr != nil {
+		return false, rollback(prepErr)
 	}
 	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
 	if err := w.send(msg, files); err != nil {
@@ -277,12 +292,12 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.
 	stop()
-	var errs []error
-	for i, g := range prepared {
-		if err := g.Release(); err != nil {
-			errs = append(errs, fmt.Errorf("gate %s: %w", o.names[i], err))
+	errs := make([]error, len(prepared))
+	eachGate(len(prepared), func(i int) {
+		if err := prepared[i].Release(); err != nil {
+			errs[i] = fmt.Errorf("gate %s: %w", o.names[i], err)
 		}
-	}
+	})
 	// The new process offers at the same path once it hears done.
 	o.Close()
 	w.send(message{Op: opDone}, nil)
