@@ -71,8 +71,8 @@ func describe(s *socket, st State) (handover.Socket, error) {
 	return hs, nil
 }
 
-// dupFiles returns duplicates of s's descriptors, in handover.Socket order.
-func dupFiles(s *socket) ([]*os.File, error) {
+// dupFDs returns duplicates of s's descriptors, in handover.Socket order.
+func dupFDs(s *socket) ([]int, error) {
 	var fds []int
 	err := controlFD(s.ln, func(fd int) error {
 		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -98,11 +98,7 @@ func dupFiles(s *socket) ([]*os.File, error) {
 		}
 		return nil, err
 	}
-	files := make([]*os.File, len(fds))
-	for i, fd := range fds {
-		files[i] = os.NewFile(uintptr(fd), fmt.Sprintf("%s handover %d", s.ln.Addr(), i))
-	}
-	return files, nil
+	return fds, nil
 }
 
 func controlFD(ln net.Listener, f func(fd int) error) error {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/internal/handover"
 	"github.com/acceptgate/acceptgate/internal/process"
@@ -227,11 +229,11 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	}
 
 	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339), SaysRollback: true}
-	var files []*os.File
+	var fds []int
 	var prepared []handover.Gate
 	defer func() {
-		for _, f := range files {
-			f.Close() // in flight, the kernel holds its own references
+		for _, fd := range fds {
+			unix.Close(fd) // in flight, the kernel holds its own references
 		}
 	}()
 	// Once the sockets are sent, the taker holds the only other copies,
@@ -247,13 +249,13 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	// cannot be prepared, every one that was goes back as it was.
 	type prep struct {
 		hs  handover.Socket
-		fs  []*os.File
+		fds []int
 		err error
 	}
 	preps := make([]prep, len(o.names))
 	eachGate(len(o.names), func(i int) {
 		p := &preps[i]
-		p.hs, p.fs, p.err = sideOf(o.gates[o.names[i]]).Prepare()
+		p.hs, p.fds, p.err = sideOf(o.gates[o.names[i]]).Prepare()
 	})
 	var prepErr error
 	for i, p := range preps {
@@ -262,14 +264,14 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 			continue
 		}
 		prepared = append(prepared, sideOf(o.gates[o.names[i]]))
-		files = append(files, p.fs...)
+		fds = append(fds, p.fds...)
 		msg.Sockets = append(msg.Sockets, socket{Name: o.names[i], Socket: p.hs})
 	}
 	if prepErr != nil {
 		return false, rollback(prepErr)
 	}
 	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
-	if err := w.send(msg, files); err != nil {
+	if err := w.send(msg, fds); err != nil {
 		return false, rollback(fmt.Errorf("send sockets: %w", err))
 	}
 	if _, _, err := w.recv(opReady); err != nil {

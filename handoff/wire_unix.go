@@ -108,7 +108,7 @@ func (c *conn) ended() error {
 	return nil
 }
 
-func (c *conn) send(m message, files []*os.File) error {
+func (c *conn) send(m message, fds []int) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -117,11 +117,7 @@ func (c *conn) send(m message, files []*os.File) error {
 		return fmt.Errorf("message of %d bytes is over the limit of %d", len(b), maxMessage)
 	}
 	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
+	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
 	c.c.SetWriteDeadline(time.Now().Add(c.timeout))
