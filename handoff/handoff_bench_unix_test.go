@@ -59,6 +59,10 @@ func BenchmarkHandoff(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
+			// Take is the offer pausing every gate and sending them, and
+			// the taker adopting them; Commit the taker putting them in
+			// their state and the offer letting go of them.
+			var take, commit time.Duration
 			for range b.N {
 				o, err := handoff.Listen(ctx, path, gates)
 				if err != nil {
@@ -66,14 +70,18 @@ func BenchmarkHandoff(b *testing.B) {
 				}
 				served := make(chan error, 1)
 				go func() { served <- o.Serve(ctx) }()
+				t0 := time.Now()
 				tk, err := handoff.Take(ctx, path)
 				if err != nil {
 					b.Fatal(err)
 				}
+				t1 := time.Now()
 				serve(tk.Listeners())
 				if err := tk.Commit(ctx); err != nil {
 					b.Fatal(err)
 				}
+				commit += time.Since(t1)
+				take += t1.Sub(t0)
 				if err := <-served; err != nil {
 					b.Fatal(err)
 				}
@@ -83,6 +91,8 @@ func BenchmarkHandoff(b *testing.B) {
 			// The process's CPU time, both sides and every accept loop:
 			// on a shared machine it moves less than the time taken.
 			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(take)/float64(b.N), "take-ns/op")
+			b.ReportMetric(float64(commit)/float64(b.N), "commit-ns/op")
 			// The last handoff's gates still serve: one client each shows
 			// they came through whole.
 			for _, g := range gates {
