@@ -46,7 +46,7 @@ func init() {
 // handoverSide is a Listener as package handoff sees it (handover.Gate).
 type handoverSide Listener
 
-func (g *handoverSide) Prepare() (handover.Socket, []*os.File, error) {
+func (g *handoverSide) Prepare() (handover.Socket, []int, error) {
 	return (*Listener)(g).prepareHandover()
 }
 func (g *handoverSide) Rollback()                { (*Listener)(g).rollbackHandover() }
@@ -57,7 +57,7 @@ func (g *handoverSide) Settle()                  { (*Listener)(g).settleHandover
 
 // prepareHandover stops the Listener taking connections from its socket,
 // strictly, and returns what another process needs to take it over.
-func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
+func (l *Listener) prepareHandover() (handover.Socket, []int, error) {
 	l.opMu.Lock()
 	defer l.reportChanges()
 	defer l.opMu.Unlock()
@@ -91,13 +91,13 @@ func (l *Listener) prepareHandover() (handover.Socket, []*os.File, error) {
 			l.stopAcceptsOpLocked(s)
 		}
 	}
-	files, err := dupFiles(s)
+	fds, err := dupFDs(s)
 	if err != nil {
 		l.endHoldOpLocked(from)
 		return handover.Socket{}, nil, l.opError("hand over", err)
 	}
 	l.handing = &handing{then: from}
-	return hs, files, nil
+	return hs, fds, nil
 }
 
 func (l *Listener) rollbackHandover() {

@@ -15,7 +15,7 @@ var errNoHandover = fmt.Errorf("handing sockets over on %s: %w", runtime.GOOS, e
 
 func describe(*socket, State) (handover.Socket, error) { return handover.Socket{}, errNoHandover }
 
-func dupFiles(*socket) ([]*os.File, error) { return nil, errNoHandover }
+func dupFDs(*socket) ([]int, error) { return nil, errNoHandover }
 
 func (s *socket) letGo() error { return s.ln.Close() }
 

@@ -71,8 +71,8 @@ func describe(s *socket, st State) (handover.Socket, error) {
 	return hs, nil
 }
 
-// dupFiles returns duplicates of s's descriptors, in handover.Socket order.
-func dupFiles(s *socket) ([]*os.File, error) {
+// dupFDs returns duplicates of s's descriptors, in handover.Socket order.
+func dupFDs(s *socket) ([]int, error) {
 	var fds []int
 	err := controlFD(s.ln, func(fd int) error {
 		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -98,11 +98,7 @@ func dupFiles(s *socket) ([]*os.File, error) {
 		}
 		return nil, err
 	}
-	files := make([]*os.File, len(fds))
-	for i, fd := range fds {
-		files[i] = os.NewFile(uintptr(fd), fmt.Sprintf("%s handover %d", s.ln.Addr(), i))
-	}
-	return files, nil
+	return fds, nil
 }
 
 func controlFD(ln net.Listener, f func(fd int) error) error {
@@ -200,18 +196,27 @@ func adoptRefusal(hs handover.Socket, ln net.Listener, files []*os.File, f *faul
 // names (SOCK_SEQPACKET for unixpacket, else a stream socket) that listens,
 // or one that does not if stopped.
 func checkAdopted(ln net.Listener, network string, stopped bool) error {
-	want, name := unix.SOCK_STREAM, "stream"
+	// FileListener asked the kernel the socket's type, and made a
+	// *net.TCPListener only of a stream socket; the network of a unix
+	// listener's address is the one its type maps to (unix, unixgram or
+	// unixpacket). A handoff of many gates saves a call for each.
+	want := "unix"
 	if network == "unixpacket" {
-		want, name = unix.SOCK_SEQPACKET, "seqpacket"
+		want = network
+	}
+	switch ln := ln.(type) {
+	case *net.TCPListener:
+		if network == "unix" || network == "unixpacket" {
+			return fmt.Errorf("the descriptor is a TCP socket, not a %s one", network)
+		}
+	case *net.UnixListener:
+		if got := ln.Addr().Network(); got != want {
+			return fmt.Errorf("the descriptor is a %s socket, not a %s one", got, want)
+		}
+	default:
+		return fmt.Errorf("the descriptor makes a %T", ln)
 	}
 	return controlFD(ln, func(fd int) error {
-		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-		if err != nil {
-			return os.NewSyscallError("getsockopt SO_TYPE", err)
-		}
-		if typ != want {
-			return fmt.Errorf("the descriptor is not a %s socket (type %d)", name, typ)
-		}
 		on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 		if err != nil {
 			return os.NewSyscallError("getsockopt SO_ACCEPTCONN", err)

@@ -284,13 +284,25 @@ func kernelQueue(t *testing.T, l *acceptgate.Listener) (int, bool) {
 // the descriptor.
 const onLinux = runtime.GOOS == "linux"
 
-// side is a gate's side of a handoff, as package handoff reaches it.
-func side(g *acceptgate.Listener) handover.Gate {
+// side is a gate's side of a handoff, as package handoff reaches it, but
+// for Prepare's descriptors, which it gives as the Files Adopt takes.
+func side(g *acceptgate.Listener) testSide {
 	s, ok := handover.Of(g)
 	if !ok {
 		panic("a gate without a side of a handoff")
 	}
-	return s
+	return testSide{s}
+}
+
+type testSide struct{ handover.Gate }
+
+func (s testSide) Prepare() (handover.Socket, []*os.File, error) {
+	hs, fds, err := s.Gate.Prepare()
+	files := make([]*os.File, len(fds))
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), "prepared")
+	}
+	return hs, files, err
 }
 
 // adopt makes a gate for a socket another gate prepared, with no options

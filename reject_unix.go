@@ -127,25 +127,46 @@ func socketType(ln net.Listener) (int, error) {
 
 // tcpNetwork returns the network to bind a new socket at ln's address with,
 // so that it takes the same clients: "tcp4" for an IPv4 socket, "tcp6" for
-// an IPv6-only one, "tcp" for a dual-stack one. Addr alone cannot tell: its
+// an IPv6-only one, "tcp" for a dual-stack one. Addr's text cannot tell: its
 // Network is always "tcp", and 0.0.0.0 would come back dual-stack on [::].
 func tcpNetwork(ln net.Listener) (string, error) {
 	rc, err := ln.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return "", err
 	}
+	// A *net.TCPListener's address is the one getsockname gave when it was
+	// made, its IP 4 bytes long for an AF_INET socket and 16 for AF_INET6:
+	// it tells the family without a call (a handoff of many gates asks once
+	// for each). Another listener's Addr may say anything.
+	family := 0
+	if tl, ok := ln.(*net.TCPListener); ok {
+		if a, ok := tl.Addr().(*net.TCPAddr); ok {
+			switch len(a.IP) {
+			case net.IPv4len:
+				return "tcp4", nil
+			case net.IPv6len:
+				family = unix.AF_INET6
+			}
+		}
+	}
 	network := "tcp"
 	var serr error
 	err = rc.Control(func(fd uintptr) {
-		sa, err := unix.Getsockname(int(fd))
-		if err != nil {
-			serr = os.NewSyscallError("getsockname", err)
-			return
+		if family == 0 {
+			sa, err := unix.Getsockname(int(fd))
+			if err != nil {
+				serr = os.NewSyscallError("getsockname", err)
+				return
+			}
+			switch sa.(type) {
+			case *unix.SockaddrInet4:
+				network = "tcp4"
+				return
+			case *unix.SockaddrInet6:
+				family = unix.AF_INET6
+			}
 		}
-		switch sa.(type) {
-		case *unix.SockaddrInet4:
-			network = "tcp4"
-		case *unix.SockaddrInet6:
+		if family == unix.AF_INET6 {
 			if only, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err == nil && only != 0 {
 				network = "tcp6"
 			}

@@ -7,15 +7,17 @@
 // (Takeover.Commit). The exchange:
 //
 //  1. The taker says which version of the exchange it speaks.
-//  2. The offer pauses each gate strictly (after this it takes nothing from
-//     the kernel; a rejecting gate stops delivering from its queue) and sends
-//     every socket by name with SCM_RIGHTS, with what the taker needs to
-//     serve it as before: network, address, state, options, backlog, how a
-//     rejecting socket refuses, a unix path's mode.
-//  3. The taker wraps each socket in a gate that holds it as it came
-//     (paused, or rejecting without delivering) and says it is ready.
-//  4. The offer says go; the taker puts each gate in the state it had in the
-//     old process and says it is accepting.
+//  2. The offer pauses every gate strictly, all at once (after this it takes
+//     nothing from the kernel; a rejecting gate stops delivering from its
+//     queue) and sends every socket by name with SCM_RIGHTS in one message,
+//     with what the taker needs to serve it as before: network, address,
+//     state, options, backlog, how a rejecting socket refuses, a unix path's
+//     mode.
+//  3. The taker wraps every socket in a gate that holds it as it came
+//     (paused, or rejecting without delivering), all at once, and says it
+//     is ready.
+//  4. The offer says go; the taker puts every gate in the state it had in
+//     the old process, all at once, and says it is accepting.
 //  5. The offer lets go of its descriptors without touching the sockets (no
 //     shutdown, no unlink: the new process owns them), removes its offer
 //     socket so that the new process can offer at the same path, and says
@@ -30,7 +32,9 @@
 //
 // Until the go, the offer can roll back: if the taker fails, disconnects or
 // is silent longer than the timeout, every gate goes back to the state it
-// had and the old process serves on. Clients that connect meanwhile wait in
+// had and the old process serves on. So it does when a single gate cannot
+// be paused, taken or put in its state: the gates go together or not at
+// all. Clients that connect meanwhile wait in
 // the kernel's queue, which both processes share, and are served by
 // whichever process goes on.
 //

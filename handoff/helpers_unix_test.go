@@ -110,7 +110,7 @@ func offer(t *testing.T, gates map[string]*acceptgate.Listener, opts ...handoff.
 // shortDir returns a new directory for unix sockets, removed after the
 // test: t.TempDir's path holds the test's name and, under a long TMPDIR,
 // a socket path in it can pass the 108 bytes a sockaddr_un holds.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "ho")
 	require.NoError(t, err)

@@ -3,6 +3,7 @@
 package handoff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate"
 	"github.com/acceptgate/acceptgate/internal/handover"
@@ -226,11 +229,11 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	}
 
 	msg := message{Op: opSockets, Version: Version, PID: os.Getpid(), Started: process.Started.Format(time.RFC3339), SaysRollback: true}
-	var files []*os.File
+	var fds []int
 	var prepared []handover.Gate
 	defer func() {
-		for _, f := range files {
-			f.Close() // in flight, the kernel holds its own references
+		for _, fd := range fds {
+			unix.Close(fd) // in flight, the kernel holds its own references
 		}
 	}()
 	// Once the sockets are sent, the taker holds the only other copies,
@@ -238,23 +241,37 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	// so that the taker can tell the two apart.
 	rollback := func(err error) error {
 		w.refuse(err)
-		for _, g := range prepared {
-			g.Rollback()
-		}
+		eachGate(len(prepared), func(i int) { prepared[i].Rollback() })
 		return err
 	}
-	for _, name := range o.names {
-		g := sideOf(o.gates[name])
-		hs, fs, err := g.Prepare()
-		if err != nil {
-			return false, rollback(fmt.Errorf("gate %s: %w", name, err))
+	// Every gate is paused in one pass, side by side: a gate's accept
+	// loops are woken and waited for while the others' are. If any gate
+	// cannot be prepared, every one that was goes back as it was.
+	type prep struct {
+		hs  handover.Socket
+		fds []int
+		err error
+	}
+	preps := make([]prep, len(o.names))
+	eachGate(len(o.names), func(i int) {
+		p := &preps[i]
+		p.hs, p.fds, p.err = sideOf(o.gates[o.names[i]]).Prepare()
+	})
+	var prepErr error
+	for i, p := range preps {
+		if p.err != nil {
+			prepErr = cmp.Or(prepErr, fmt.Errorf("gate %s: %w", o.names[i], p.err))
+			continue
 		}
-		prepared = append(prepared, g)
-		files = append(files, fs...)
-		msg.Sockets = append(msg.Sockets, socket{Name: name, Socket: hs})
+		prepared = append(prepared, sideOf(o.gates[o.names[i]]))
+		fds = append(fds, p.fds...)
+		msg.Sockets = append(msg.Sockets, socket{Name: o.names[i], Socket: p.hs})
+	}
+	if prepErr != nil {
+		return false, rollback(prepErr)
 	}
 	o.opts.logger.Info("handoff: gates paused and sent", "offer", o.path, "gates", len(prepared))
-	if err := w.send(msg, files); err != nil {
+	if err := w.send(msg, fds); err != nil {
 		return false, rollback(fmt.Errorf("send sockets: %w", err))
 	}
 	if _, _, err := w.recv(opReady); err != nil {
@@ -277,12 +294,12 @@ func (o *Offer) exchange(ctx context.Context, c *net.UnixConn) (bool, error) {
 	// The new process serves the gates: from here on the exchange ends
 	// as a handoff, whatever is cancelled or closed.
 	stop()
-	var errs []error
-	for i, g := range prepared {
-		if err := g.Release(); err != nil {
-			errs = append(errs, fmt.Errorf("gate %s: %w", o.names[i], err))
+	errs := make([]error, len(prepared))
+	eachGate(len(prepared), func(i int) {
+		if err := prepared[i].Release(); err != nil {
+			errs[i] = fmt.Errorf("gate %s: %w", o.names[i], err)
 		}
-	}
+	})
 	// The new process offers at the same path once it hears done.
 	o.Close()
 	w.send(message{Op: opDone}, nil)

@@ -3,12 +3,14 @@
 package handoff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
+	"os"
 	"time"
 
 	"github.com/acceptgate/acceptgate"
@@ -102,29 +104,52 @@ func (t *Takeover) receive(ctx context.Context, o options) error {
 	t.pid = m.PID
 	t.saysRollback = m.SaysRollback
 	t.started, _ = time.Parse(time.RFC3339, m.Started)
+	names := make(map[string]bool, len(m.Sockets))
 	for _, s := range m.Sockets {
-		if _, dup := t.gates[s.Name]; dup || s.Name == "" {
+		if names[s.Name] || s.Name == "" {
 			return fmt.Errorf("socket name %q empty or repeated", clip(s.Name))
 		}
-		fs := files[:s.Files]
-		files = files[s.Files:]
-		var gopts []acceptgate.Option
-		if o.gateOpts != nil {
-			gopts = o.gateOpts(s.Name)
-		}
-		var g *acceptgate.Listener
-		side, err := handover.Adopt(s.Socket, fs, func(ln net.Listener) net.Listener {
-			g = acceptgate.Wrap(ln, gopts...)
-			return g
-		})
-		if err != nil {
-			return fmt.Errorf("socket %q: %w", clip(s.Name), err)
-		}
-		t.names = append(t.names, s.Name)
-		t.gates[s.Name] = g
-		t.sides[s.Name] = side
+		names[s.Name] = true
 	}
-	return nil
+	// Every socket is adopted side by side, each with its own descriptors;
+	// the options are asked for first, one name at a time, as the caller
+	// may expect. If any socket cannot be adopted, the gates made for the
+	// others are let go of with them (take's letGo).
+	type adoption struct {
+		fs    []*os.File
+		gopts []acceptgate.Option
+		g     *acceptgate.Listener
+		side  handover.Gate
+		err   error
+	}
+	as := make([]adoption, len(m.Sockets))
+	for i, s := range m.Sockets {
+		as[i].fs = files[:s.Files:s.Files]
+		files = files[s.Files:]
+		if o.gateOpts != nil {
+			as[i].gopts = o.gateOpts(s.Name)
+		}
+	}
+	// Adopt owns the descriptors from here on, whether it succeeds or not.
+	eachGate(len(as), func(i int) {
+		a := &as[i]
+		a.side, a.err = handover.Adopt(m.Sockets[i].Socket, a.fs, func(ln net.Listener) net.Listener {
+			a.g = acceptgate.Wrap(ln, a.gopts...)
+			return a.g
+		})
+	})
+	var adoptErr error
+	for i, a := range as {
+		name := m.Sockets[i].Name
+		if a.err != nil {
+			adoptErr = cmp.Or(adoptErr, fmt.Errorf("socket %q: %w", clip(name), a.err))
+			continue
+		}
+		t.names = append(t.names, name)
+		t.gates[name] = a.g
+		t.sides[name] = a.side
+	}
+	return adoptErr
 }
 
 // Listeners returns the gates taken over, by the names the old process gave
@@ -176,12 +201,13 @@ func (t *Takeover) Commit(ctx context.Context) error {
 		t.letGo()
 		return fmt.Errorf("handoff: commit: %w", err)
 	}
-	var errs []error
-	for _, name := range t.names {
-		if err := t.sides[name].Activate(); err != nil {
-			errs = append(errs, fmt.Errorf("gate %s: %w", name, err))
+	// Every gate is put in its state side by side.
+	errs := make([]error, len(t.names))
+	eachGate(len(t.names), func(i int) {
+		if err := t.sides[t.names[i]].Activate(); err != nil {
+			errs[i] = fmt.Errorf("gate %s: %w", t.names[i], err)
 		}
-	}
+	})
 	if orphaned {
 		t.keep()
 		errs = append(errs, fmt.Errorf("the old process ended before its go; the gates serve here: %w", err))
@@ -247,7 +273,5 @@ func (t *Takeover) keep() {
 // letGo closes the gates without touching their sockets, whatever state
 // Commit put them in: the old process serves them.
 func (t *Takeover) letGo() {
-	for _, side := range t.sides {
-		side.Release()
-	}
+	eachGate(len(t.names), func(i int) { t.sides[t.names[i]].Release() })
 }

@@ -62,6 +62,20 @@ type conn struct {
 	ctx context.Context
 	// unwatch, while set, ends watch's hold, as its stop does.
 	unwatch func()
+	// buf and oob are what a read fills (see buffers).
+	buf, oob []byte
+}
+
+// buffers returns the buffers a read of the next message fills, made on
+// the first read and used again by the next: a message is parsed (and
+// copied out) before the next read, and a buffer for the largest message
+// made anew for every one of them was most of what an exchange allocated.
+func (c *conn) buffers() (buf, oob []byte) {
+	if c.buf == nil {
+		c.buf = make([]byte, maxMessage+1)
+		c.oob = make([]byte, unix.CmsgSpace(4*maxFiles))
+	}
+	return c.buf, c.oob
 }
 
 // watch has ctx end the exchange until stop is called.
@@ -108,7 +122,7 @@ func (c *conn) ended() error {
 	return nil
 }
 
-func (c *conn) send(m message, files []*os.File) error {
+func (c *conn) send(m message, fds []int) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -117,11 +131,7 @@ func (c *conn) send(m message, files []*os.File) error {
 		return fmt.Errorf("message of %d bytes is over the limit of %d", len(b), maxMessage)
 	}
 	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
+	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
 	c.c.SetWriteDeadline(time.Now().Add(c.timeout))
@@ -136,8 +146,7 @@ func (c *conn) send(m message, files []*os.File) error {
 // peer), and the descriptors that came with it. A message with descriptors
 // where none belong has them closed.
 func (c *conn) recv(op string) (message, []*os.File, error) {
-	buf := make([]byte, maxMessage+1)
-	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
+	buf, oob := c.buffers()
 	c.c.SetReadDeadline(time.Now().Add(c.timeout))
 	if err := c.ended(); err != nil {
 		return message{}, nil, err
@@ -164,8 +173,7 @@ func (c *conn) recvQueued(op string) (message, []*os.File, error) {
 	if err != nil {
 		return message{}, nil, err
 	}
-	buf := make([]byte, maxMessage+1)
-	oob := make([]byte, unix.CmsgSpace(4*maxFiles))
+	buf, oob := c.buffers()
 	// A past deadline fails a read before it begins.
 	c.c.SetReadDeadline(time.Time{})
 	var n, oobn, flags int

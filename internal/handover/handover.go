@@ -61,8 +61,11 @@ type Gate interface {
 	// Prepare stops the gate taking connections from its socket (a strict
 	// pause, or a rejecting gate that no longer delivers from its queue)
 	// and returns the socket's description and duplicates of its
-	// descriptors.
-	Prepare() (Socket, []*os.File, error)
+	// descriptors, in Socket order, which the caller owns and closes. They
+	// are plain descriptors, not *os.File: a File of a non-blocking socket
+	// is registered with the runtime's poller on creation and taken out on
+	// Close, two kernel calls per gate that nothing here needs.
+	Prepare() (Socket, []int, error)
 	// Rollback undoes Prepare: the gate goes back to the state it had.
 	Rollback()
 	// Release lets the gate go of its socket without touching it (no
