@@ -89,7 +89,9 @@ func WithSkipAborted() Option {
 // change calls the hook before its transition method returns; while another
 // goroutine is inside the hook, that goroutine makes the call instead, once
 // the hook returns, and the transition method may return first. A panic in
-// the hook is recovered and logged.
+// the hook is recovered and logged. One at a time is per Listener: a hook
+// given to several may be called by them at once (a handoff changes the
+// states of its gates side by side), and must then be safe for that.
 func WithStateHook(hook func(from, to State)) Option {
 	return func(c *config) { c.hook = hook }
 }
