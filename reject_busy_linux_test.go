@@ -1,8 +1,6 @@
 package acceptgate_test
 
 import (
-	"bufio"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -36,28 +34,7 @@ func TestAStopUnderSteadyLoadDoesNotWaitForAQuietCount(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
 	withoutFence(t)
 	g := listenTCP(t, acceptgate.WithLogger(logger))
-	var servers sync.WaitGroup
-	defer servers.Wait()
-	servers.Add(1)
-	go func() {
-		defer servers.Done()
-		for {
-			c, err := g.Accept()
-			if err != nil {
-				return
-			}
-			servers.Add(1)
-			go func() {
-				defer servers.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(patience))
-				if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					io.WriteString(c, line)
-				}
-			}()
-		}
-	}()
-	defer g.Close()
+	serveEcho(t, g)
 
 	// 2,000 new clients a second, each on a connection of its own, at most
 	// for as long as the cycles may take.
@@ -82,9 +59,7 @@ func TestAStopUnderSteadyLoadDoesNotWaitForAQuietCount(t *testing.T) {
 					return // refused while rejecting
 				}
 				defer c.Close()
-				c.SetDeadline(time.Now().Add(patience))
-				io.WriteString(c, "busy\n")
-				bufio.NewReader(c).ReadString('\n')
+				roundTrip(c, "busy")
 			}()
 		}
 	}()
