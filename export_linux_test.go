@@ -22,3 +22,19 @@ func Transiting(l *Listener) bool {
 	}
 	return true
 }
+
+// SettleWatch reports, for a gate whose socket is fenced and will be
+// replaced on Resume, whether a watch counts its handshakes under way
+// (watching) and whether it ended finding none (settled).
+func SettleWatch(l *Listener) (watching, settled bool) {
+	f, ok := l.sock.Load().refusal.(*fenced)
+	if !ok || f.settle == nil {
+		return false, false
+	}
+	select {
+	case <-f.settle.done:
+		return false, f.settle.settled
+	default:
+		return true, false
+	}
+}

@@ -22,7 +22,12 @@ import (
 // may not, a socket the gate created is replaced (replaceOpLocked); one
 // that others may hold goes on rejecting, so Reject fences only where one
 // of the two will work.
-type fenced struct{ unfence func() error }
+type fenced struct {
+	unfence func() error
+	// settle watches, where Resume will replace the socket, for the moment
+	// no handshake is under way on it any more; nil where it need not.
+	settle *settleWatch
+}
 
 // fence puts s behind the fence.
 func fence(s *socket) (*fenced, error) {
@@ -59,8 +64,9 @@ func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 		if !s.own {
 			return nil, err // still fenced: still rejecting
 		}
-		return l.replaceOpLocked(s, f.unfence)
+		return l.replaceOpLocked(s, f.unfence, f.settle.stop())
 	}
+	f.settle.stop()
 	return s.accepting(), nil
 }
 
@@ -68,13 +74,15 @@ func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 // lift: the fenced socket, which no one else holds, lets its last handshakes
 // complete, hands over its queue and closes, and a new socket with the same
 // options listens on its address. New clients are refused throughout.
-func (l *Listener) replaceOpLocked(s *socket, unfence func() error) (*socket, error) {
+// settled says a count since the fence found no handshake under way on
+// the socket, so that none can be (see settleWatch).
+func (l *Listener) replaceOpLocked(s *socket, unfence func() error, settled bool) (*socket, error) {
 	// The replacement, and this socket if it must listen again, get the
 	// queue limit it has now; once stopped it can no longer tell.
 	live := *s
 	live.cfg = liveConfig(s)
 	s = &live
-	if err := l.stopWhenSettledOpLocked(s); err != nil {
+	if err := l.stopWhenSettledOpLocked(s, !settled); err != nil {
 		return nil, err // still listening behind the fence
 	}
 	return bindReplacement(s, unfence)
@@ -110,6 +118,7 @@ func rebind(s *socket) (net.Listener, error) {
 // close lifts the fence first for the socket's other holders, if the gate
 // did not create it.
 func (f *fenced) close(s *socket) error {
+	f.settle.stop()
 	return s.closeForOthers(func() error { return s.unfence(f.unfence) })
 }
 
@@ -128,7 +137,11 @@ func (f *fenced) describe(hs *handover.Socket) error {
 }
 
 func (f *fenced) extraFDs() []int { return nil }
-func (f *fenced) letGo() error    { return nil }
+
+func (f *fenced) letGo() error {
+	f.settle.stop()
+	return nil
+}
 
 // unreplaced is the refusal of a fenced socket the gate created that
 // stopped listening on its way to being replaced, when the new socket could

@@ -37,6 +37,9 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 	if !inGroup(s) && (s.own || canUnfence(s.faults)) {
 		f, err := fence(s)
 		if err == nil {
+			if s.own && !canUnfence(s.faults) {
+				f.settle = watchSettle(s) // Resume will replace it
+			}
 			return s.refusing(f), nil
 		}
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())

@@ -28,7 +28,7 @@ type stopped struct {
 // stopOpLocked stops s listening once settled, and holds its port.
 func (l *Listener) stopOpLocked(s *socket) (*socket, error) {
 	cfg := liveConfig(s) // read while it listens: Resume listens with it
-	if err := l.stopWhenSettledOpLocked(s); err != nil {
+	if err := l.stopWhenSettledOpLocked(s, true); err != nil {
 		return nil, err
 	}
 	ns := s.refusing(&stopped{release: holdPort(s)})
@@ -112,16 +112,18 @@ var settleTime = time.Second
 // and stops (stopAfterNearOnesOpLocked). Past settleTime it stops anyway,
 // and clients whose handshake is still under way are reset. On error s
 // still listens, and what was taken out is pending.
+// Without count it does not count handshakes: a watch found none under way
+// on a fenced socket, which begins none (settleWatch).
 //
 // A member of an SO_REUSEPORT group whose handshakes the kernel moves to
 // the other members does not wait for them: see handsOffHandshakes.
-func (l *Listener) stopWhenSettledOpLocked(s *socket) error {
+func (l *Listener) stopWhenSettledOpLocked(s *socket, count bool) error {
 	sc, ok := s.ln.(syscall.Conn)
 	if !ok || s.wake == nil {
 		return errNoSocket
 	}
 	defer s.wake(time.Unix(1, 0)) // no one may accept from it any more
-	waitHandshakes := !l.handsOffHandshakes(s)
+	waitHandshakes := count && !l.handsOffHandshakes(s)
 	late := time.Now().Add(settleTime)
 	var taken []net.Conn
 	for {
