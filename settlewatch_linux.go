@@ -5,8 +5,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/sockets"
 )
 
 // settleWatch counts, off the transition lock, the handshakes under way on
@@ -27,26 +27,41 @@ type settleWatch struct {
 	settled bool
 }
 
-// watchSettle starts a watch of s's handshakes under way.
+// watchSettle starts a watch of s's handshakes under way. It opens its
+// sock_diag socket here, on the caller's thread: the kernel answers for
+// the network namespace of the thread that opened it, and the watch's
+// goroutine may run on a thread of another (where the caller entered the
+// socket's namespace on a locked thread, as a test may).
 func watchSettle(s *socket) *settleWatch {
 	w := &settleWatch{quit: make(chan struct{}), done: make(chan struct{})}
 	sc, ok := s.ln.(syscall.Conn)
-	if !ok {
-		close(w.done)
+	var d *sockets.Diag
+	var err error
+	if ok {
+		d, err = sockets.OpenDiag()
+	}
+	if !ok || err != nil {
+		close(w.done) // Resume counts for itself
 		return w
 	}
-	go w.run(sc, s.faults, time.Now().Add(settleTime))
+	go w.run(sc, d, s.faults, time.Now().Add(settleTime))
 	return w
 }
 
-func (w *settleWatch) run(sc syscall.Conn, f *faults.Set, late time.Time) {
+func (w *settleWatch) run(sc syscall.Conn, d *sockets.Diag, f *faults.Set, late time.Time) {
 	defer close(w.done)
+	defer d.Close()
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
 		if f.Check(faults.Handshakes) != nil {
 			return
 		}
-		n, err := backlog.Handshakes(sc)
-		if err != nil {
+		var n int
+		var cerr error
+		if err := rc.Control(func(fd uintptr) { n, cerr = d.Handshakes(fd) }); err != nil || cerr != nil {
 			return // closed, or unknown: Resume counts for itself
 		}
 		if n == 0 {

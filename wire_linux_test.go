@@ -15,8 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/internal/wire"
+	"github.com/acceptgate/acceptgate/listener"
 )
 
 // The tests in this file run the gate in a network namespace of their own
@@ -265,4 +267,44 @@ func TestNoResetAcrossARoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The count of handshakes that a fenced socket's Resume relies on is made
+// in the socket's network namespace, not in the one the count's goroutine
+// happens to run in: with a client's handshake under way on a server in
+// its own namespace (a TCP_DEFER_ACCEPT client that has sent nothing), the
+// watch that Reject starts does not find the socket settled, and Resume
+// then counts for itself.
+func TestTheWatchCountsInTheSocketsNamespace(t *testing.T) {
+	w := newWire(t, true)
+	withoutPrivilege(t)
+	var l *acceptgate.Listener
+	require.NoError(t, inServer(t, w, func() (err error) {
+		l, err = acceptgate.Listen(context.Background(), "tcp4", wire.ServerIP+":0",
+			acceptgate.WithSocketConfig(listener.Config{DeferAccept: time.Minute}), withFaults(t))
+		return err
+	}))
+	t.Cleanup(func() { l.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	c, err := w.Dial(ctx, "tcp4", l.Addr().String())
+	require.NoError(t, err)
+	defer c.Close() // sends nothing: its handshake stays under way
+	eventually(t, func() bool {
+		var n int
+		inServer(t, w, func() (err error) { n, err = backlog.Handshakes(l); return err })
+		return n == 1
+	}, "the client's handshake under way on the server")
+
+	defer acceptgate.SetSettleTime(time.Hour)() // the watch's bound
+	require.NoError(t, inServer(t, w, l.Reject))
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) { // long enough for a count from the wrong namespace to end
+		watching, settled := acceptgate.SettleWatch(l)
+		require.False(t, settled, "the watch found no handshake under way")
+		require.True(t, watching, "the watch ended")
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+	acceptgate.SetSettleTime(50 * time.Millisecond) // Resume's own, then forced
+	require.NoError(t, inServer(t, w, l.Resume))
 }
