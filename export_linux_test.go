@@ -27,14 +27,24 @@ func Transiting(l *Listener) bool {
 // replaced on Resume, whether a watch counts its handshakes under way
 // (watching) and whether it ended finding none (settled).
 func SettleWatch(l *Listener) (watching, settled bool) {
-	f, ok := l.sock.Load().refusal.(*fenced)
-	if !ok || f.settle == nil {
+	s := l.sock.Load()
+	var w *settleWatch
+	if f, ok := s.refusal.(*fenced); ok {
+		w = f.settle
+	} else if s.succ != nil {
+		w = s.succ.watch
+	}
+	if w == nil {
 		return false, false
 	}
 	select {
-	case <-f.settle.done:
-		return false, f.settle.settled
+	case <-w.done:
+		return false, w.settled
 	default:
 		return true, false
 	}
 }
+
+// TakingOver reports whether l still accepts from a fenced socket that a
+// Resume replaced by one bound beside it, which has not taken over yet.
+func TakingOver(l *Listener) bool { return l.sock.Load().succ != nil }

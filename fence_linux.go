@@ -64,6 +64,9 @@ func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 		if !s.own {
 			return nil, err // still fenced: still rejecting
 		}
+		if ns := l.replaceBesideOpLocked(s, f.settle); ns != nil {
+			return ns, nil
+		}
 		return l.replaceOpLocked(s, f.unfence, f.settle.stop())
 	}
 	f.settle.stop()

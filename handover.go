@@ -68,6 +68,9 @@ func (l *Listener) prepareHandover() (handover.Socket, []int, error) {
 	if l.handing != nil {
 		return handover.Socket{}, nil, l.opError("hand over", ErrHandoffInProgress)
 	}
+	if s := l.sock.Load(); s.succ != nil {
+		l.takeOverNowOpLocked(s) // the successor is the socket to hand over
+	}
 	s := l.sock.Load()
 	if s.wake == nil {
 		// Without a wake-up, a goroutine in Accept could take a client

@@ -60,6 +60,9 @@ type Listener struct {
 	opMu    sync.Mutex
 	sock    atomic.Pointer[socket] // stored with opMu held
 	handing *handing               // with opMu: set while the socket is being handed to or from another process
+	// takeovers counts the goroutines that make a replaced socket's
+	// successor the gate's socket (successor_linux.go); Close waits for them.
+	takeovers sync.WaitGroup
 
 	mu      sync.Mutex
 	since   time.Time                 // when the state in mode was entered

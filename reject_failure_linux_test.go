@@ -287,7 +287,7 @@ func TestTakenOutConnectionsKeepAlive(t *testing.T) {
 // the end that every queued client was served and no descriptor is left.
 func TestEveryFailedStepLosesNoClient(t *testing.T) {
 	tcpSteps := []string{faults.Accept, faults.Fence, faults.Unfence, faults.Probe, faults.Handshakes,
-		faults.Shutdown, faults.Hold, faults.Listen, faults.Bind}
+		faults.Shutdown, faults.Hold, faults.Listen, faults.Bind, faults.Beside}
 	unixSteps := []string{faults.Accept, faults.Link, faults.Park, faults.Rename}
 	type setup struct {
 		name    string

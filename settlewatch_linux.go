@@ -23,8 +23,9 @@ type settleWatch struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
-	// settled is set before done closes if a count found none under way.
-	settled bool
+	// settled is set before done closes if a count found none under way;
+	// expired, if the watch's bound passed first.
+	settled, expired bool
 }
 
 // watchSettle starts a watch of s's handshakes under way. It opens its
@@ -69,6 +70,7 @@ func (w *settleWatch) run(sc syscall.Conn, d *sockets.Diag, f *faults.Set, late 
 			return
 		}
 		if time.Now().After(late) {
+			w.expired = true
 			return
 		}
 		// A handshake under way completes within its round trip, or
@@ -93,4 +95,24 @@ func (w *settleWatch) stop() (settled bool) {
 	w.once.Do(func() { close(w.quit) })
 	<-w.done
 	return w.settled
+}
+
+// ended is closed when the watch has ended, by itself or by stop.
+func (w *settleWatch) ended() <-chan struct{} {
+	if w == nil {
+		return closedChan
+	}
+	return w.done
+}
+
+// outlived reports whether the watch ended because its bound passed: the
+// socket has been fenced for settleTime, so that a handshake still under
+// way on it has lost a packet or waits for a TCP_DEFER_ACCEPT client, and
+// is one that any stop resets.
+func (w *settleWatch) outlived() bool {
+	if w == nil {
+		return false
+	}
+	<-w.done
+	return w.expired
 }

@@ -37,6 +37,7 @@ func (l *Listener) Close() error {
 	}
 	err := l.closeOpLocked(from, false)
 	l.opMu.Unlock()
+	l.takeovers.Wait()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("close", err)

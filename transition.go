@@ -111,6 +111,9 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 		l.setModeOpLocked(from, false)
 		l.stopAcceptsOpLocked(s)
 	}
+	if s.succ != nil {
+		s = l.takeOverOpLocked(s) // every transition starts from the successor
+	}
 	var ns *socket
 	var err error
 	if from == Rejecting {

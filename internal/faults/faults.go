@@ -26,6 +26,7 @@ const (
 	Hold       = "hold"       // holding a stopped socket's port
 	Listen     = "listen"     // listening again
 	Bind       = "bind"       // binding a new socket
+	Beside     = "beside"     // binding a new socket beside a fenced one
 	Link       = "link"       // a second name for a unix socket's file
 	Park       = "park"       // creating the socket that refuses at a unix path
 	Rename     = "rename"     // moving a unix socket file

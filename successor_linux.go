@@ -1,0 +1,133 @@
+package acceptgate
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/acceptgate/acceptgate/internal/faults"
+	"github.com/acceptgate/acceptgate/internal/sockets"
+	"github.com/acceptgate/acceptgate/listener"
+)
+
+// successor is the socket that takes over from a fenced one that a Resume
+// without CAP_NET_RAW replaces (replaceBesideOpLocked). It listens from
+// that Resume on, beside the fenced socket: new clients reach only the
+// successor and wait in its queue, while the gate still takes from the
+// fenced socket the clients whose handshakes were under way when it was
+// fenced. Once a count finds none under way there, or the count's bound
+// has passed, the gate takes the fenced socket's queue out, closes it and
+// accepts from the successor (takeOverOpLocked). So that Resume waits for
+// no count, and no client is refused or reset on its way through.
+type successor struct {
+	next  *socket
+	watch *settleWatch // of the fenced socket; nil: the take-over counts
+}
+
+// replaceBesideOpLocked binds, in place of the fenced socket s, a new one
+// beside it (bindBeside), and returns the socket the gate accepts from until
+// the take-over: s, listening behind its fence, with the successor. It
+// returns nil, having changed nothing, where the new socket cannot bind.
+func (l *Listener) replaceBesideOpLocked(s *socket, watch *settleWatch) *socket {
+	cfg := liveConfig(s)
+	ln, err := bindBeside(s, cfg)
+	if err != nil {
+		l.logger.Debug("acceptgate: no socket beside the fenced one; Resume replaces it in turn", "addr", s.ln.Addr().String(), "reason", err.Error())
+		return nil
+	}
+	cur := s.accepting()
+	cur.succ = &successor{next: newSocket(ln, cfg, true, s.faults), watch: watch}
+	l.takeovers.Add(1)
+	go l.takeOverWhenSettled(cur)
+	return cur
+}
+
+// bindBeside binds and listens, with cfg, a new socket on the address of
+// s, which goes on listening behind its fence. Linux lets two TCP sockets
+// of one user share an address where both have SO_REUSEPORT; bound to
+// different interfaces (the fence's, none), they are not one group, and
+// clients arrive only at the new one. The flag is set for the new socket
+// to bind and listen, and cleared on both once it does: no third socket
+// joins either through it, and the new one is no group member (Reject
+// fences it in turn). One thing stays of it: the kernel remembers that
+// the address was shared by this user, so another socket of the same user
+// with SO_REUSEPORT may bind it now (docs/reject.md).
+func bindBeside(s *socket, cfg listener.Config) (net.Listener, error) {
+	for _, step := range []string{faults.Bind, faults.Beside} {
+		if err := s.faults.Check(step); err != nil {
+			return nil, err
+		}
+	}
+	network, err := tcpNetwork(s.ln)
+	if err != nil {
+		return nil, err
+	}
+	if err := sockets.SetReusePort(s.ln, true); err != nil {
+		return nil, err
+	}
+	defer sockets.SetReusePort(s.ln, false)
+	cfg.ReusePort = true
+	ln, err := cfg.Listen(context.Background(), network, s.ln.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	if err := sockets.SetReusePort(ln, false); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// takeOverWhenSettled waits for the watch of s, the gate's socket with a
+// successor, to end, and makes the successor the gate's socket, unless a
+// transition or Close came first: each of those takes over itself.
+func (l *Listener) takeOverWhenSettled(s *socket) {
+	defer l.takeovers.Done()
+	<-s.succ.watch.ended()
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	if l.sock.Load() == s && l.State() != Closed {
+		l.takeOverNowOpLocked(s)
+	}
+}
+
+// takeOverNowOpLocked takes over from s, a socket with a successor, keeping
+// Accept out of the sockets meanwhile, outside a transition (which does
+// that itself).
+func (l *Listener) takeOverNowOpLocked(s *socket) {
+	state := l.State()
+	open := socketOpen(l.mode.Load() &^ pendingFlag)
+	if open {
+		l.setModeOpLocked(state, false)
+		l.stopAcceptsOpLocked(s)
+	}
+	l.takeOverOpLocked(s)
+	if open {
+		l.setModeOpLocked(state, true)
+	}
+}
+
+// takeOverOpLocked makes s's successor the gate's socket and returns it.
+// No goroutine may be in s's Accept. The fenced socket stops once its queue
+// is taken out and no handshake is under way on it, as a replaced socket
+// does, without a count where the watch found none or has outlived its
+// bound, and is closed. Where that stop fails, the socket is closed all
+// the same, resetting the clients its queue still holds: the successor's,
+// which may be many, must not wait for it.
+func (l *Listener) takeOverOpLocked(s *socket) *socket {
+	settled := s.succ.watch.stop()
+	if err := l.stopWhenSettledOpLocked(s, !settled && !s.succ.watch.outlived()); err != nil {
+		l.logger.Warn("acceptgate: the fenced socket Resume replaced could not stop in order; closing it resets the clients left in its queue",
+			"addr", s.ln.Addr().String(), "error", err.Error())
+	}
+	s.ln.Close()
+	next := s.succ.next
+	l.sock.Store(next)
+	return next
+}
+
+// closeReplaced closes s, with a successor, and the successor.
+func (s *socket) closeReplaced() error {
+	s.succ.watch.stop()
+	return errors.Join(s.ln.Close(), s.succ.next.close())
+}

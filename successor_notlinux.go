@@ -1,0 +1,11 @@
+//go:build !linux
+
+package acceptgate
+
+// successor is the socket that takes over from a fenced one (Linux only:
+// no socket is fenced elsewhere).
+type successor struct{}
+
+func (l *Listener) takeOverOpLocked(s *socket) *socket { return s }
+func (l *Listener) takeOverNowOpLocked(*socket)        {}
+func (s *socket) closeReplaced() error                 { return s.ln.Close() }
