@@ -43,7 +43,11 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // no client arrives on, it refuses new clients while it goes on listening,
 // and Accept delivers the rest. Where the fence cannot be lifted again
 // (CAP_NET_RAW is needed for that) only a socket Listen created is fenced,
-// and Resume replaces it with a new socket on the same address. A member of
+// and Resume replaces it with a new socket on the same address, bound
+// beside the fenced one: Resume returns at once, new clients wait in the
+// new socket's queue, and Accept delivers the fenced socket's last clients
+// before it takes from the new one (at most a second after the Reject). A
+// transition or Close before that switch makes it first. A member of
 // an SO_REUSEPORT group (whose hash would still hand a fenced member new
 // clients), a socket where no interface fits (a network namespace with only
 // lo) and a socket given to Wrap without that privilege stop listening
