@@ -48,3 +48,7 @@ func SettleWatch(l *Listener) (watching, settled bool) {
 // TakingOver reports whether l still accepts from a fenced socket that a
 // Resume replaced by one bound beside it, which has not taken over yet.
 func TakingOver(l *Listener) bool { return l.sock.Load().succ != nil }
+
+// WaitTakeOvers waits until no goroutine of l is left waiting to make a
+// successor the gate's socket (or making it).
+func WaitTakeOvers(l *Listener) { l.takeovers.Wait() }

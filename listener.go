@@ -206,7 +206,8 @@ func (l *Listener) Stats() Stats {
 	l.mu.Unlock()
 	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {
 		if q, err := backlog.Of(sc); err == nil {
-			st.Queued, st.Backlog = q.Len, q.Limit
+			// until a socket bound beside takes over, new clients wait in its queue
+			st.Queued, st.Backlog = q.Len+s.queuedBeside(), q.Limit
 		}
 	}
 	return st

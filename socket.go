@@ -31,8 +31,9 @@ type socket struct {
 	// refusal is how the socket refuses clients while the gate rejects;
 	// nil while it accepts or is paused.
 	refusal refusal
-	// succ, on a fenced socket that accepts, is the socket bound beside it
-	// that takes over (successor_linux.go); nil otherwise.
+	// succ, on a fenced socket that accepts (or is paused: a Pause from
+	// Rejecting), is the socket bound beside it that takes over
+	// (successor_linux.go); nil otherwise.
 	succ *successor
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"syscall"
 
+	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/listener"
@@ -80,13 +82,17 @@ func bindBeside(s *socket, cfg listener.Config) (net.Listener, error) {
 
 // takeOverWhenSettled waits for the watch of s, the gate's socket with a
 // successor, to end, and makes the successor the gate's socket, unless a
-// transition or Close came first: each of those takes over itself.
+// transition or Close came first: each of those takes over itself. It
+// does so only while the gate accepts: a Pause from Rejecting binds the
+// successor beside too, and once Pause returned nothing may be taken from
+// the kernel, so the fenced socket's last clients wait in its queue until
+// the next transition takes over.
 func (l *Listener) takeOverWhenSettled(s *socket) {
 	defer l.takeovers.Done()
 	<-s.succ.watch.ended()
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
-	if l.sock.Load() == s && l.State() != Closed {
+	if l.sock.Load() == s && l.State() == Accepting {
 		l.takeOverNowOpLocked(s)
 	}
 }
@@ -130,4 +136,18 @@ func (l *Listener) takeOverOpLocked(s *socket) *socket {
 func (s *socket) closeReplaced() error {
 	s.succ.watch.stop()
 	return errors.Join(s.ln.Close(), s.succ.next.close())
+}
+
+// queuedBeside returns how many clients wait in the queue of s's
+// successor, which new clients reach until the take-over; 0 without one.
+func (s *socket) queuedBeside() int {
+	if s.succ == nil {
+		return 0
+	}
+	if sc, ok := s.succ.next.ln.(syscall.Conn); ok {
+		if q, err := backlog.Of(sc); err == nil {
+			return q.Len
+		}
+	}
+	return 0
 }

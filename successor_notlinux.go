@@ -9,3 +9,4 @@ type successor struct{}
 func (l *Listener) takeOverOpLocked(s *socket) *socket { return s }
 func (l *Listener) takeOverNowOpLocked(*socket)        {}
 func (s *socket) closeReplaced() error                 { return s.ln.Close() }
+func (s *socket) queuedBeside() int                    { return 0 }

@@ -1,0 +1,95 @@
+package acceptgate_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acceptgate/acceptgate"
+	"github.com/acceptgate/acceptgate/backlog"
+	"github.com/acceptgate/acceptgate/listener"
+)
+
+// Until the take-over, new clients wait in the successor's queue: Stats
+// counts them there (the metrics' queue length, a drain's "queued").
+func TestStatsCountTheQueueOfTheSocketBoundBeside(t *testing.T) {
+	l, _ := rejectWithAHandshakeUnderWay(t)
+	resumeAtOnce(t, l)
+	require.True(t, acceptgate.TakingOver(l))
+	for range 2 {
+		_, err := dial(t, l.Addr()).Write([]byte("0\n")) // past TCP_DEFER_ACCEPT, into the queue
+		require.NoError(t, err)
+	}
+	eventually(t, func() bool { return l.Stats().Queued == 2 },
+		"Stats to count the 2 clients waiting in the new socket's queue (Queued %d)", l.Stats().Queued)
+}
+
+// A Pause from Rejecting that binds the new socket beside the fenced one
+// takes nothing from the kernel once it returned: the fenced socket's
+// last client, whose handshake completes while paused, waits in its queue
+// until Resume, which delivers it.
+func TestPauseFromRejectingBesideTakesNothingUntilResume(t *testing.T) {
+	l, deferred := rejectWithAHandshakeUnderWay(t)
+	require.NoError(t, l.Pause())
+	assert.Equal(t, acceptgate.Paused, l.State())
+	_, err := deferred.Write([]byte("0\n")) // completes its handshake
+	require.NoError(t, err)
+	eventually(t, func() bool { w, _ := acceptgate.SettleWatch(l); return !w }, "the watch to find the handshake done")
+	acceptgate.WaitTakeOvers(l)
+	assert.Zero(t, l.Stats().Pending, "a take-over took a client out of the kernel while paused")
+	assert.True(t, acceptgate.TakingOver(l), "a take-over ran while paused")
+
+	require.NoError(t, l.Resume())
+	serveEcho(t, l)
+	servedLines(t, []net.Conn{deferred})
+	echoes(t, l, "after Resume")
+}
+
+// The same over IPv6, on [::1] and on a dual-stack [::] socket, reached
+// from both families.
+func TestResumeBindsBesideOverIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		ln.Close()
+	}
+	if !canFence(t) {
+		t.Skip("no interface to fence with here")
+	}
+	for _, tc := range []struct{ nw, addr string }{{"tcp6", "[::1]:0"}, {"tcp", "[::]:0"}} {
+		t.Run(tc.addr, func(t *testing.T) {
+			withoutPrivilege(t)
+			l := listen(t, tc.nw, tc.addr, acceptgate.WithSocketConfig(listener.Config{DeferAccept: time.Minute}))
+			port := l.Addr().(*net.TCPAddr).Port
+			to := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: port} }
+			targets := []net.Addr{to("::1")}
+			if tc.nw == "tcp" {
+				targets = append(targets, to("127.0.0.1"))
+			}
+			deferred := dial(t, targets[0])
+			eventually(t, func() bool { n, err := backlog.Handshakes(l); return err == nil && n == 1 }, "the handshake under way")
+			t.Cleanup(acceptgate.SetSettleTime(time.Hour))
+			require.NoError(t, l.Reject())
+			for _, a := range targets {
+				refused(t, a)
+			}
+			resumeAtOnce(t, l)
+			require.True(t, acceptgate.TakingOver(l))
+			conns := []net.Conn{deferred}
+			for _, a := range targets {
+				conns = append(conns, dial(t, a))
+			}
+			serveEcho(t, l)
+			sendAndServed(t, conns...)
+			eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the take-over")
+			for _, a := range targets {
+				got, err := roundTrip(dial(t, a), "x")
+				require.NoError(t, err)
+				assert.Equal(t, "echo: x\n", got)
+			}
+		})
+	}
+}
