@@ -69,7 +69,10 @@ func (l *Listener) prepareHandover() (handover.Socket, []int, error) {
 		return handover.Socket{}, nil, l.opError("hand over", ErrHandoffInProgress)
 	}
 	if s := l.sock.Load(); s.succ != nil {
-		l.takeOverNowOpLocked(s) // the successor is the socket to hand over
+		// the successor is the socket to hand over
+		if err := l.takeOverNowOpLocked(s, false); err != nil {
+			return handover.Socket{}, nil, l.opError("hand over", err)
+		}
 	}
 	s := l.sock.Load()
 	if s.wake == nil {

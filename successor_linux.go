@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
@@ -23,7 +25,9 @@ import (
 // no count, and no client is refused or reset on its way through.
 type successor struct {
 	next  *socket
-	watch *settleWatch // of the fenced socket; nil: the take-over counts
+	watch *settleWatch  // of the fenced socket; nil: the take-over counts
+	gone  chan struct{} // closed once it took over or was closed
+	once  sync.Once
 }
 
 // replaceBesideOpLocked binds, in place of the fenced socket s, a new one
@@ -38,9 +42,9 @@ func (l *Listener) replaceBesideOpLocked(s *socket, watch *settleWatch) *socket 
 		return nil
 	}
 	cur := s.accepting()
-	cur.succ = &successor{next: newSocket(ln, cfg, true, s.faults), watch: watch}
+	cur.succ = &successor{next: newSocket(ln, cfg, true, s.faults), watch: watch, gone: make(chan struct{})}
 	l.takeovers.Add(1)
-	go l.takeOverWhenSettled(cur)
+	go l.takeOverWhenSettled(cur, settleTime)
 	return cur
 }
 
@@ -87,54 +91,85 @@ func bindBeside(s *socket, cfg listener.Config) (net.Listener, error) {
 // successor beside too, and once Pause returned nothing may be taken from
 // the kernel, so the fenced socket's last clients wait in its queue until
 // the next transition takes over.
-func (l *Listener) takeOverWhenSettled(s *socket) {
+//
+// A take-over whose stop fails (an accept out of descriptors, say) leaves
+// both sockets as they were and is tried again, a little later each time,
+// for up to settleTime; then the fenced socket is closed all the same,
+// resetting the clients its queue still holds: the successor's, which may
+// be many, must not wait for it for good.
+func (l *Listener) takeOverWhenSettled(s *socket, settleTime time.Duration) {
 	defer l.takeovers.Done()
 	<-s.succ.watch.ended()
-	l.opMu.Lock()
-	defer l.opMu.Unlock()
-	if l.sock.Load() == s && l.State() == Accepting {
-		l.takeOverNowOpLocked(s)
+	giveUp := time.Now().Add(settleTime)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		l.opMu.Lock()
+		if l.sock.Load() != s || l.State() != Accepting {
+			l.opMu.Unlock()
+			return
+		}
+		err := l.takeOverNowOpLocked(s, time.Now().After(giveUp))
+		l.opMu.Unlock()
+		if err == nil {
+			return
+		}
+		l.logger.Debug("acceptgate: the socket bound beside could not take over yet", "addr", s.ln.Addr().String(), "error", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.succ.gone:
+			t.Stop()
+		}
 	}
 }
 
 // takeOverNowOpLocked takes over from s, a socket with a successor, keeping
 // Accept out of the sockets meanwhile, outside a transition (which does
 // that itself).
-func (l *Listener) takeOverNowOpLocked(s *socket) {
+func (l *Listener) takeOverNowOpLocked(s *socket, force bool) error {
 	state := l.State()
 	open := socketOpen(l.mode.Load() &^ pendingFlag)
 	if open {
 		l.setModeOpLocked(state, false)
 		l.stopAcceptsOpLocked(s)
 	}
-	l.takeOverOpLocked(s)
+	_, err := l.takeOverOpLocked(s, force)
 	if open {
 		l.setModeOpLocked(state, true)
 	}
+	return err
 }
 
 // takeOverOpLocked makes s's successor the gate's socket and returns it.
 // No goroutine may be in s's Accept. The fenced socket stops once its queue
 // is taken out and no handshake is under way on it, as a replaced socket
 // does, without a count where the watch found none or has outlived its
-// bound, and is closed. Where that stop fails, the socket is closed all
-// the same, resetting the clients its queue still holds: the successor's,
-// which may be many, must not wait for it.
-func (l *Listener) takeOverOpLocked(s *socket) *socket {
+// bound, and is closed. Where that stop fails, s stays the gate's socket,
+// listening behind its fence with its successor beside it, what the stop
+// took out is pending, and the error is returned; with force the socket
+// is closed all the same, resetting the clients its queue still holds.
+func (l *Listener) takeOverOpLocked(s *socket, force bool) (*socket, error) {
 	settled := s.succ.watch.stop()
 	if err := l.stopWhenSettledOpLocked(s, !settled && !s.succ.watch.outlived()); err != nil {
+		if !force {
+			return s, err
+		}
 		l.logger.Warn("acceptgate: the fenced socket Resume replaced could not stop in order; closing it resets the clients left in its queue",
 			"addr", s.ln.Addr().String(), "error", err.Error())
 	}
+	s.succ.end()
 	s.ln.Close()
 	next := s.succ.next
 	l.sock.Store(next)
-	return next
+	return next, nil
 }
+
+// end says the successor is no longer waiting to take over.
+func (su *successor) end() { su.once.Do(func() { close(su.gone) }) }
 
 // closeReplaced closes s, with a successor, and the successor.
 func (s *socket) closeReplaced() error {
 	s.succ.watch.stop()
+	s.succ.end()
 	return errors.Join(s.ln.Close(), s.succ.next.close())
 }
 

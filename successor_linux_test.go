@@ -157,19 +157,46 @@ func TestResumeReplacesInTurnWhereNoSocketBindsBeside(t *testing.T) {
 	echoes(t, l, "after Resume")
 }
 
-// A take-over whose stop of the fenced socket fails still makes the new
-// socket the gate's, and says so: its clients must not wait for the fenced
-// socket.
-func TestATakeOverWhoseStopFailsStillTakesOver(t *testing.T) {
+// A take-over whose stop of the fenced socket fails (a shutdown, or an
+// accept out of descriptors while its queue is taken out) leaves both
+// sockets as they were and tries again: once the step works, every client
+// is served, those in the fenced socket's queue included.
+func TestATakeOverWhoseStopFailsTriesAgain(t *testing.T) {
+	for _, step := range []string{faults.Shutdown, faults.Accept} {
+		t.Run(step, func(t *testing.T) {
+			l, deferred := rejectWithAHandshakeUnderWay(t)
+			resumeAtOnce(t, l)
+			disarm := arm(t, step, 1, syscall.EMFILE)
+			fresh := dial(t, l.Addr())
+			_, err := fmt.Fprintf(deferred, "0\n") // into the fenced socket's queue
+			require.NoError(t, err)
+			_, err = fmt.Fprintf(fresh, "1\n")
+			require.NoError(t, err)
+			eventually(t, func() bool { return faultsOf(t).Hits(step) > 0 }, "the take-over to fail")
+			assert.True(t, acceptgate.TakingOver(l), "the take-over went on after its stop failed")
+			disarm() // the next try works
+			eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the take-over")
+			serveEcho(t, l)
+			servedLines(t, []net.Conn{deferred, fresh})
+			echoes(t, l, "after the take-over")
+		})
+	}
+}
+
+// A take-over whose stop keeps failing closes the fenced socket after
+// settleTime all the same, and says so: the new socket's clients must not
+// wait for it for good.
+func TestATakeOverWhoseStopKeepsFailingTakesOverInTheEnd(t *testing.T) {
 	var logs bytes.Buffer
 	l, deferred := rejectWithAHandshakeUnderWay(t, acceptgate.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	t.Cleanup(acceptgate.SetSettleTime(50 * time.Millisecond)) // the take-over's, from Resume
 	resumeAtOnce(t, l)
 	failed := arm(t, faults.Shutdown, 1, syscall.EIO)
 	serveEcho(t, l)
 	fresh := dial(t, l.Addr())
 	sendAndServed(t, deferred, fresh)
 	eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the new socket to take over")
-	assert.Equal(t, 1, failed())
+	assert.Positive(t, failed())
 	assert.Contains(t, logs.String(), "could not stop in order")
 	echoes(t, l, "after the take-over")
 }

@@ -6,7 +6,7 @@ package acceptgate
 // no socket is fenced elsewhere).
 type successor struct{}
 
-func (l *Listener) takeOverOpLocked(s *socket) *socket { return s }
-func (l *Listener) takeOverNowOpLocked(*socket)        {}
-func (s *socket) closeReplaced() error                 { return s.ln.Close() }
-func (s *socket) queuedBeside() int                    { return 0 }
+func (l *Listener) takeOverOpLocked(s *socket, _ bool) (*socket, error) { return s, nil }
+func (l *Listener) takeOverNowOpLocked(*socket, bool) error             { return nil }
+func (s *socket) closeReplaced() error                                  { return s.ln.Close() }
+func (s *socket) queuedBeside() int                                     { return 0 }

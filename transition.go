@@ -116,7 +116,14 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 		l.stopAcceptsOpLocked(s)
 	}
 	if s.succ != nil {
-		s = l.takeOverOpLocked(s) // every transition starts from the successor
+		// Every transition starts from the successor; where the fenced
+		// socket cannot stop, it fails and changes nothing.
+		ns, err := l.takeOverOpLocked(s, false)
+		if err != nil {
+			l.setModeOpLocked(from, true) // with what the stop left pending
+			return err
+		}
+		s = ns
 	}
 	var ns *socket
 	var err error

@@ -120,3 +120,17 @@ func (s *Set) Arm(op string, n int, err error) (disarm func() int) {
 		return int(p.hits.Load())
 	}
 }
+
+// Hits reports how many checks of op have failed so far on s, for the plans
+// still armed, without disarming them.
+func (s *Set) Hits(op string) int {
+	n := 0
+	if ps := s.armed.Load(); ps != nil {
+		for _, p := range *ps {
+			if p.op == op {
+				n += int(p.hits.Load())
+			}
+		}
+	}
+	return n
+}
