@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"time"
 )
 
 // Accept waits for and returns the next connection to the listener.
@@ -145,6 +146,14 @@ func (l *Listener) acceptSlow() (net.Conn, error) {
 		l.pending = l.pending[1:]
 		if len(l.pending) == 0 {
 			l.pending = nil
+			if l.kicked {
+				// Cleared before the mode says nothing is pending, so
+				// that an Accept that then goes into the socket waits.
+				l.kicked = false
+				if s := l.sock.Load(); socketOpen(mode&^pendingFlag) && s.wake != nil {
+					_ = s.wake(time.Time{})
+				}
+			}
 			l.storeModeLocked(mode &^ pendingFlag)
 			l.closeDrainedLocked()
 		}

@@ -31,8 +31,15 @@ func SettleWatch(l *Listener) (watching, settled bool) {
 	var w *settleWatch
 	if f, ok := s.refusal.(*fenced); ok {
 		w = f.settle
-	} else if s.succ != nil {
-		w = s.succ.watch
+	} else {
+		l.opMu.Lock()
+		for _, r := range l.retirees {
+			if !r.finished.Load() {
+				w = r.watch
+				break
+			}
+		}
+		l.opMu.Unlock()
 	}
 	if w == nil {
 		return false, false
@@ -45,10 +52,18 @@ func SettleWatch(l *Listener) (watching, settled bool) {
 	}
 }
 
-// TakingOver reports whether l still accepts from a fenced socket that a
-// Resume replaced by one bound beside it, which has not taken over yet.
-func TakingOver(l *Listener) bool { return l.sock.Load().succ != nil }
+// Retiring reports whether a fenced socket that a Resume replaced by one
+// bound beside it still delivers its last clients.
+func Retiring(l *Listener) bool {
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	for _, r := range l.retirees {
+		if !r.finished.Load() {
+			return true
+		}
+	}
+	return false
+}
 
-// WaitTakeOvers waits until no goroutine of l is left waiting to make a
-// successor the gate's socket (or making it).
-func WaitTakeOvers(l *Listener) { l.takeovers.Wait() }
+// WaitRetirees waits until the goroutines of l's retirees have ended.
+func WaitRetirees(l *Listener) { l.retiring.Wait() }

@@ -80,6 +80,11 @@ func (f *fenced) lift(l *Listener, s *socket) (*socket, error) {
 // settled says a count since the fence found no handshake under way on
 // the socket, so that none can be (see settleWatch).
 func (l *Listener) replaceOpLocked(s *socket, unfence func() error, settled bool) (*socket, error) {
+	// The replacement binds alone on the address: older fenced sockets
+	// still delivering their last clients stop first.
+	if err := l.finishRetireesOpLocked(); err != nil {
+		return nil, err
+	}
 	// The replacement, and this socket if it must listen again, get the
 	// queue limit it has now; once stopped it can no longer tell.
 	live := *s

@@ -68,11 +68,10 @@ func (l *Listener) prepareHandover() (handover.Socket, []int, error) {
 	if l.handing != nil {
 		return handover.Socket{}, nil, l.opError("hand over", ErrHandoffInProgress)
 	}
-	if s := l.sock.Load(); s.succ != nil {
-		// the successor is the socket to hand over
-		if err := l.takeOverNowOpLocked(s, false); err != nil {
-			return handover.Socket{}, nil, l.opError("hand over", err)
-		}
+	// Only the gate's own socket is handed over: a fenced one that Resume
+	// replaced, still delivering its last clients, stops first.
+	if err := l.finishRetireesOpLocked(); err != nil {
+		return handover.Socket{}, nil, l.opError("hand over", err)
 	}
 	s := l.sock.Load()
 	if s.wake == nil {

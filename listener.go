@@ -60,9 +60,11 @@ type Listener struct {
 	opMu    sync.Mutex
 	sock    atomic.Pointer[socket] // stored with opMu held
 	handing *handing               // with opMu: set while the socket is being handed to or from another process
-	// takeovers counts the goroutines that make a replaced socket's
-	// successor the gate's socket (successor_linux.go); Close waits for them.
-	takeovers sync.WaitGroup
+	// retirees are fenced sockets replaced by one bound beside them that
+	// still deliver their last clients (retire_linux.go); retiring counts
+	// their goroutines, which Close waits for.
+	retirees []*retiree
+	retiring sync.WaitGroup
 
 	mu      sync.Mutex
 	since   time.Time                 // when the state in mode was entered
@@ -70,6 +72,7 @@ type Listener struct {
 	spent   [Closed + 1]time.Duration // time in each state, up to since
 	changed chan struct{}             // closed and replaced when mode changes or a slot is given back
 	pending []net.Conn                // taken out of the kernel by a transition, not yet delivered
+	kicked  bool                      // addPending set a deadline in the past to wake Accept for them
 	drained chan struct{}             // closed when a released Listener has delivered its pending connections
 
 	// Changes to report, in transition order. They are reported outside
@@ -206,8 +209,7 @@ func (l *Listener) Stats() Stats {
 	l.mu.Unlock()
 	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {
 		if q, err := backlog.Of(sc); err == nil {
-			// until a socket bound beside takes over, new clients wait in its queue
-			st.Queued, st.Backlog = q.Len+s.queuedBeside(), q.Limit
+			st.Queued, st.Backlog = q.Len, q.Limit
 		}
 	}
 	return st

@@ -44,6 +44,11 @@ func (l *Listener) rejectTCPOpLocked(s *socket) (*socket, error) {
 		}
 		l.logger.Debug("acceptgate: reject without a fence", "addr", s.ln.Addr().String(), "reason", err.Error())
 	}
+	// A stopped socket listens again alone on its address: a fenced one a
+	// Resume replaced by s, still delivering its last clients, stops first.
+	if err := l.finishRetireesOpLocked(); err != nil {
+		return nil, err
+	}
 	return l.stopOpLocked(s)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Close closes the wrapped listener. Goroutines blocked in Accept return an
@@ -37,7 +38,7 @@ func (l *Listener) Close() error {
 	}
 	err := l.closeOpLocked(from, false)
 	l.opMu.Unlock()
-	l.takeovers.Wait()
+	l.retiring.Wait()
 	l.reportChanges()
 	if err != nil {
 		return l.opError("close", err)
@@ -125,6 +126,8 @@ func (l *Listener) awaitTracked(ctx context.Context) error {
 // handoff ends. The pending connections are closed, unless keepPending:
 // then Accept still delivers them, and drained is closed after the last.
 func (l *Listener) closeOpLocked(from State, keepPending bool) error {
+	// First, so that what their goroutines took out is pending, to close.
+	retErr := l.closeRetireesOpLocked()
 	m := int32(Closed)
 	var drop []net.Conn
 	l.mu.Lock()
@@ -149,18 +152,27 @@ func (l *Listener) closeOpLocked(from State, keepPending bool) error {
 	} else {
 		err = l.sock.Load().close()
 	}
-	return err
+	return errors.Join(retErr, err)
 }
 
-// addPending queues connections a transition took out of the kernel for
-// delivery. Accept delivers them at once, while the transition goes on.
+// addPending queues connections a transition or a retiree took out of the
+// kernel for delivery. Accept delivers them at once, while the transition
+// goes on. Where Accept takes from the socket (a retiree's clients), the
+// goroutines inside its Accept are woken for them by a deadline in the
+// past, set before the mode says pending so that none goes back in and
+// sleeps; the Accept that delivers the last clears it (acceptSlow).
 func (l *Listener) addPending(cs ...net.Conn) {
 	if len(cs) == 0 {
 		return
 	}
 	l.mu.Lock()
 	l.pending = append(l.pending, cs...)
-	l.storeModeLocked(l.mode.Load() | pendingFlag)
+	m := l.mode.Load()
+	if s := l.sock.Load(); socketOpen(m&^pendingFlag) && s.wake != nil {
+		_ = s.wake(time.Unix(1, 0))
+		l.kicked = true
+	}
+	l.storeModeLocked(m | pendingFlag)
 	l.mu.Unlock()
 }
 

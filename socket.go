@@ -31,10 +31,6 @@ type socket struct {
 	// refusal is how the socket refuses clients while the gate rejects;
 	// nil while it accepts or is paused.
 	refusal refusal
-	// succ, on a fenced socket that accepts (or is paused: a Pause from
-	// Rejecting), is the socket bound beside it that takes over
-	// (successor_linux.go); nil otherwise.
-	succ *successor
 }
 
 func newSocket(ln net.Listener, cfg listener.Config, own bool, f *faults.Set) *socket {
@@ -77,9 +73,6 @@ func (l *Listener) liftOpLocked(s *socket) (*socket, error) {
 // close closes the socket for good, leaving it as the gate found it for
 // anyone else who holds it or its path.
 func (s *socket) close() error {
-	if s.succ != nil {
-		return s.closeReplaced()
-	}
 	if s.refusal != nil {
 		return s.refusal.close(s)
 	}

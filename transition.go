@@ -44,10 +44,10 @@ func (l *Listener) Resume() error { return l.transition(Accepting, "resume") }
 // and Accept delivers the rest. Where the fence cannot be lifted again
 // (CAP_NET_RAW is needed for that) only a socket Listen created is fenced,
 // and Resume replaces it with a new socket on the same address, bound
-// beside the fenced one: Resume returns at once, new clients wait in the
-// new socket's queue, and Accept delivers the fenced socket's last clients
-// before it takes from the new one (at most a second after the Reject). A
-// transition or Close before that switch makes it first. A member of
+// beside the fenced one: Resume returns at once and Accept takes from the
+// new socket, while the fenced one still hands Accept the clients whose
+// handshake was under way, and closes once none is (about a second after
+// the Reject at most). A member of
 // an SO_REUSEPORT group (whose hash would still hand a fenced member new
 // clients), a socket where no interface fits (a network namespace with only
 // lo) and a socket given to Wrap without that privilege stop listening
@@ -114,16 +114,6 @@ func (l *Listener) moveToOpLocked(from, to State) error {
 	if socketOpen(l.mode.Load() &^ pendingFlag) {
 		l.setModeOpLocked(from, false)
 		l.stopAcceptsOpLocked(s)
-	}
-	if s.succ != nil {
-		// Every transition starts from the successor; where the fenced
-		// socket cannot stop, it fails and changes nothing.
-		ns, err := l.takeOverOpLocked(s, false)
-		if err != nil {
-			l.setModeOpLocked(from, true) // with what the stop left pending
-			return err
-		}
-		s = ns
 	}
 	var ns *socket
 	var err error
@@ -218,6 +208,7 @@ var wakeWait = time.Second
 // the transition goes on, and a goroutine still inside may take one more
 // connection, which Accept delivers, as for a listener without SetDeadline.
 func (l *Listener) stopAcceptsOpLocked(s *socket) {
+	l.stopRetireesAcceptOpLocked()
 	if s.wake == nil {
 		return
 	}

@@ -68,21 +68,22 @@ func resumeAtOnce(t *testing.T, l *acceptgate.Listener) {
 
 // A Resume that must replace a fenced socket binds the new one beside it
 // and returns at once, while a handshake is still under way on the fenced
-// one: new clients connect (to the new socket, not refused) and are served,
-// and so is the client whose handshake was under way, from the fenced
-// socket, which the new one then takes over from.
+// one: the gate accepts from the new socket at once (new clients are
+// served, not refused or kept waiting), and the fenced one still delivers
+// the client whose handshake was under way, then closes.
 func TestResumeBindsBesideTheFencedSocketAndServesBoth(t *testing.T) {
 	l, deferred := rejectWithAHandshakeUnderWay(t)
-	resumeAtOnce(t, l)
-	require.True(t, acceptgate.TakingOver(l), "the new socket took over while a handshake was under way on the fenced one")
 	before := fdOf(t, l)
-
-	fresh := dial(t, l.Addr())
+	resumeAtOnce(t, l)
+	assert.NotEqual(t, before, fdOf(t, l), "the gate still takes from the fenced socket")
+	require.True(t, acceptgate.Retiring(l), "the fenced socket closed while a handshake was under way on it")
 	serveEcho(t, l)
-	sendAndServed(t, deferred, fresh)
-	eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the new socket to take over")
-	assert.NotEqual(t, before, fdOf(t, l), "the gate still accepts from the fenced socket")
-	echoes(t, l, "after the take-over")
+	sendAndServed(t, dial(t, l.Addr())) // while the fenced socket still waits for its client
+	require.True(t, acceptgate.Retiring(l))
+
+	sendAndServed(t, deferred)
+	eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced socket to close")
+	echoes(t, l, "after it closed")
 
 	// The new socket is no SO_REUSEPORT member: Reject fences it, and
 	// Resume replaces it beside it again.
@@ -93,46 +94,64 @@ func TestResumeBindsBesideTheFencedSocketAndServesBoth(t *testing.T) {
 	echoes(t, l, "after a second Reject and Resume")
 }
 
-// What comes while the new socket waits to take over takes over first, so
-// that it starts from the new socket: a transition, a handoff, Close. Each
-// here finds a handshake still under way on the fenced socket and stops it
-// after the (shortened) bound, as any stop does.
-func TestWhatComesBeforeTheTakeOverTakesOverFirst(t *testing.T) {
-	for _, what := range []string{"pause", "reject", "hand over", "close"} {
-		t.Run(what, func(t *testing.T) {
-			l, _ := rejectWithAHandshakeUnderWay(t)
-			resumeAtOnce(t, l)
-			require.True(t, acceptgate.TakingOver(l))
-			fresh := dial(t, l.Addr())
-			t.Cleanup(acceptgate.SetSettleTime(50 * time.Millisecond))
-			before := fdOf(t, l)
+// Neither the next Reject nor the next Resume waits for a fenced socket
+// that still delivers: with a handshake under way on each, a Reject and
+// a Resume find two such sockets, and all three clients are served.
+func TestRejectAndResumeDoNotWaitForTheFencedSockets(t *testing.T) {
+	l, first := rejectWithAHandshakeUnderWay(t)
+	resumeAtOnce(t, l)
+	second := dial(t, l.Addr()) // its handshake waits on the new socket
+	eventually(t, func() bool {
+		n, err := backlog.Handshakes(l)
+		return err == nil && n == 2
+	}, "both handshakes under way")
+	done := make(chan error, 1)
+	go func() { done <- l.Reject() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(patience):
+		t.Fatal("Reject waited for the fenced socket")
+	}
+	refused(t, l.Addr())
+	resumeAtOnce(t, l)
+	serveEcho(t, l)
+	sendAndServed(t, first, second, dial(t, l.Addr()))
+	eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced sockets to close")
+}
 
+// What must start from the gate's own socket alone stops a fenced socket
+// that still delivers first: a handoff (its last client is taken out and
+// delivered here), and Close (its queue goes, as the gate's does). A
+// Pause leaves it: it takes no client while paused, and delivers after.
+func TestWhatComesWhileAFencedSocketStillDelivers(t *testing.T) {
+	for _, what := range []string{"pause", "hand over", "close"} {
+		t.Run(what, func(t *testing.T) {
+			l, deferred := rejectWithAHandshakeUnderWay(t)
+			resumeAtOnce(t, l)
+			require.True(t, acceptgate.Retiring(l))
+			_, err := fmt.Fprintf(deferred, "0\n") // into the fenced socket's queue
+			require.NoError(t, err)
 			switch what {
 			case "pause":
 				require.NoError(t, l.Pause())
-				assert.NotEqual(t, before, fdOf(t, l), "Pause left the fenced socket in place")
 				require.NoError(t, l.Resume())
-				assert.False(t, acceptgate.TakingOver(l))
-			case "reject":
-				require.NoError(t, l.Reject())
-				assert.NotEqual(t, before, fdOf(t, l), "Reject left the fenced socket in place")
-				refused(t, l.Addr())
-				resumeAtOnce(t, l) // beside the new one, which fresh's handshake keeps waiting
 			case "hand over":
 				_, files, err := side(l).Prepare()
 				require.NoError(t, err)
-				assert.NotEqual(t, before, fdOf(t, l), "the handoff described the fenced socket")
+				assert.False(t, acceptgate.Retiring(l), "the handoff left the fenced socket to deliver")
 				for _, f := range files {
 					f.Close()
 				}
 				side(l).Rollback()
 			case "close":
 				require.NoError(t, l.Close())
+				assert.False(t, acceptgate.Retiring(l))
 				refused(t, l.Addr())
-				return // and goleak finds no take-over goroutine left
+				return // and goleak finds no goroutine left
 			}
 			serveEcho(t, l)
-			sendAndServed(t, fresh)
+			servedLines(t, []net.Conn{deferred})
 			echoes(t, l, "after "+what)
 		})
 	}
@@ -152,16 +171,16 @@ func TestResumeReplacesInTurnWhereNoSocketBindsBeside(t *testing.T) {
 	failed := arm(t, faults.Beside, 1, syscall.EADDRINUSE)
 	require.NoError(t, l.Resume())
 	assert.Equal(t, 1, failed())
-	assert.False(t, acceptgate.TakingOver(l))
+	assert.False(t, acceptgate.Retiring(l))
 	assert.NotEqual(t, before, fdOf(t, l), "no new socket in place of the fenced one")
 	echoes(t, l, "after Resume")
 }
 
-// A take-over whose stop of the fenced socket fails (a shutdown, or an
+// A stop of the fenced socket that fails (a shutdown, or an
 // accept out of descriptors while its queue is taken out) leaves both
 // sockets as they were and tries again: once the step works, every client
 // is served, those in the fenced socket's queue included.
-func TestATakeOverWhoseStopFailsTriesAgain(t *testing.T) {
+func TestAFencedSocketWhoseStopFailsTriesAgain(t *testing.T) {
 	for _, step := range []string{faults.Shutdown, faults.Accept} {
 		t.Run(step, func(t *testing.T) {
 			l, deferred := rejectWithAHandshakeUnderWay(t)
@@ -172,31 +191,30 @@ func TestATakeOverWhoseStopFailsTriesAgain(t *testing.T) {
 			require.NoError(t, err)
 			_, err = fmt.Fprintf(fresh, "1\n")
 			require.NoError(t, err)
-			eventually(t, func() bool { return faultsOf(t).Hits(step) > 0 }, "the take-over to fail")
-			assert.True(t, acceptgate.TakingOver(l), "the take-over went on after its stop failed")
+			eventually(t, func() bool { return faultsOf(t).Hits(step) > 0 }, "the stop to fail")
+			assert.True(t, acceptgate.Retiring(l), "the fenced socket closed after its stop failed")
 			disarm() // the next try works
-			eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the take-over")
+			eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced socket to close")
 			serveEcho(t, l)
 			servedLines(t, []net.Conn{deferred, fresh})
-			echoes(t, l, "after the take-over")
+			echoes(t, l, "after the fenced socket closed")
 		})
 	}
 }
 
-// A take-over whose stop keeps failing closes the fenced socket after
-// settleTime all the same, and says so: the new socket's clients must not
-// wait for it for good.
-func TestATakeOverWhoseStopKeepsFailingTakesOverInTheEnd(t *testing.T) {
+// A stop of the fenced socket that keeps failing closes it after
+// settleTime all the same, and says so.
+func TestAFencedSocketWhoseStopKeepsFailingClosesInTheEnd(t *testing.T) {
 	var logs bytes.Buffer
 	l, deferred := rejectWithAHandshakeUnderWay(t, acceptgate.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	t.Cleanup(acceptgate.SetSettleTime(50 * time.Millisecond)) // the take-over's, from Resume
+	t.Cleanup(acceptgate.SetSettleTime(50 * time.Millisecond)) // the fenced socket's bound, from Resume
 	resumeAtOnce(t, l)
 	failed := arm(t, faults.Shutdown, 1, syscall.EIO)
 	serveEcho(t, l)
 	fresh := dial(t, l.Addr())
 	sendAndServed(t, deferred, fresh)
-	eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the new socket to take over")
+	eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced socket to close")
 	assert.Positive(t, failed())
 	assert.Contains(t, logs.String(), "could not stop in order")
-	echoes(t, l, "after the take-over")
+	echoes(t, l, "after the fenced socket closed")
 }

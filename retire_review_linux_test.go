@@ -13,12 +13,13 @@ import (
 	"github.com/acceptgate/acceptgate/listener"
 )
 
-// Until the take-over, new clients wait in the successor's queue: Stats
-// counts them there (the metrics' queue length, a drain's "queued").
+// While the fenced socket Resume replaced still delivers its last clients,
+// new clients wait in the new socket's queue, the gate's: Stats counts them
+// (the metrics' queue length, a drain's "queued").
 func TestStatsCountTheQueueOfTheSocketBoundBeside(t *testing.T) {
 	l, _ := rejectWithAHandshakeUnderWay(t)
 	resumeAtOnce(t, l)
-	require.True(t, acceptgate.TakingOver(l))
+	require.True(t, acceptgate.Retiring(l))
 	for range 2 {
 		_, err := dial(t, l.Addr()).Write([]byte("0\n")) // past TCP_DEFER_ACCEPT, into the queue
 		require.NoError(t, err)
@@ -38,9 +39,8 @@ func TestPauseFromRejectingBesideTakesNothingUntilResume(t *testing.T) {
 	_, err := deferred.Write([]byte("0\n")) // completes its handshake
 	require.NoError(t, err)
 	eventually(t, func() bool { w, _ := acceptgate.SettleWatch(l); return !w }, "the watch to find the handshake done")
-	acceptgate.WaitTakeOvers(l)
-	assert.Zero(t, l.Stats().Pending, "a take-over took a client out of the kernel while paused")
-	assert.True(t, acceptgate.TakingOver(l), "a take-over ran while paused")
+	assert.Zero(t, l.Stats().Pending, "the fenced socket's client was taken out of the kernel while paused")
+	assert.True(t, acceptgate.Retiring(l), "the fenced socket stopped while paused")
 
 	require.NoError(t, l.Resume())
 	serveEcho(t, l)
@@ -77,14 +77,14 @@ func TestResumeBindsBesideOverIPv6(t *testing.T) {
 				refused(t, a)
 			}
 			resumeAtOnce(t, l)
-			require.True(t, acceptgate.TakingOver(l))
+			require.True(t, acceptgate.Retiring(l))
 			conns := []net.Conn{deferred}
 			for _, a := range targets {
 				conns = append(conns, dial(t, a))
 			}
 			serveEcho(t, l)
 			sendAndServed(t, conns...)
-			eventually(t, func() bool { return !acceptgate.TakingOver(l) }, "the take-over")
+			eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced socket to close")
 			for _, a := range targets {
 				got, err := roundTrip(dial(t, a), "x")
 				require.NoError(t, err)
