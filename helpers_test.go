@@ -163,6 +163,9 @@ func notYet[T any](t *testing.T, ch <-chan T, what string) {
 func serveEcho(t *testing.T, l net.Listener) {
 	t.Helper()
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var served []net.Conn // closed at the end, so that a test that failed with clients open ends
+	ended := false
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -174,6 +177,12 @@ func serveEcho(t *testing.T, l net.Listener) {
 				}
 				return
 			}
+			mu.Lock()
+			served = append(served, c)
+			if ended {
+				c.Close()
+			}
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -191,6 +200,12 @@ func serveEcho(t *testing.T, l net.Listener) {
 	}()
 	t.Cleanup(func() {
 		l.Close()
+		mu.Lock()
+		ended = true
+		for _, c := range served {
+			c.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 }
