@@ -90,7 +90,10 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 	cmd.Process.Kill() // it may be alive and holding nothing, or hung
 	werr := cmd.Wait()
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	// The exchange's own bound is the same UpgradeTimeout, and its read
+	// deadline may pass a moment before ctx's timer fires: either is the
+	// timeout.
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return 0, fmt.Errorf("upgrade: the next generation (pid %d) did not take over within %v, killed: %w", pid, opts.UpgradeTimeout, errors.Join(context.DeadlineExceeded, err))
 	case errors.Is(ctx.Err(), context.Canceled):
 		return 0, fmt.Errorf("upgrade: stopped; the next generation (pid %d) was killed: %w", pid, errors.Join(ErrStopped, err))
