@@ -93,3 +93,24 @@ func TestResumeBindsBesideOverIPv6(t *testing.T) {
 		})
 	}
 }
+
+// Stats counts the clients waiting in the queue of a fenced socket that
+// still delivers as queued too: while paused, the fenced socket's last
+// client, whose handshake completed, waits there until Resume, and a
+// drain or a metric that reads Queued 0 and Pending 0 would take it for
+// nobody.
+func TestStatsCountTheQueueOfARetiringSocket(t *testing.T) {
+	l, deferred := rejectWithAHandshakeUnderWay(t)
+	require.NoError(t, l.Pause())
+	_, err := deferred.Write([]byte("0\n")) // completes its handshake, into the fenced socket's queue
+	require.NoError(t, err)
+	eventually(t, func() bool { w, _ := acceptgate.SettleWatch(l); return !w }, "the watch to find the handshake done")
+	require.True(t, acceptgate.Retiring(l))
+	st := l.Stats()
+	assert.Zero(t, st.Pending)
+	assert.Equal(t, 1, st.Queued, "Stats misses the client in the fenced socket's queue")
+
+	require.NoError(t, l.Resume())
+	serveEcho(t, l)
+	servedLines(t, []net.Conn{deferred})
+}
