@@ -65,6 +65,9 @@ type Listener struct {
 	// their goroutines, which Close waits for.
 	retirees []*retiree
 	retiring sync.WaitGroup
+	// retireesView is a copy of retirees, stored with opMu held, for Stats,
+	// which does not take opMu.
+	retireesView atomic.Pointer[[]*retiree]
 
 	mu      sync.Mutex
 	since   time.Time                 // when the state in mode was entered
@@ -209,7 +212,9 @@ func (l *Listener) Stats() Stats {
 	l.mu.Unlock()
 	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {
 		if q, err := backlog.Of(sc); err == nil {
-			st.Queued, st.Backlog = q.Len, q.Limit
+			// a fenced socket that still delivers holds its last clients
+			// in a queue of its own
+			st.Queued, st.Backlog = q.Len+l.queuedInRetirees(), q.Limit
 		}
 	}
 	return st

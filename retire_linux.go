@@ -6,8 +6,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/internal/sockets"
 	"github.com/acceptgate/acceptgate/listener"
@@ -56,6 +58,7 @@ func (l *Listener) replaceBesideOpLocked(s *socket, watch *settleWatch) *socket 
 	r := &retiree{s: s, watch: watch, gone: make(chan struct{})}
 	l.pruneRetireesOpLocked()
 	l.retirees = append(l.retirees, r)
+	l.publishRetireesOpLocked()
 	l.retiring.Add(1)
 	go l.retire(r, settleTime)
 	return newSocket(ln, cfg, true, s.faults)
@@ -290,4 +293,38 @@ func (l *Listener) pruneRetireesOpLocked() {
 	}
 	clear(l.retirees[len(live):])
 	l.retirees = live
+	l.publishRetireesOpLocked()
+}
+
+// publishRetireesOpLocked stores a copy of retirees for Stats.
+func (l *Listener) publishRetireesOpLocked() {
+	if len(l.retirees) == 0 {
+		l.retireesView.Store(nil)
+		return
+	}
+	view := append([]*retiree(nil), l.retirees...)
+	l.retireesView.Store(&view)
+}
+
+// queuedInRetirees counts the clients waiting in the queues of the
+// retirees, for Stats: clients that completed their handshake there and
+// that the retiree's goroutine has not taken out yet (all of them while
+// the gate is paused).
+func (l *Listener) queuedInRetirees() int {
+	view := l.retireesView.Load()
+	if view == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range *view {
+		if r.finished.Load() {
+			continue
+		}
+		if sc, ok := r.s.ln.(syscall.Conn); ok {
+			if q, err := backlog.Of(sc); err == nil {
+				n += q.Len
+			}
+		}
+	}
+	return n
 }

@@ -9,3 +9,4 @@ type retiree struct{}
 func (l *Listener) finishRetireesOpLocked() error { return nil }
 func (l *Listener) closeRetireesOpLocked() error  { return nil }
 func (l *Listener) stopRetireesAcceptOpLocked()   {}
+func (l *Listener) queuedInRetirees() int         { return 0 }

@@ -93,3 +93,67 @@ func TestResumeBindsBesideOverIPv6(t *testing.T) {
 		})
 	}
 }
+
+// Stats counts the clients waiting in the queue of a fenced socket that
+// still delivers as queued too: while paused, the fenced socket's last
+// client, whose handshake completed, waits there until Resume, and a
+// drain or a metric that reads Queued 0 and Pending 0 would take it for
+// nobody.
+func TestStatsCountTheQueueOfARetiringSocket(t *testing.T) {
+	l, deferred := rejectWithAHandshakeUnderWay(t)
+	require.NoError(t, l.Pause())
+	_, err := deferred.Write([]byte("0\n")) // completes its handshake, into the fenced socket's queue
+	require.NoError(t, err)
+	eventually(t, func() bool { w, _ := acceptgate.SettleWatch(l); return !w }, "the watch to find the handshake done")
+	require.True(t, acceptgate.Retiring(l))
+	st := l.Stats()
+	assert.Zero(t, st.Pending)
+	assert.Equal(t, 1, st.Queued, "Stats misses the client in the fenced socket's queue")
+
+	require.NoError(t, l.Resume())
+	serveEcho(t, l)
+	servedLines(t, []net.Conn{deferred})
+}
+
+// Reject and Resume repeated with a handshake under way each time leave
+// several fenced sockets delivering at once, each bound beside the next:
+// every client is served, new ones too, and they all close in the end.
+func TestManyFencedSocketsRetireAtOnce(t *testing.T) {
+	l, first := rejectWithAHandshakeUnderWay(t)
+	deferred := []net.Conn{first}
+	resumeAtOnce(t, l)
+	for i := 2; i <= 4; i++ {
+		deferred = append(deferred, dial(t, l.Addr()))
+		eventually(t, func() bool {
+			n, err := backlog.Handshakes(l)
+			return err == nil && n == i
+		}, "%d handshakes under way", i)
+		require.NoError(t, l.Reject())
+		refused(t, l.Addr())
+		resumeAtOnce(t, l)
+	}
+	serveEcho(t, l)
+	echoes(t, l, "beside four fenced sockets")
+	sendAndServed(t, append(deferred, dial(t, l.Addr()))...)
+	eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced sockets to close")
+	echoes(t, l, "after they closed")
+}
+
+// With WithMaxConns and every slot taken when the fenced socket's last
+// client comes, that client waits pending for a slot, not in vain: the
+// connection closed frees the slot and Accept delivers it.
+func TestARetiringSocketsClientWaitsForASlot(t *testing.T) {
+	l, deferred := rejectWithAHandshakeUnderWay(t, acceptgate.WithMaxConns(1))
+	resumeAtOnce(t, l)
+	serveEcho(t, l)
+	held := dial(t, l.Addr())
+	got, err := roundTrip(held, "held") // holds the one slot, open
+	require.NoError(t, err)
+	require.Equal(t, "echo: held\n", got)
+	_, err = deferred.Write([]byte("0\n"))
+	require.NoError(t, err)
+	eventually(t, func() bool { return l.Stats().Pending == 1 }, "the fenced socket's client taken out, pending")
+	held.Close()
+	servedLines(t, []net.Conn{deferred})
+	eventually(t, func() bool { return !acceptgate.Retiring(l) }, "the fenced socket to close")
+}
