@@ -280,7 +280,8 @@ func (l *Listener) stopRetireesAcceptOpLocked() {
 		}
 		_ = r.s.wake(time.Unix(1, 0))
 		r.acceptMu.Lock()
-		r.acceptMu.Unlock() //nolint:staticcheck // an empty critical section: waits for the goroutine to leave
+		//lint:ignore SA2001 the lock is taken only to wait until the goroutine left its Accept
+		r.acceptMu.Unlock()
 	}
 }
 
