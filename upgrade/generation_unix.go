@@ -90,13 +90,15 @@ func startNext(ctx context.Context, gates map[string]*acceptgate.Listener, opts 
 	cmd.Process.Kill() // it may be alive and holding nothing, or hung
 	werr := cmd.Wait()
 	switch {
+	// A Stop cancels ctx, which ends the exchange with a deadline in the
+	// past: it is told first.
+	case errors.Is(ctx.Err(), context.Canceled):
+		return 0, fmt.Errorf("upgrade: stopped; the next generation (pid %d) was killed: %w", pid, errors.Join(ErrStopped, err))
 	// The exchange's own bound is the same UpgradeTimeout, and its read
 	// deadline may pass a moment before ctx's timer fires: either is the
 	// timeout.
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return 0, fmt.Errorf("upgrade: the next generation (pid %d) did not take over within %v, killed: %w", pid, opts.UpgradeTimeout, errors.Join(context.DeadlineExceeded, err))
-	case errors.Is(ctx.Err(), context.Canceled):
-		return 0, fmt.Errorf("upgrade: stopped; the next generation (pid %d) was killed: %w", pid, errors.Join(ErrStopped, err))
 	case errors.Is(err, handoff.ErrRefused):
 		return 0, fmt.Errorf("upgrade: the next generation (pid %d) refused the sockets: %w", pid, errors.Join(err, werr))
 	}
