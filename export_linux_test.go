@@ -64,6 +64,3 @@ func Retiring(l *Listener) bool {
 	}
 	return false
 }
-
-// WaitRetirees waits until the goroutines of l's retirees have ended.
-func WaitRetirees(l *Listener) { l.retiring.Wait() }

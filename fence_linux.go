@@ -19,7 +19,9 @@ import (
 // and Accept delivers them.
 //
 // Resume lifts the fence where this process may (CAP_NET_RAW). Where it
-// may not, a socket the gate created is replaced (replaceOpLocked); one
+// may not, a socket the gate created is replaced: by one bound beside it,
+// while it retires (retire_linux.go), or, where that cannot bind, in turn
+// (replaceOpLocked); one
 // that others may hold goes on rejecting, so Reject fences only where one
 // of the two will work.
 type fenced struct {

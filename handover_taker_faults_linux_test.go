@@ -56,8 +56,8 @@ func TestHandoffCaseFencedReplacedOnResumeReplaces(t *testing.T) {
 
 	before := socketInode(t, taken)
 	require.NoError(t, taken.Resume())
-	eventually(t, func() bool { return socketInode(t, taken) != before },
-		"the taker to replace the socket: if it lifted the fence in place, the Unfence fault armed for it never reached it")
+	assert.NotEqual(t, before, socketInode(t, taken),
+		"the taker lifted the fence in place: the Unfence fault armed for it never reached it")
 	serveEcho(t, taken)
 	echoes(t, taken, "after the handoff")
 }

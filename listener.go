@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -61,13 +62,10 @@ type Listener struct {
 	sock    atomic.Pointer[socket] // stored with opMu held
 	handing *handing               // with opMu: set while the socket is being handed to or from another process
 	// retirees are fenced sockets replaced by one bound beside them that
-	// still deliver their last clients (retire_linux.go); retiring counts
-	// their goroutines, which Close waits for.
+	// still deliver their last clients (retire_linux.go), written with opMu
+	// and mu held; retiring counts their goroutines, which Close waits for.
 	retirees []*retiree
 	retiring sync.WaitGroup
-	// retireesView is a copy of retirees, stored with opMu held, for Stats,
-	// which does not take opMu.
-	retireesView atomic.Pointer[[]*retiree]
 
 	mu      sync.Mutex
 	since   time.Time                 // when the state in mode was entered
@@ -209,12 +207,16 @@ func (l *Listener) Stats() Stats {
 	}
 	st.Spent[st.State] += time.Since(l.since)
 	s := l.sock.Load()
+	retirees := slices.Clone(l.retirees)
 	l.mu.Unlock()
 	if sc, ok := s.ln.(syscall.Conn); ok && s.listening() && st.State != Closed {
 		if q, err := backlog.Of(sc); err == nil {
+			st.Queued, st.Backlog = q.Len, q.Limit
 			// a fenced socket that still delivers holds its last clients
 			// in a queue of its own
-			st.Queued, st.Backlog = q.Len+l.queuedInRetirees(), q.Limit
+			for _, r := range retirees {
+				st.Queued += r.queued()
+			}
 		}
 	}
 	return st

@@ -44,8 +44,7 @@ func TestResumeKeepsAResizedBacklog(t *testing.T) {
 			require.NoError(t, l.Resume())
 
 			if tc.replaced {
-				// bound beside the fenced one, it takes over once that settled
-				eventually(t, func() bool { return fdOf(t, l) != before }, "a new socket to stand in for the fenced one")
+				require.NotEqual(t, before, fdOf(t, l), "a new socket stands in for the fenced one")
 			} else {
 				require.Equal(t, before, fdOf(t, l), "the same socket listens again")
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,8 +58,9 @@ func (l *Listener) replaceBesideOpLocked(s *socket, watch *settleWatch) *socket 
 	}
 	r := &retiree{s: s, watch: watch, gone: make(chan struct{})}
 	l.pruneRetireesOpLocked()
+	l.mu.Lock()
 	l.retirees = append(l.retirees, r)
-	l.publishRetireesOpLocked()
+	l.mu.Unlock()
 	l.retiring.Add(1)
 	go l.retire(r, settleTime)
 	return newSocket(ln, cfg, true, s.faults)
@@ -154,7 +156,7 @@ func (l *Listener) retire(r *retiree, settleTime time.Duration) {
 func (l *Listener) takeStraggler(r *retiree) {
 	r.acceptMu.Lock()
 	defer r.acceptMu.Unlock()
-	if r.stopping.Load() || !socketOpen(l.mode.Load()&^pendingFlag) {
+	if r.stopping.Load() || r.finished.Load() || !socketOpen(l.mode.Load()&^pendingFlag) {
 		return
 	}
 	var c net.Conn
@@ -213,16 +215,18 @@ func (l *Listener) finishOpLocked(r *retiree) error {
 	return l.stopWhenSettledOpLocked(r.s, !settled && !r.watch.outlived())
 }
 
-// claimOpLocked stops r's goroutine taking from it and waits until it is
-// out of r's Accept; release undoes that.
-func (r *retiree) claimOpLocked() (release func()) {
+// claim stops r's goroutine taking from it and waits until it is out of
+// r's Accept; release lets it take again (or, once r is finished, end).
+// Both with opMu held.
+func (r *retiree) claim() {
 	r.stopping.Store(true)
 	_ = r.s.wake(time.Unix(1, 0))
 	r.acceptMu.Lock()
-	return func() {
-		r.stopping.Store(false)
-		r.acceptMu.Unlock()
-	}
+}
+
+func (r *retiree) release() {
+	r.stopping.Store(false)
+	r.acceptMu.Unlock()
 }
 
 // closeRetireeOpLocked closes r for good.
@@ -243,13 +247,15 @@ func (l *Listener) finishRetireesOpLocked() error {
 		if r.finished.Load() {
 			continue
 		}
-		release := r.claimOpLocked()
-		if err := l.finishOpLocked(r); err != nil {
-			release()
+		r.claim()
+		err := l.finishOpLocked(r)
+		if err == nil {
+			l.closeRetireeOpLocked(r)
+		}
+		r.release()
+		if err != nil {
 			return err
 		}
-		l.closeRetireeOpLocked(r)
-		r.acceptMu.Unlock()
 	}
 	return nil
 }
@@ -264,9 +270,9 @@ func (l *Listener) closeRetireesOpLocked() error {
 		if r.finished.Load() {
 			continue
 		}
-		r.claimOpLocked()
+		r.claim()
 		errs = append(errs, l.closeRetireeOpLocked(r))
-		r.acceptMu.Unlock()
+		r.release()
 	}
 	return errors.Join(errs...)
 }
@@ -275,57 +281,32 @@ func (l *Listener) closeRetireesOpLocked() error {
 // Accept; the mode, held, keeps them out after.
 func (l *Listener) stopRetireesAcceptOpLocked() {
 	for _, r := range l.retirees {
-		if r.finished.Load() {
-			continue
-		}
-		_ = r.s.wake(time.Unix(1, 0))
-		r.acceptMu.Lock()
-		//lint:ignore SA2001 the lock is taken only to wait until the goroutine left its Accept
-		r.acceptMu.Unlock()
-	}
-}
-
-func (l *Listener) pruneRetireesOpLocked() {
-	live := l.retirees[:0]
-	for _, r := range l.retirees {
 		if !r.finished.Load() {
-			live = append(live, r)
+			r.claim()
+			r.release()
 		}
 	}
-	clear(l.retirees[len(live):])
-	l.retirees = live
-	l.publishRetireesOpLocked()
 }
 
-// publishRetireesOpLocked stores a copy of retirees for Stats.
-func (l *Listener) publishRetireesOpLocked() {
-	if len(l.retirees) == 0 {
-		l.retireesView.Store(nil)
-		return
-	}
-	view := append([]*retiree(nil), l.retirees...)
-	l.retireesView.Store(&view)
+// pruneRetireesOpLocked drops the finished retirees. retirees is written
+// with opMu and mu held, so that Stats may read it under mu alone.
+func (l *Listener) pruneRetireesOpLocked() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retirees = slices.DeleteFunc(l.retirees, func(r *retiree) bool { return r.finished.Load() })
 }
 
-// queuedInRetirees counts the clients waiting in the queues of the
-// retirees, for Stats: clients that completed their handshake there and
-// that the retiree's goroutine has not taken out yet (all of them while
-// the gate is paused).
-func (l *Listener) queuedInRetirees() int {
-	view := l.retireesView.Load()
-	if view == nil {
+// queued counts the clients waiting in r's queue, for Stats:
+// clients that completed their handshake there and that its goroutine has
+// not taken out yet (all of them while the gate is paused).
+func (r *retiree) queued() int {
+	if r.finished.Load() {
 		return 0
 	}
-	n := 0
-	for _, r := range *view {
-		if r.finished.Load() {
-			continue
-		}
-		if sc, ok := r.s.ln.(syscall.Conn); ok {
-			if q, err := backlog.Of(sc); err == nil {
-				n += q.Len
-			}
+	if sc, ok := r.s.ln.(syscall.Conn); ok {
+		if q, err := backlog.Of(sc); err == nil {
+			return q.Len
 		}
 	}
-	return n
+	return 0
 }

@@ -6,7 +6,7 @@ package acceptgate
 // only: no socket is fenced elsewhere).
 type retiree struct{}
 
+func (r *retiree) queued() int                    { return 0 }
 func (l *Listener) finishRetireesOpLocked() error { return nil }
 func (l *Listener) closeRetireesOpLocked() error  { return nil }
 func (l *Listener) stopRetireesAcceptOpLocked()   {}
-func (l *Listener) queuedInRetirees() int         { return 0 }

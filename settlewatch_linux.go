@@ -12,10 +12,11 @@ import (
 // settleWatch counts, off the transition lock, the handshakes under way on
 // a fenced socket that Resume will replace, until none is. A fenced socket
 // begins no handshake (no new client finds it), so once none is under way
-// none will be, and the replacement's stop need not count again: on a
-// host whose connection table is shared and busy, that count is a walk of
-// tens of milliseconds that Resume would otherwise pay (docs/reject.md, On
-// a busy host). The watch ends when it finds none, after settleTime, on an
+// none will be, and its stop need not count again: on a host whose
+// connection table is shared and busy, that count is a walk of tens of
+// milliseconds that no call should pay (docs/reject.md, On a busy host).
+// A retiring socket stops when its watch ends (retire_linux.go), a socket
+// replaced in turn when Resume comes. The watch ends when it finds none, after settleTime, on an
 // error, or when told to, but not before its first count: so that a Resume
 // soon after the Reject finds the count made (and a test that makes counts
 // fail meets the same ones whatever the timing).

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/acceptgate/acceptgate"
-	"github.com/acceptgate/acceptgate/backlog"
 	"github.com/acceptgate/acceptgate/internal/faults"
 	"github.com/acceptgate/acceptgate/listener"
 )
@@ -48,10 +47,7 @@ func TestAWatchStillCountingEndsWithCloseAndResume(t *testing.T) {
 			withoutPrivilege(t)
 			l := listenTCP(t, acceptgate.WithSocketConfig(listener.Config{DeferAccept: time.Minute}))
 			dial(t, l.Addr()) // sends nothing: its handshake stays under way
-			eventually(t, func() bool {
-				n, err := backlog.Handshakes(l)
-				return err == nil && n == 1
-			}, "the client's handshake under way")
+			handshakesUnderWay(t, l, 1)
 			restore := acceptgate.SetSettleTime(time.Hour) // the watch's bound
 			require.NoError(t, l.Reject())
 			restore()
